@@ -101,3 +101,31 @@ def test_outlier_columns_far_below_the_tile_maximum_stay_exact(need_cols):
                       strict=True):
         assert rel_err(gt, gd) < 1e-5
         assert rel_err(gt[[3, 17]] if gt.shape[0] == 40 else gt, gd[[3, 17]]) < 1e-5
+
+
+def test_rows_far_below_and_tiles_far_above_the_running_shift():
+    # First column tile ~ -100 for every row (sets the running shift low), the next ~ +100
+    # (overflow against that shift: the tile is redone), and one anchor unlike every caption
+    # (its row stays far below the shift: recomputed exactly). float32 against float64.
+    g = torch.Generator().manual_seed(1)
+    e1 = torch.zeros(16)
+    e1[0] = 1
+    a = torch.nn.functional.normalize(e1 + 0.05 * torch.randn(24, 16, generator=g), dim=-1)
+    b = torch.nn.functional.normalize(e1 + 0.05 * torch.randn(40, 16, generator=g), dim=-1)
+    b[:8] = -b[:8]
+    a[5] = -a[5]
+    groups = torch.arange(24) % 6
+    kw = {"offset": 16, "groups_a": groups, "groups_b": torch.arange(40) % 6, "need_cols": True}
+    a, b = a.requires_grad_(), b.requires_grad_()
+    a64, b64 = (x.detach().double().requires_grad_() for x in (a, b))
+    scale = torch.tensor(100.0)
+    t_row, t_col = negatives_lse_tiled(a, b, scale, tile_size=8, **kw)
+    d_row, d_col = negatives_lse_direct(a64, b64, scale.double(), **kw)
+    assert rel_err(t_row, d_row) < 1e-6
+    assert rel_err(t_col, d_col) < 1e-6
+    w_r, w_c = torch.linspace(0.1, 1, 24), torch.linspace(1, 0.2, 40)
+    t_g = torch.autograd.grad((w_r * t_row).sum() + (w_c * t_col).sum(), (a, b))
+    d_g = torch.autograd.grad((w_r.double() * d_row).sum() + (w_c.double() * d_col).sum(),
+                              (a64, b64))
+    for gt, gd in zip(t_g, d_g, strict=True):
+        assert rel_err(gt, gd) < 1e-5

@@ -11,8 +11,12 @@ from .tiled_softmax import negatives_lse_direct, negatives_lse_tiled
 
 Mode = Literal["auto", "direct", "tiled"]
 
-AUTO_TILED_MIN_ENTRIES = 4096 * 4096
-"""``mode="auto"`` tiles once the logit matrix would hold this many entries (64 MiB in fp32)."""
+AUTO_TILED_MIN_ENTRIES = 1024 * 1024
+"""``mode="auto"`` tiles once the logit matrix would hold this many entries (4 MiB in fp32).
+
+Measured on 2 CPU cores (d = 512, forward + backward): the tiled path is already as fast at
+N = 1,024 (CLIP 22 vs 24 ms) and faster beyond (N = 4,096: 250 vs 487 ms); below that the
+direct path keeps PyTorch's own autograd (double backward included)."""
 
 DEFAULT_TILE_SIZE = 2048
 

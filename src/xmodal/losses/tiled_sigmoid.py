@@ -65,6 +65,14 @@ def pair_sum_tiled(
     )
 
 
+def _tile_value(logit: torch.Tensor, sig: torch.Tensor | None, out: torch.Tensor) -> torch.Tensor:
+    """``softplus(logit)`` of a tile; from ``sig = σ(logit)`` as ``-log1p(-σ)`` when every logit
+    is <= 0 (exact there, and half the cost of softplus), else softplus itself."""
+    if sig is not None and float(logit.max()) <= 0.0:
+        return torch.log1p(torch.neg(sig, out=out), out=out).neg_()
+    return torch.nn.functional.softplus(logit)
+
+
 class _TiledPairSum(torch.autograd.Function):
     @staticmethod
     def forward(ctx, a, b, scale, bias, offset, groups_a, groups_b, tile):  # type: ignore[override]
@@ -72,12 +80,12 @@ class _TiledPairSum(torch.autograd.Function):
         grads = any(ctx.needs_input_grad[:4])
         opts = {"dtype": a.dtype, "device": a.device}
         a_s = a * scale  # (n, d)
-        total = torch.zeros((), dtype=torch.float64, device=a.device)
+        total = 0.0  # per-tile sums accumulated in float64
+        g_bias = 0.0
         da = torch.zeros_like(a) if grads else None  # (n, d)  Σ_j G_ij b_j
         db = torch.zeros_like(b) if grads else None  # (K, d)  Σ_i G_ij scale·a_i
-        g_bias = torch.zeros((), dtype=torch.float64, device=a.device)
         lbuf = torch.empty(min(tile, n) * min(tile, k), **opts)
-        pbuf = torch.empty_like(lbuf)
+        pbuf, vbuf = torch.empty_like(lbuf), torch.empty_like(lbuf)
         grouped = groups_a is not None and groups_b is not None
         for i0 in range(0, n, tile):
             i1 = min(i0 + tile, n)
@@ -85,33 +93,32 @@ class _TiledPairSum(torch.autograd.Function):
                 j1 = min(j0 + tile, k)
                 r, c = i1 - i0, j1 - j0
                 logit = torch.addmm(bias, a_s[i0:i1], b[j0:j1].T, out=_block(lbuf, r, c))
-                sp = F.softplus(logit)  # (r, c)  label -1 terms
-                diag_k = i0 + offset - j0
+                sig = torch.sigmoid(logit, out=_block(pbuf, r, c))  # dsoftplus(l)/dl
+                diag_k = i0 + offset - j0  # tile column of row 0's positive
                 has_diag = -r < diag_k < c
                 if grouped:
                     same = groups_a[i0:i1, None] == groups_b[None, j0:j1]  # (r, c)
-                    # label +1 for same-group pairs: softplus(-l) = softplus(l) - l, weight 1
-                    sp = torch.where(same, sp - logit, sp)
+                    # label +1 for same-group pairs: softplus(-l) = softplus(l) - l
+                    val = torch.where(same, F.softplus(logit) - logit, F.softplus(logit))
                 else:
-                    same = None
+                    val = _tile_value(logit, sig, _block(vbuf, r, c))
+                tile_sum = float(val.sum())
                 if has_diag:
-                    sp.diagonal(diag_k).zero_()
-                total += sp.sum(dtype=torch.float64)
+                    tile_sum -= float(val.diagonal(diag_k).sum())
+                total += tile_sum
                 if not grads:
                     continue
-                g = torch.sigmoid(logit, out=_block(pbuf, r, c))  # dsoftplus(l)/dl
-                if grouped:
-                    g = torch.where(same, g - 1, g)
+                g = torch.where(same, sig - 1, sig) if grouped else sig
                 if has_diag:
                     g.diagonal(diag_k).zero_()
-                g_bias += g.sum(dtype=torch.float64)
+                g_bias += float(g.sum())
                 da[i0:i1].addmm_(g, b[j0:j1])
                 db[j0:j1].addmm_(g.T, a_s[i0:i1])
         if grads:
             g_scale = (a * da).sum()
             da.mul_(scale)
-            ctx.save_for_backward(da, db, g_scale, g_bias.to(a.dtype))
-        return total.to(a.dtype)
+            ctx.save_for_backward(da, db, g_scale, torch.tensor(g_bias, **opts))
+        return torch.tensor(total, **opts)
 
     @staticmethod
     @once_differentiable
