@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+
+from .negatives import HardNegativeSchedule, resolve_ratio
 
 # |‖x‖ - 1| allowed for an "L2-normalised" row, by dtype (half precision rounds more).
 _NORM_TOL = {torch.float64: 1e-6, torch.float32: 1e-3, torch.float16: 1e-2, torch.bfloat16: 2e-2}
@@ -99,3 +103,34 @@ def check_logit_scale(scale: torch.Tensor) -> None:
             f"logit_scale must be > 0 (it multiplies the cosine similarities), got {float(scale)}; "
             "pass the scale itself (e.g. LogitScale()() or 100.0), not its logarithm"
         )
+
+
+@dataclass(frozen=True)
+class LossInputs:
+    """What every loss needs after validation."""
+
+    scale: torch.Tensor  # 0-d multiplicative logit scale, on the embeddings' device and dtype
+    groups: torch.Tensor | None  # (N,) int64 group ids, or None
+    ratio: float | None  # hard : random ratio in force, or None (unweighted)
+
+
+def check_loss_inputs(
+    names: tuple[str, str],
+    rows: torch.Tensor,
+    cols: torch.Tensor,
+    *,
+    logit_scale: torch.Tensor | float,
+    negatives: tuple[tuple[torch.Tensor | None, torch.Tensor], ...] = (),
+    group_ids: torch.Tensor | None,
+    hard_negative_ratio: float | HardNegativeSchedule | None,
+    step: int | None,
+) -> LossInputs:
+    """Validate a loss's inputs; ``negatives`` pairs each hard-negative tensor with its anchors."""
+    check_pairs(names[0], rows, names[1], cols)
+    scale = as_scale(logit_scale, "logit_scale", rows)
+    check_logit_scale(scale)
+    for negs, owner in negatives:
+        if negs is not None:
+            check_negatives(negs, owner)
+    groups = check_group_ids(group_ids, rows.shape[0]) if group_ids is not None else None
+    return LossInputs(scale=scale, groups=groups, ratio=resolve_ratio(hard_negative_ratio, step))

@@ -28,13 +28,7 @@ from torch import nn
 
 from . import distributed as dist_utils
 from ._backend import DEFAULT_TILE_SIZE, Mode, negatives_lse, rowwise_dot
-from ._checks import (
-    as_scale,
-    check_group_ids,
-    check_logit_scale,
-    check_negatives,
-    check_pairs,
-)
+from ._checks import check_loss_inputs
 from ._softmax_rows import softmax_row_losses
 from .logit_scale import LogitScale
 from .negatives import DEFAULT_HARD_NEGATIVE_RATIO, HardNegativeSchedule, resolve_ratio
@@ -80,36 +74,29 @@ def clip_loss(
         >>> float(clip_loss(img, txt, logit_scale=100.0)) < 0.01
         True
     """
-    check_pairs("image", image, "text", text)
-    scale = as_scale(logit_scale, "logit_scale", image)
-    check_logit_scale(scale)
-    for negs, owner in ((text_negatives, image), (image_negatives, text)):
-        if negs is not None:
-            check_negatives(negs, owner)
-    groups = check_group_ids(group_ids, image.shape[0]) if group_ids is not None else None
-    ratio = resolve_ratio(hard_negative_ratio, step)
-    pos = scale * rowwise_dot(image, text)  # (n,)
-    common = {"mode": mode, "tile_size": tile_size}
-
-    if distributed:
-        offset = dist_utils.rank_slice(image.shape[0]).offset
-        all_text = dist_utils.gather_with_grad(text)  # (W·n, d)
-        all_image = dist_utils.gather_with_grad(image)  # (W·n, d)
-        all_groups = dist_utils.gather_no_grad(groups) if groups is not None else None
+    inp = check_loss_inputs(
+        ("image", "text"), image, text, logit_scale=logit_scale,
+        negatives=((text_negatives, image), (image_negatives, text)), group_ids=group_ids,
+        hard_negative_ratio=hard_negative_ratio, step=step,
+    )
+    scale, groups = inp.scale, inp.groups
+    common = {"mode": mode, "tile_size": tile_size, "groups_a": groups}
+    texts = dist_utils.columns(text, groups, distributed=distributed)
+    if distributed:  # each direction: this rank's rows against every rank's columns
+        images = dist_utils.columns(image, groups, distributed=True)
         lse_i2t, _ = negatives_lse(
-            image, all_text, scale, offset=offset, groups_a=groups, groups_b=all_groups, **common
+            image, texts.features, scale, offset=texts.offset, groups_b=texts.groups, **common
         )
         lse_t2i, _ = negatives_lse(
-            text, all_image, scale, offset=offset, groups_a=groups, groups_b=all_groups, **common
+            text, images.features, scale, offset=images.offset, groups_b=images.groups, **common
         )
-        n_cols = all_text.shape[0]
-    else:
-        offset, all_groups, n_cols = 0, groups, text.shape[0]
+    else:  # one pass over the N × N matrix serves both directions
         lse_i2t, lse_t2i = negatives_lse(
-            image, text, scale, groups_a=groups, groups_b=groups, need_cols=True, **common
+            image, text, scale, groups_b=groups, need_cols=True, **common
         )
-    rows = {"scale": scale, "ratio": ratio, "n_cols": n_cols, "offset": offset,
-            "groups_rows": groups, "groups_cols": all_groups}
+    pos = scale * rowwise_dot(image, text)  # (n,)
+    rows = {"scale": scale, "ratio": inp.ratio, "n_cols": texts.features.shape[0],
+            "offset": texts.offset, "groups_rows": groups, "groups_cols": texts.groups}
     loss_i2t = softmax_row_losses(pos, lse_i2t, anchors=image, negatives=text_negatives, **rows)
     loss_t2i = softmax_row_losses(pos, lse_t2i, anchors=text, negatives=image_negatives, **rows)
     return (loss_i2t.mean() + loss_t2i.mean()) / 2

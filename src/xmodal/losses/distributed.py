@@ -73,3 +73,21 @@ def gather_no_grad(x: torch.Tensor) -> torch.Tensor:
     parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
     dist.all_gather(parts, x.contiguous())
     return torch.cat(parts, dim=0)
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The in-batch columns this rank scores its rows against."""
+
+    features: torch.Tensor  # (K, d): local (K = n) or gathered from every rank (K = W·n)
+    groups: torch.Tensor | None  # (K,) group ids of the columns, or None
+    offset: int  # column of this rank's first positive
+
+
+def columns(x: torch.Tensor, groups: torch.Tensor | None, *, distributed: bool) -> Columns:
+    """``x`` and its groups as they are, or gathered over every rank when ``distributed``."""
+    if not distributed:
+        return Columns(features=x, groups=groups, offset=0)
+    offset = rank_slice(x.shape[0]).offset
+    gathered = gather_no_grad(groups) if groups is not None else None
+    return Columns(features=gather_with_grad(x), groups=gathered, offset=offset)

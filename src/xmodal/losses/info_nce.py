@@ -24,13 +24,7 @@ from torch import nn
 
 from . import distributed as dist_utils
 from ._backend import DEFAULT_TILE_SIZE, Mode, negatives_lse, rowwise_dot
-from ._checks import (
-    as_scale,
-    check_group_ids,
-    check_logit_scale,
-    check_negatives,
-    check_pairs,
-)
+from ._checks import check_loss_inputs
 from ._softmax_rows import softmax_row_losses
 from .logit_scale import LogitScale
 from .negatives import DEFAULT_HARD_NEGATIVE_RATIO, HardNegativeSchedule, resolve_ratio
@@ -78,29 +72,21 @@ def info_nce(
         >>> loss.shape, bool(loss < info_nce(q, p.roll(1, 0), logit_scale=20.0))
         (torch.Size([]), True)
     """
-    check_pairs("anchors", anchors, "positives", positives)
-    scale = as_scale(logit_scale, "logit_scale", anchors)
-    check_logit_scale(scale)
-    if negatives is not None:
-        check_negatives(negatives, anchors)
-    groups = check_group_ids(group_ids, anchors.shape[0]) if group_ids is not None else None
-    ratio = resolve_ratio(hard_negative_ratio, step)
-
-    cols, col_groups, offset = positives, groups, 0
-    if distributed:
-        where = dist_utils.rank_slice(anchors.shape[0])
-        cols = dist_utils.gather_with_grad(positives)
-        col_groups = dist_utils.gather_no_grad(groups) if groups is not None else None
-        offset = where.offset
-
+    inp = check_loss_inputs(
+        ("anchors", "positives"), anchors, positives, logit_scale=logit_scale,
+        negatives=((negatives, anchors),), group_ids=group_ids,
+        hard_negative_ratio=hard_negative_ratio, step=step,
+    )
+    cols = dist_utils.columns(positives, inp.groups, distributed=distributed)
     neg_lse, _ = negatives_lse(
-        anchors, cols, scale, mode=mode, tile_size=tile_size, offset=offset,
-        groups_a=groups, groups_b=col_groups, need_cols=False,
+        anchors, cols.features, inp.scale, mode=mode, tile_size=tile_size, offset=cols.offset,
+        groups_a=inp.groups, groups_b=cols.groups,
     )  # (n,)
-    pos = scale * rowwise_dot(anchors, positives)  # (n,)
+    pos = inp.scale * rowwise_dot(anchors, positives)  # (n,)
     rows = softmax_row_losses(
-        pos, neg_lse, anchors=anchors, negatives=negatives, scale=scale, ratio=ratio,
-        n_cols=cols.shape[0], offset=offset, groups_rows=groups, groups_cols=col_groups,
+        pos, neg_lse, anchors=anchors, negatives=negatives, scale=inp.scale, ratio=inp.ratio,
+        n_cols=cols.features.shape[0], offset=cols.offset, groups_rows=inp.groups,
+        groups_cols=cols.groups,
     )
     return rows.mean()
 

@@ -35,13 +35,7 @@ from torch import nn
 
 from . import distributed as dist_utils
 from ._backend import DEFAULT_TILE_SIZE, Mode, hard_logits, pair_sum, rowwise_dot
-from ._checks import (
-    as_scale,
-    check_group_ids,
-    check_logit_scale,
-    check_negatives,
-    check_pairs,
-)
+from ._checks import as_scale, check_loss_inputs
 from .logit_scale import LogitScale
 from .negatives import (
     DEFAULT_HARD_NEGATIVE_RATIO,
@@ -98,27 +92,21 @@ def siglip_loss(
         >>> bool(good < siglip_loss(img, txt.roll(1, 0), logit_scale=10.0, logit_bias=-5.0))
         True
     """
-    check_pairs("image", image, "text", text)
-    scale = as_scale(logit_scale, "logit_scale", image)
-    check_logit_scale(scale)
+    inp = check_loss_inputs(
+        ("image", "text"), image, text, logit_scale=logit_scale,
+        negatives=((text_negatives, image), (image_negatives, text)), group_ids=group_ids,
+        hard_negative_ratio=hard_negative_ratio, step=step,
+    )
     bias = as_scale(logit_bias, "logit_bias", image)
-    for negs, owner in ((text_negatives, image), (image_negatives, text)):
-        if negs is not None:
-            check_negatives(negs, owner)
     if normalization not in ("paper", "pairs"):
         raise ValueError(f"normalization must be 'paper' or 'pairs', got {normalization!r}")
-    groups = check_group_ids(group_ids, image.shape[0]) if group_ids is not None else None
-    ratio = resolve_ratio(hard_negative_ratio, step)
-
-    cols, col_groups, offset = text, groups, 0
-    if distributed:
-        offset = dist_utils.rank_slice(image.shape[0]).offset
-        cols = dist_utils.gather_with_grad(text)  # (W·n, d)
-        col_groups = dist_utils.gather_no_grad(groups) if groups is not None else None
-    n, k = image.shape[0], cols.shape[0]
+    scale, groups, ratio = inp.scale, inp.groups, inp.ratio
+    cols = dist_utils.columns(text, groups, distributed=distributed)
+    offset, col_groups = cols.offset, cols.groups
+    n, k = image.shape[0], cols.features.shape[0]
 
     total = pair_sum(
-        image, cols, scale, bias, mode=mode, tile_size=tile_size, offset=offset,
+        image, cols.features, scale, bias, mode=mode, tile_size=tile_size, offset=offset,
         groups_a=groups, groups_b=col_groups,
     )
     total = total + F.softplus(-(scale * rowwise_dot(image, text) + bias)).sum()  # positives
