@@ -229,7 +229,7 @@ def test_streamed_wav_with_unknown_size_is_not_truncated():
 
 
 def test_missing_soundfile_names_the_extra(tmp_path, monkeypatch):
-    from xmodal.encoders._lazy import MissingDependencyError
+    from xmodal._optional import MissingDependencyError
 
     monkeypatch.setitem(sys.modules, "soundfile", None)
     with pytest.raises(MissingDependencyError, match=r"xmodal\[audio\]"):

@@ -57,3 +57,24 @@ def tiny_st_prompts(tmp_path_factory):
         tmp_path_factory.mktemp("tiny_st_prompts"),
         prompts={"query": "query: ", "document": "passage: "},
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory):
+    from .hf_tiny import build_tiny_clip
+
+    return build_tiny_clip(tmp_path_factory.mktemp("tiny_clip"))
+
+
+@pytest.fixture(scope="session")
+def tiny_siglip(tmp_path_factory):
+    from .hf_tiny import build_tiny_siglip
+
+    return build_tiny_siglip(tmp_path_factory.mktemp("tiny_siglip"))
+
+
+@pytest.fixture(scope="session")
+def tiny_clap(tmp_path_factory):
+    from .hf_tiny import build_tiny_clap
+
+    return build_tiny_clap(tmp_path_factory.mktemp("tiny_clap"))

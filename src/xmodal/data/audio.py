@@ -32,8 +32,8 @@ from functools import partial
 
 import numpy as np
 
-from xmodal.encoders._lazy import MissingDependencyError, require
-from xmodal.encoders.report import ItemProblem
+from xmodal._optional import MissingDependencyError, require
+from xmodal.data.problems import ItemProblem
 
 __all__ = [
     "DEFAULT_MAX_SECONDS",

@@ -39,8 +39,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from xmodal.encoders._lazy import require
-from xmodal.encoders.report import ItemProblem, describe
+from xmodal._optional import require
+from xmodal.data.problems import ItemProblem, describe
 
 if TYPE_CHECKING:
     from PIL.Image import Image

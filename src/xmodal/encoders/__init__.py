@@ -10,21 +10,28 @@ Example:
 
 from __future__ import annotations
 
-from ._lazy import MissingDependencyError
-from .base import Encoder, UnsupportedModalityError
+from .._optional import MissingDependencyError
+from .base import Encoder, EncoderBase, EncoderLoadError, UnsupportedModalityError
 from .card import ModelCard
+from .hf_clap import ClapEncoder
+from .hf_clip import CLIPEncoder
+from .hf_siglip import SiglipEncoder
 from .registry import load_encoder
 from .report import EncodeReport, ItemProblem
-from .sentence_transformers import EncoderLoadError, SentenceTransformerEncoder
+from .sentence_transformers import SentenceTransformerEncoder
 
 __all__ = [
+    "CLIPEncoder",
+    "ClapEncoder",
     "EncodeReport",
     "Encoder",
+    "EncoderBase",
     "EncoderLoadError",
     "ItemProblem",
     "MissingDependencyError",
     "ModelCard",
     "SentenceTransformerEncoder",
+    "SiglipEncoder",
     "UnsupportedModalityError",
     "load_encoder",
 ]

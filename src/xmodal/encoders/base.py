@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
-from typing import Literal, Protocol, overload, runtime_checkable
+from dataclasses import replace
+from typing import Any, Literal, Protocol, overload, runtime_checkable
 
 import numpy as np
+
+from xmodal.data.audio import load_audios
+from xmodal.data.images import load_images
 
 from .card import Modality, ModelCard
 from .report import EncodeReport, ItemProblem, describe
@@ -15,6 +20,10 @@ from .text import prepare_texts
 Errors = Literal["raise", "report"]
 PROGRESS_MIN_ITEMS = 1000
 """A progress bar is shown by default from this many items on."""
+
+
+class EncoderLoadError(RuntimeError):
+    """Weights could not be loaded; the message says how to provide them."""
 
 
 class UnsupportedModalityError(ValueError):
@@ -58,11 +67,14 @@ class Encoder(Protocol):
     ) -> np.ndarray | EncodeReport: ...
 
 
-class TextEncoderBase:
-    """Shared text path: validation, prompts, truncation reports, output checks.
+class EncoderBase:
+    """Shared encode path for every modality: validation, decoding, batching, error reports and
+    output checks.
 
-    Subclasses set ``card`` and implement ``_embed_texts`` (and ``_token_counts`` to report
-    truncation); image and audio raise unless a subclass overrides them.
+    Subclasses set ``card`` and implement the ``_embed_*`` hooks of the modalities the card lists
+    (``_embed_texts`` and ``_token_counts`` to report truncation; ``_embed_images`` gets decoded
+    RGB PIL images; ``_embed_audio`` gets mono float32 waves at ``card.sample_rate``). A modality
+    missing from ``card.modalities`` raises :class:`UnsupportedModalityError`.
     """
 
     card: ModelCard
@@ -74,6 +86,12 @@ class TextEncoderBase:
 
     def _token_counts(self, texts: list[str], prompt: str | None) -> list[int] | None:
         return None
+
+    def _embed_images(self, images: list[Any], *, batch_size: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def _embed_audio(self, waves: list[np.ndarray], *, batch_size: int) -> np.ndarray:
+        raise NotImplementedError
 
     @overload
     def encode_text(self, texts: Sequence[str], *, batch_size: int = ...,
@@ -105,12 +123,38 @@ class TextEncoderBase:
         return self._encode(texts, self.card.document_prompt, batch_size, progress, errors)
 
     def encode_image(self, images, *, batch_size=32, progress=None, errors="raise"):
-        """Embed images; raises :class:`UnsupportedModalityError` for text-only models."""
-        raise self._unsupported("image")
+        """Embed images: paths, file ``bytes`` or PIL images (decoded by
+        :func:`xmodal.data.images.load_images`, with its pixel limits).
+
+        Args:
+            images: A list of images.
+            batch_size: Images decoded and embedded per forward pass.
+            progress: Show a progress bar (default: from 1,000 images on).
+            errors: ``"raise"`` (a ``ValueError`` naming the first bad items), or ``"report"``.
+
+        Returns:
+            ``(n, d)`` float32 L2-normalised array, or an :class:`EncodeReport`.
+        """
+        if not self.card.supports("image"):
+            raise self._unsupported("image")
+        return self._encode_media("image", images, batch_size, progress, errors)
 
     def encode_audio(self, clips, *, batch_size=32, progress=None, errors="raise"):
-        """Embed audio clips; raises :class:`UnsupportedModalityError` for text-only models."""
-        raise self._unsupported("audio")
+        """Embed audio clips: paths, file ``bytes``, ``(array, rate)`` tuples or arrays at the
+        model's rate (decoded by :func:`xmodal.data.audio.load_audios` at ``card.sample_rate``).
+
+        Args:
+            clips: A list of clips.
+            batch_size: Clips decoded per step (the model batches their windows).
+            progress: Show a progress bar (default: from 1,000 clips on).
+            errors: ``"raise"`` (a ``ValueError`` naming the first bad items), or ``"report"``.
+
+        Returns:
+            ``(n, d)`` float32 L2-normalised array, or an :class:`EncodeReport`.
+        """
+        if not self.card.supports("audio"):
+            raise self._unsupported("audio")
+        return self._encode_media("audio", clips, batch_size, progress, errors)
 
     def _unsupported(self, modality: Modality) -> UnsupportedModalityError:
         return UnsupportedModalityError(
@@ -119,10 +163,7 @@ class TextEncoderBase:
         )
 
     def _encode(self, texts, prompt, batch_size, progress, errors):
-        if errors not in ("raise", "report"):
-            raise ValueError(f"errors must be 'raise' or 'report', got {errors!r}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        _check_options(batch_size, errors)
         prepared = prepare_texts(texts)
         if prepared.failed and errors == "raise":
             raise ValueError(_summary("cannot embed", prepared.failed))
@@ -143,6 +184,51 @@ class TextEncoderBase:
             failed=prepared.failed, truncated=truncated,
         )
 
+    def _encode_media(self, modality: Modality, items, batch_size, progress, errors):
+        _check_options(batch_size, errors)
+        if isinstance(items, (str, bytes, os.PathLike)):
+            raise TypeError(f"pass a list of {modality} items, not a single one")
+        items = list(items)
+        show = progress if progress is not None else len(items) >= PROGRESS_MIN_ITEMS
+        parts: list[np.ndarray] = []
+        indices: list[int] = []
+        failed: list[ItemProblem] = []
+        starts = range(0, len(items), batch_size)
+        for start in _progress(starts, show, len(items), batch_size, modality):
+            chunk = items[start : start + batch_size]  # decoded per batch: bounded memory
+            decoded, where, bad = self._decode(modality, chunk)
+            bad = [replace(p, index=p.index + start) for p in bad]
+            if bad and errors == "raise":
+                raise ValueError(_summary("cannot embed", bad))
+            failed.extend(bad)
+            if decoded:
+                embed = self._embed_images if modality == "image" else self._embed_audio
+                vectors = embed(decoded, batch_size=batch_size)  # (n_decoded, d)
+                parts.append(_checked(vectors, [chunk[i] for i in where], self.card))
+                indices.extend(start + i for i in where)
+        vectors = np.concatenate(parts) if parts else np.zeros((0, self.card.dim), np.float32)
+        if errors == "raise":
+            return vectors
+        return EncodeReport(vectors=vectors, indices=np.asarray(indices, dtype=np.int64),
+                            failed=tuple(failed))
+
+    def _decode(self, modality: Modality, chunk: list[Any]):
+        """Decode one batch: (good items, their positions in ``chunk``, problems)."""
+        if modality == "image":
+            got = load_images(chunk)
+            return list(got.images), list(got.indices), list(got.failed)
+        if self.card.sample_rate is None:
+            raise RuntimeError(f"{self.card.name} embeds audio but its card has no sample_rate")
+        got = load_audios(chunk, sample_rate=self.card.sample_rate)
+        waves, where, bad = [], [], list(got.failed)
+        for wave, i in zip(got.waves, got.indices, strict=True):
+            if wave.size == 0:
+                bad.append(ItemProblem(index=i, item=describe(chunk[i]), reason="empty audio"))
+            else:
+                waves.append(wave)
+                where.append(i)
+        return waves, where, sorted(bad, key=lambda p: p.index)
+
     def _truncated(
         self, texts: list[str], indices: Sequence[int], prompt: str | None
     ) -> tuple[ItemProblem, ...]:
@@ -157,13 +243,32 @@ class TextEncoderBase:
         )
 
 
+TextEncoderBase = EncoderBase
+"""The former name of :class:`EncoderBase`, kept for text-only encoders."""
+
+
+def _check_options(batch_size: int, errors: str) -> None:
+    if errors not in ("raise", "report"):
+        raise ValueError(f"errors must be 'raise' or 'report', got {errors!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+
+
+def _progress(starts: range, show: bool, total: int, batch_size: int, what: str):
+    if not show:
+        return starts
+    from tqdm.auto import tqdm
+
+    return tqdm(starts, total=len(starts), desc=f"{what} ({total} items, {batch_size}/batch)")
+
+
 def _summary(what: str, problems: Sequence[ItemProblem], shown: int = 3) -> str:
     head = "; ".join(f"item {p.index} ({p.item!r}): {p.reason}" for p in problems[:shown])
     more = f"; and {len(problems) - shown} more" if len(problems) > shown else ""
     return f"{what} {len(problems)} item(s): {head}{more}"
 
 
-def _checked(vectors: np.ndarray, items: list[str], card: ModelCard) -> np.ndarray:
+def _checked(vectors: np.ndarray, items: Sequence[object], card: ModelCard) -> np.ndarray:
     """float32, finite, right dimension, L2-normalised — or an error naming the item."""
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or vectors.shape != (len(items), card.dim):

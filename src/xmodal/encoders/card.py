@@ -63,6 +63,7 @@ class ModelCard:
     dim: int  # output dimension
     modalities: tuple[Modality, ...]  # what it can embed
     logit_scale: float | None = None  # trained multiplicative scale (exp t), if the weights hold it
+    logit_bias: float | None = None  # trained additive bias of sigmoid (SigLIP) logits, if any
     max_text_tokens: int | None = None  # text longer than this is truncated (and reported)
     audio_window_s: float | None = None  # deterministic audio window length
     sample_rate: int | None = None  # audio sample rate the model expects

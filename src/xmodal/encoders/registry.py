@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._lazy import require
+from .._optional import require
 from .base import Encoder
+from .hf_clap import ClapEncoder
+from .hf_clip import CLIPEncoder
+from .hf_siglip import SiglipEncoder
 from .sentence_transformers import SentenceTransformerEncoder
 
 PACKAGED = {
@@ -13,14 +16,22 @@ PACKAGED = {
 }
 PREFIXES = {
     "st": "sentence-transformers model folder or cached model id (BGE, E5, MiniLM…)",
+    "hf-clip": "transformers CLIPModel folder (text, image)",
+    "hf-siglip": "transformers SiglipModel / Siglip2Model folder (text, image)",
+    "hf-clap": "transformers ClapModel folder (text, audio; deterministic 10 s windows)",
 }
+
+_HF = {"hf-clip": CLIPEncoder, "hf-siglip": SiglipEncoder, "hf-clap": ClapEncoder}
 
 
 def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None) -> Encoder:
     """Load an encoder from a spec: a packaged short name or ``PREFIX:PATH``.
 
     Specs: ``minilm`` (packaged all-MiniLM-L6-v2), ``st:PATH`` (a sentence-transformers folder
-    or a model id already in the local Hugging Face cache). Nothing is ever downloaded.
+    or a model id already in the local Hugging Face cache), ``hf-clip:PATH``, ``hf-siglip:PATH``
+    and ``hf-clap:PATH`` (a transformers model folder saved with ``save_pretrained``, holding
+    the model, its tokenizer and its image processor or feature extractor). Nothing is ever
+    downloaded.
 
     Args:
         spec: The model to load.
@@ -40,5 +51,7 @@ def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None) -> Encode
     prefix, sep, rest = spec.partition(":")
     if sep and prefix == "st" and rest:
         return SentenceTransformerEncoder.from_path(rest, device=device, dtype=dtype)
+    if sep and prefix in _HF and rest:
+        return _HF[prefix].from_path(rest, name=spec, device=device, dtype=dtype)
     known = [*PACKAGED, *(f"{p}:PATH" for p in PREFIXES)]
     raise ValueError(f"unknown encoder spec {spec!r}; known: {', '.join(known)}")

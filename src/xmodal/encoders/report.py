@@ -6,14 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from xmodal.data.problems import ItemProblem, describe
 
-@dataclass(frozen=True)
-class ItemProblem:
-    """One input that could not be used as given."""
-
-    index: int  # position in the input list
-    item: str  # a short description of the item (text prefix, path)
-    reason: str  # what was wrong, in words
+__all__ = ["EncodeReport", "ItemProblem", "describe"]
 
 
 @dataclass(frozen=True)
@@ -28,10 +23,3 @@ class EncodeReport:
     indices: np.ndarray = field(repr=False)  # (n_good,) int64 positions in the input
     failed: tuple[ItemProblem, ...] = ()
     truncated: tuple[ItemProblem, ...] = ()
-
-
-def describe(item: object, limit: int = 60) -> str:
-    """A short, printable description of an input item for error messages."""
-    text = item if isinstance(item, str) else repr(item)
-    text = text.replace("\x00", "\\x00")
-    return text if len(text) <= limit else text[: limit - 1] + "…"

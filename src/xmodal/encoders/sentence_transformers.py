@@ -7,13 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from ._lazy import require
-from .base import TextEncoderBase
+from .._optional import require
+from .base import EncoderLoadError, TextEncoderBase
 from .card import ModelCard
-
-
-class EncoderLoadError(RuntimeError):
-    """Weights could not be loaded; the message says how to provide them."""
 
 
 class SentenceTransformerEncoder(TextEncoderBase):
