@@ -77,5 +77,5 @@ def test_missing_package_names_the_install_command(tmp_path):
 def test_registry():
     assert load_source("python-faq", limit=2).name == "python-faq"
     assert len(load_source("sonic-pi", limit=4).items) == 4
-    with pytest.raises(ValueError, match="known: fashion-mnist"):
+    with pytest.raises(ValueError, match="known: emoji-datasource, fashion-mnist"):
         load_source("imagenet")

@@ -62,6 +62,15 @@ class TextPair:
 
 
 @dataclass(frozen=True)
+class RatedPair:
+    """Two texts (words or documents) with the mean human similarity score."""
+
+    a: str
+    b: str
+    score: float  # on the dataset's own scale (WordSim353 0-10, SimLex-999 0-10, Lee 0-1)
+
+
+@dataclass(frozen=True)
 class LabelledImages:
     """Images as one array with integer labels (classification / zero-shot)."""
 
