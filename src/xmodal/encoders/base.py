@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import warnings
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from typing import Any, Literal, Protocol, overload, runtime_checkable
 
 import numpy as np
 
-from xmodal.data.audio import load_audios
-from xmodal.data.images import load_images
+from xmodal.data.batches import decode_batch
 
 from .card import Modality, ModelCard
 from .report import EncodeReport, ItemProblem, describe
@@ -58,12 +60,12 @@ class Encoder(Protocol):
 
     def encode_image(
         self, images: Sequence[object], *, batch_size: int = ..., progress: bool | None = ...,
-        errors: Errors = ...,
+        errors: Errors = ..., workers: int = ...,
     ) -> np.ndarray | EncodeReport: ...
 
     def encode_audio(
         self, clips: Sequence[object], *, batch_size: int = ..., progress: bool | None = ...,
-        errors: Errors = ...,
+        errors: Errors = ..., workers: int = ...,
     ) -> np.ndarray | EncodeReport: ...
 
 
@@ -122,7 +124,7 @@ class EncoderBase:
         """Embed documents, with the model's document prompt if it has one."""
         return self._encode(texts, self.card.document_prompt, batch_size, progress, errors)
 
-    def encode_image(self, images, *, batch_size=32, progress=None, errors="raise"):
+    def encode_image(self, images, *, batch_size=32, progress=None, errors="raise", workers=0):
         """Embed images: paths, file ``bytes`` or PIL images (decoded by
         :func:`xmodal.data.images.load_images`, with its pixel limits).
 
@@ -131,15 +133,17 @@ class EncoderBase:
             batch_size: Images decoded and embedded per forward pass.
             progress: Show a progress bar (default: from 1,000 images on).
             errors: ``"raise"`` (a ``ValueError`` naming the first bad items), or ``"report"``.
+            workers: Decode in this many worker processes, a few batches ahead of the model
+                (0: decode in this process, between forward passes).
 
         Returns:
             ``(n, d)`` float32 L2-normalised array, or an :class:`EncodeReport`.
         """
         if not self.card.supports("image"):
             raise self._unsupported("image")
-        return self._encode_media("image", images, batch_size, progress, errors)
+        return self._encode_media("image", images, batch_size, progress, errors, workers)
 
-    def encode_audio(self, clips, *, batch_size=32, progress=None, errors="raise"):
+    def encode_audio(self, clips, *, batch_size=32, progress=None, errors="raise", workers=0):
         """Embed audio clips: paths, file ``bytes``, ``(array, rate)`` tuples or arrays at the
         model's rate (decoded by :func:`xmodal.data.audio.load_audios` at ``card.sample_rate``).
 
@@ -148,13 +152,14 @@ class EncoderBase:
             batch_size: Clips decoded per step (the model batches their windows).
             progress: Show a progress bar (default: from 1,000 clips on).
             errors: ``"raise"`` (a ``ValueError`` naming the first bad items), or ``"report"``.
+            workers: Decode in this many worker processes, ahead of the model (0: in process).
 
         Returns:
             ``(n, d)`` float32 L2-normalised array, or an :class:`EncodeReport`.
         """
         if not self.card.supports("audio"):
             raise self._unsupported("audio")
-        return self._encode_media("audio", clips, batch_size, progress, errors)
+        return self._encode_media("audio", clips, batch_size, progress, errors, workers)
 
     def _unsupported(self, modality: Modality) -> UnsupportedModalityError:
         return UnsupportedModalityError(
@@ -163,6 +168,8 @@ class EncoderBase:
         )
 
     def _encode(self, texts, prompt, batch_size, progress, errors):
+        if not self.card.supports("text"):
+            raise self._unsupported("text")
         _check_options(batch_size, errors)
         prepared = prepare_texts(texts)
         if prepared.failed and errors == "raise":
@@ -184,19 +191,26 @@ class EncoderBase:
             failed=prepared.failed, truncated=truncated,
         )
 
-    def _encode_media(self, modality: Modality, items, batch_size, progress, errors):
+    def _encode_media(self, modality: Modality, items, batch_size, progress, errors, workers=0):
         _check_options(batch_size, errors)
+        if workers < 0:
+            raise ValueError(f"workers must be >= 0, got {workers}")
         if isinstance(items, (str, bytes, os.PathLike)):
             raise TypeError(f"pass a list of {modality} items, not a single one")
+        if modality == "audio" and self.card.sample_rate is None:
+            raise RuntimeError(f"{self.card.name} embeds audio but its card has no sample_rate")
         items = list(items)
         show = progress if progress is not None else len(items) >= PROGRESS_MIN_ITEMS
         parts: list[np.ndarray] = []
         indices: list[int] = []
         failed: list[ItemProblem] = []
         starts = range(0, len(items), batch_size)
-        for start in _progress(starts, show, len(items), batch_size, modality):
-            chunk = items[start : start + batch_size]  # decoded per batch: bounded memory
-            decoded, where, bad = self._decode(modality, chunk)
+        batches = _decoded_batches(
+            modality, items, starts, batch_size, self.card.sample_rate, workers
+        )  # decoded a batch at a time (bounded memory), by workers ahead of the model if asked
+        for start, (decoded, where, bad) in _progress(batches, show, len(items), batch_size,
+                                                      modality, len(starts)):
+            chunk = items[start : start + batch_size]
             bad = [replace(p, index=p.index + start) for p in bad]
             if bad and errors == "raise":
                 raise ValueError(_summary("cannot embed", bad))
@@ -211,23 +225,6 @@ class EncoderBase:
             return vectors
         return EncodeReport(vectors=vectors, indices=np.asarray(indices, dtype=np.int64),
                             failed=tuple(failed))
-
-    def _decode(self, modality: Modality, chunk: list[Any]):
-        """Decode one batch: (good items, their positions in ``chunk``, problems)."""
-        if modality == "image":
-            got = load_images(chunk)
-            return list(got.images), list(got.indices), list(got.failed)
-        if self.card.sample_rate is None:
-            raise RuntimeError(f"{self.card.name} embeds audio but its card has no sample_rate")
-        got = load_audios(chunk, sample_rate=self.card.sample_rate)
-        waves, where, bad = [], [], list(got.failed)
-        for wave, i in zip(got.waves, got.indices, strict=True):
-            if wave.size == 0:
-                bad.append(ItemProblem(index=i, item=describe(chunk[i]), reason="empty audio"))
-            else:
-                waves.append(wave)
-                where.append(i)
-        return waves, where, sorted(bad, key=lambda p: p.index)
 
     def _truncated(
         self, texts: list[str], indices: Sequence[int], prompt: str | None
@@ -254,12 +251,34 @@ def _check_options(batch_size: int, errors: str) -> None:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
 
 
-def _progress(starts: range, show: bool, total: int, batch_size: int, what: str):
+def _decoded_batches(modality, items, starts, batch_size, sample_rate, workers):
+    """Yield ``(start, decoded batch)`` in order; with ``workers`` > 0, worker processes decode
+    up to ``workers + 1`` batches ahead while the caller runs the model (bounded memory)."""
+    chunks = ((s, items[s : s + batch_size]) for s in starts)
+    if workers == 0:
+        for start, chunk in chunks:
+            yield start, decode_batch(modality, chunk, sample_rate)
+        return
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        pending: deque = deque()
+        for start, chunk in chunks:
+            pending.append((start, pool.submit(decode_batch, modality, chunk, sample_rate)))
+            if len(pending) > workers:
+                start0, future = pending.popleft()
+                yield start0, future.result()
+        while pending:
+            start0, future = pending.popleft()
+            yield start0, future.result()
+
+
+def _progress(batches, show: bool, total: int, batch_size: int, what: str, n_batches: int):
     if not show:
-        return starts
+        return batches
     from tqdm.auto import tqdm
 
-    return tqdm(starts, total=len(starts), desc=f"{what} ({total} items, {batch_size}/batch)")
+    return tqdm(batches, total=n_batches, desc=f"{what} ({total} items, {batch_size}/batch)")
 
 
 def _summary(what: str, problems: Sequence[ItemProblem], shown: int = 3) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Family = Literal["clip", "siglip", "clap", "sentence-transformers", "lit"]
+Family = Literal[
+    "clip", "siglip", "clap", "sentence-transformers", "lit", "efficientnet", "aisfx"
+]
 Modality = Literal["text", "image", "audio"]
 
 
@@ -43,6 +45,16 @@ FAMILY_NOTES: dict[Family, FamilyNotes] = {
         training_data="xmodal's locked-tower heads trained on the packaged real data",
         strengths="runs with no hub; small trained heads over frozen pretrained towers",
         weaknesses="narrow training data (emoji, clip art, instrument and UI sounds)",
+    ),
+    "efficientnet": FamilyNotes(
+        training_data="ImageNet-1k photos (1,000 object classes), classifier features",
+        strengths="photographed objects and animals; a frozen image tower for LiT heads",
+        weaknesses="image only; weak on text in images, cartoons and clip art",
+    ),
+    "aisfx": FamilyNotes(
+        training_data="9 commercial sound-effect libraries (cross-dataset classification)",
+        strengths="sound effects and short sounds; a frozen audio tower for LiT heads",
+        weaknesses="audio only; ~2.3 s blocks mean-pooled, so long clips blur; not speech",
     ),
 }
 

