@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from .audio import load_audios
@@ -10,12 +11,17 @@ from .problems import ItemProblem, describe
 
 
 def decode_batch(
-    modality: Literal["image", "audio"], chunk: list[Any], sample_rate: int | None
+    modality: Literal["image", "audio"],
+    chunk: list[Any],
+    sample_rate: int | None,
+    prepare: Callable[[Any], Any] | None = None,
 ) -> tuple[list[Any], list[int], list[ItemProblem]]:
     """Decode one batch: (good items, their positions in ``chunk``, problems).
 
     A top-level function of a light module, so worker processes can run it without importing
-    the encoders (torch, transformers).
+    the encoders (torch, transformers). ``prepare`` (a picklable top-level function, e.g. a
+    spectrogram) is applied to each decoded item there too, so that work also leaves the
+    process running the model; an item it fails on is reported like a decoding failure.
 
     Example:
         >>> import numpy as np
@@ -25,13 +31,28 @@ def decode_batch(
     """
     if modality == "image":
         got = load_images(chunk)
-        return list(got.images), list(got.indices), list(got.failed)
-    got = load_audios(chunk, sample_rate=sample_rate)
-    waves, where, bad = [], [], list(got.failed)
-    for wave, i in zip(got.waves, got.indices, strict=True):
-        if wave.size == 0:
-            bad.append(ItemProblem(index=i, item=describe(chunk[i]), reason="empty audio"))
-        else:
-            waves.append(wave)
-            where.append(i)
-    return waves, where, sorted(bad, key=lambda p: p.index)
+        items, where, bad = list(got.images), list(got.indices), list(got.failed)
+    else:
+        got = load_audios(chunk, sample_rate=sample_rate)
+        items, where, bad = [], [], list(got.failed)
+        for wave, i in zip(got.waves, got.indices, strict=True):
+            if wave.size == 0:
+                bad.append(ItemProblem(index=i, item=describe(chunk[i]), reason="empty audio"))
+            else:
+                items.append(wave)
+                where.append(i)
+    if prepare is not None:
+        items, where, bad = _prepared(prepare, items, where, bad, chunk)
+    return items, where, sorted(bad, key=lambda p: p.index)
+
+
+def _prepared(prepare, items, where, bad, chunk):
+    out, kept = [], []
+    for item, i in zip(items, where, strict=True):
+        try:
+            out.append(prepare(item))
+            kept.append(i)
+        except (ValueError, RuntimeError) as exc:  # e.g. a clip a spectrogram cannot take
+            reason = f"preprocessing: {exc}"
+            bad.append(ItemProblem(index=i, item=describe(chunk[i]), reason=reason))
+    return out, kept, bad

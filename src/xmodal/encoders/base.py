@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 import warnings
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from typing import Any, Literal, Protocol, overload, runtime_checkable
 
@@ -80,6 +82,11 @@ class EncoderBase:
     """
 
     card: ModelCard
+    prepare_image: Callable[[Any], Any] | None = None
+    """Optional per-image preprocessing (a picklable top-level function) run where decoding runs
+    (worker processes with ``workers > 0``); ``_embed_images`` then gets its outputs."""
+    prepare_audio: Callable[[np.ndarray], Any] | None = None
+    """Likewise for audio (e.g. a spectrogram); ``_embed_audio`` then gets its outputs."""
 
     def _embed_texts(
         self, texts: list[str], *, prompt: str | None, batch_size: int, progress: bool
@@ -205,8 +212,9 @@ class EncoderBase:
         indices: list[int] = []
         failed: list[ItemProblem] = []
         starts = range(0, len(items), batch_size)
+        prepare = self.prepare_image if modality == "image" else self.prepare_audio
         batches = _decoded_batches(
-            modality, items, starts, batch_size, self.card.sample_rate, workers
+            modality, items, starts, batch_size, self.card.sample_rate, workers, prepare
         )  # decoded a batch at a time (bounded memory), by workers ahead of the model if asked
         for start, (decoded, where, bad) in _progress(batches, show, len(items), batch_size,
                                                       modality, len(starts)):
@@ -251,26 +259,53 @@ def _check_options(batch_size: int, errors: str) -> None:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
 
 
-def _decoded_batches(modality, items, starts, batch_size, sample_rate, workers):
+def _decoded_batches(modality, items, starts, batch_size, sample_rate, workers, prepare=None):
     """Yield ``(start, decoded batch)`` in order; with ``workers`` > 0, worker processes decode
     up to ``workers + 1`` batches ahead while the caller runs the model (bounded memory)."""
     chunks = ((s, items[s : s + batch_size]) for s in starts)
     if workers == 0:
         for start, chunk in chunks:
-            yield start, decode_batch(modality, chunk, sample_rate)
+            yield start, decode_batch(modality, chunk, sample_rate, prepare)
         return
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        pending: deque = deque()
+    pool = _worker_pool(workers)
+    pending: deque = deque()
+    try:
         for start, chunk in chunks:
-            pending.append((start, pool.submit(decode_batch, modality, chunk, sample_rate)))
+            job = pool.submit(decode_batch, modality, chunk, sample_rate, prepare)
+            pending.append((start, job))
             if len(pending) > workers:
                 start0, future = pending.popleft()
                 yield start0, future.result()
         while pending:
             start0, future = pending.popleft()
             yield start0, future.result()
+    except BrokenProcessPool as exc:  # a decoder crashed its process: never reuse that pool
+        _POOLS.pop(workers, None)
+        raise RuntimeError(
+            f"a decoding worker process died ({exc}); decode with workers=0 to find the item"
+        ) from exc
+
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _worker_pool(workers: int) -> ProcessPoolExecutor:
+    """A decoding pool of ``workers`` processes, started once and reused by every call (starting
+    one costs seconds: a fresh interpreter importing the decoders); shut down at exit."""
+    pool = _POOLS.get(workers)
+    if pool is None:
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        if len(_POOLS) == 1:
+            atexit.register(_shutdown_pools)
+    return pool
+
+
+def _shutdown_pools() -> None:
+    for pool in _POOLS.values():
+        pool.shutdown(cancel_futures=True)
+    _POOLS.clear()
 
 
 def _progress(batches, show: bool, total: int, batch_size: int, what: str, n_batches: int):

@@ -158,8 +158,11 @@ class AisfxEncoder(EncoderBase):
     def _embed_texts(self, texts: list[str], **_: Any) -> np.ndarray:
         raise self._unsupported("text")  # the base's text path does not check the card
 
-    def _embed_audio(self, waves: list[np.ndarray], *, batch_size: int) -> np.ndarray:
-        cuts = [blocks(w) for w in waves]  # each (n_blocks_i, 100, 96)
+    prepare_audio = staticmethod(blocks)  # spectrogram blocks, computed where decoding runs
+
+    def _embed_audio(self, cuts: list[np.ndarray], *, batch_size: int) -> np.ndarray:
+        """Embed clips given as their spectrogram blocks (``prepare_audio``), each
+        ``(n_blocks_i, 100, 96)``: block embeddings, mean-pooled per clip."""
         every = np.concatenate(cuts)  # (total_blocks, 100, 96)
         vectors = np.concatenate([  # (total_blocks, 512)
             self.embed_blocks(every[s : s + batch_size]) for s in range(0, len(every), batch_size)
