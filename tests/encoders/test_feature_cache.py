@@ -132,3 +132,24 @@ def test_concurrent_writers_agree(tmp_path):
     for got in results[1:]:
         np.testing.assert_array_equal(got, results[0])
     assert FeatureCache(tmp_path).count("t") == 200
+
+
+def test_a_failing_chunk_keeps_the_chunks_computed_before_it(tmp_path):
+    from xmodal.encoders.feature_cache import FeatureCache as Cache
+
+    cache = Cache(tmp_path / "cache")
+    calls = []
+
+    def tower(batch):
+        calls.append(len(batch))
+        if "boom" in batch:
+            raise ValueError("bad item")
+        return np.ones((len(batch), 3), dtype=np.float32)
+
+    items = [f"t{i}" for i in range(5)] + ["boom"]
+    with pytest.raises(ValueError, match="bad item"):
+        cache.get_or_compute(items, tower, tower_id="t", chunk_size=2)
+    assert cache.count("t") == 4  # the two full chunks before the failing one
+    calls.clear()
+    cache.get_or_compute(items[:5], tower, tower_id="t", chunk_size=2)
+    assert calls == [1]  # only t4 was still missing

@@ -114,6 +114,7 @@ class FeatureCache:
         *,
         tower_id: str,
         modality: Modality = "text",
+        chunk_size: int = 1024,
     ) -> np.ndarray:
         """Features of ``items`` in input order, running ``compute_fn`` on the misses only.
 
@@ -124,6 +125,8 @@ class FeatureCache:
             tower_id: Names the tower, e.g. its ``load_encoder`` spec; features of different
                 towers (or modalities) never mix.
             modality: What the items are.
+            chunk_size: Misses are computed and stored this many at a time, so an error (a bad
+                item, an interruption) keeps every chunk computed before it.
 
         Returns:
             ``(len(items), d)`` float32 array.
@@ -135,17 +138,19 @@ class FeatureCache:
             for key, item in zip(keys, items, strict=True):
                 if key not in found and key not in missing:
                     missing[key] = item
-            if missing:
-                new = np.asarray(compute_fn(list(missing.values())), dtype=np.float32)
-                if new.ndim != 2 or new.shape[0] != len(missing):
+            todo = list(missing)
+            for start in range(0, len(todo), chunk_size):
+                part = todo[start : start + chunk_size]
+                new = np.asarray(compute_fn([missing[k] for k in part]), dtype=np.float32)
+                if new.ndim != 2 or new.shape[0] != len(part):
                     raise ValueError(
-                        f"compute_fn returned shape {new.shape} for {len(missing)} items; "
+                        f"compute_fn returned shape {new.shape} for {len(part)} items; "
                         "expected (n, d)"
                     )
                 if not np.isfinite(new).all():
                     raise ValueError(f"tower {tower_id!r} produced NaN/Inf features")
-                self._store(db, tower_id, list(missing), new)
-                found.update(zip(missing, new, strict=True))
+                self._store(db, tower_id, part, new)  # committed: kept if a later chunk fails
+                found.update(zip(part, new, strict=True))
         if not keys:
             return np.zeros((0, 0), dtype=np.float32)
         dims = {v.shape[0] for v in found.values()}
