@@ -5,3 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
 "$PY" -m xmodal.train.starters image --out src/xmodal/starters/image
+"$PY" -m xmodal.train.starters audio --out src/xmodal/starters/audio

@@ -97,7 +97,8 @@ def test_missing_weights_never_download(tmp_path):
 def test_unknown_spec_lists_the_known_ones():
     with pytest.raises(ValueError, match="unknown encoder spec 'clip-vit-b-32'") as err:
         load_encoder("clip-vit-b-32")
-    for spec in ("minilm", "efficientnet-lite0", "aisfx", "starter-image", "st:PATH",
+    for spec in ("minilm", "efficientnet-lite0", "aisfx", "starter-image", "starter-audio",
+                 "st:PATH",
                  "hf-clip:PATH", "hf-siglip:PATH", "hf-clap:PATH", "lit:PATH"):
         assert spec in str(err.value)
 

@@ -18,6 +18,7 @@ PACKAGED = {
     "efficientnet-lite0": "EfficientNet-Lite0 ImageNet features (1280-d image), from PyPI",
     "aisfx": "aisfx sound-effect embeddings (512-d audio), from the PyPI package aisfx",
     "starter-image": "xmodal's image–text starter: EfficientNet-Lite0 + MiniLM + trained heads",
+    "starter-audio": "xmodal's audio–text starter: aisfx + MiniLM + trained heads",
 }
 STARTERS = Path(__file__).resolve().parent.parent / "starters"
 """Trained starter models shipped inside the package (``python -m xmodal.train.starters``)."""
@@ -36,8 +37,9 @@ def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None) -> Encode
     """Load an encoder from a spec: a packaged short name or ``PREFIX:PATH``.
 
     Specs: ``minilm`` (packaged all-MiniLM-L6-v2), ``efficientnet-lite0`` and ``aisfx`` (the
-    packaged towers alone), ``starter-image`` (xmodal's trained image–text model), ``st:PATH``
-    (a sentence-transformers folder or a model id already in the local Hugging Face cache),
+    packaged towers alone), ``starter-image`` / ``starter-audio`` (xmodal's trained models),
+    ``st:PATH`` (a sentence-transformers folder or a model id already in the local Hugging Face
+    cache),
     ``hf-clip:PATH``, ``hf-siglip:PATH`` and ``hf-clap:PATH`` (a transformers model folder saved
     with ``save_pretrained``, holding the model, its tokenizer and its image processor or
     feature extractor); ``lit:PATH`` (an
@@ -59,8 +61,9 @@ def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None) -> Encode
         return SentenceTransformerEncoder.from_path(
             package.get_model_path(), name="minilm", device=device, dtype=dtype
         )
-    if spec == "starter-image":
-        return LiTEncoder.from_path(STARTERS / "image", name=spec, device=device)
+    if spec in ("starter-image", "starter-audio"):
+        folder = STARTERS / spec.removeprefix("starter-")
+        return LiTEncoder.from_path(folder, name=spec, device=device)
     if spec in ("efficientnet-lite0", "aisfx"):
         from .towers import AisfxEncoder, EfficientNetLiteEncoder
 

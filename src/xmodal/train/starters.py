@@ -1,13 +1,15 @@
 """Train xmodal's starter models on the installed real data, and measure them.
 
-The image–text starter is a locked-tower model: frozen EfficientNet-Lite0 (image) and MiniLM
-(text) towers, linear heads into a 512-d space, fitted with CLIP's loss on OpenMoji and
-emoji-datasource captions. Captions are split by a hash of the caption (10 %: held out), so the
-same emoji drawn by both sets never straddles the split. The held-out figures are written into
-the saved model's ``config.json`` (``notes``).
+Both starters are locked-tower models: frozen pretrained towers, linear heads into a 512-d
+space, fitted with CLIP's loss. Image–text: EfficientNet-Lite0 + MiniLM on OpenMoji and
+emoji-datasource captions. Audio–text: aisfx + MiniLM on Sonic Pi samples, freedesktop sounds
+and rendered General-MIDI notes (instrument, register, dynamics). Pairs are split by a hash of
+the caption (10 %: held out), so one caption never straddles the split. The held-out figures are
+written into the saved model's ``config.json`` (``notes``).
 
 Run (what ``scripts/train-starters.sh`` does):
     python -m xmodal.train.starters image --out src/xmodal/starters/image
+    python -m xmodal.train.starters audio --out src/xmodal/starters/audio
 """
 
 from __future__ import annotations
@@ -20,7 +22,15 @@ from pathlib import Path
 import numpy as np
 
 from xmodal.data import load_images
-from xmodal.data.sources import ImageText, load_emoji_datasource, load_openmoji
+from xmodal.data.sources import (
+    AudioClip,
+    ImageText,
+    load_emoji_datasource,
+    load_freedesktop_sounds,
+    load_gm_instruments,
+    load_openmoji,
+    load_sonic_pi,
+)
 from xmodal.encoders.feature_cache import FeatureCache
 from xmodal.encoders.lit import LiTConfig, LiTModel
 from xmodal.encoders.lit_fit import fit_heads
@@ -32,11 +42,11 @@ HELD_OUT_BUCKET = 1  # captions whose hash % 10 is this are held out (bucket 0 c
 class RetrievalFigures:
     """Held-out Recall@K (any positive in the top K) both ways, beside chance."""
 
-    n_images: int
-    n_captions: int
-    image_to_text: dict[int, float]  # K -> hit rate
-    text_to_image: dict[int, float]
-    chance_image_to_text_at_10: float
+    n_items: int  # held-out images or clips
+    n_captions: int  # their distinct captions
+    to_text: dict[int, float]  # K -> hit rate, item → caption
+    from_text: dict[int, float]  # K -> hit rate, caption → item
+    chance_to_text_at_10: float
 
 
 def caption_key(caption: str) -> str:
@@ -61,12 +71,21 @@ def emoji_pairs() -> list[ImageText]:
     return [i for i in items if str(i.path) not in bad]
 
 
-def evaluate(model: LiTModel, items: list[ImageText], cache: FeatureCache) -> RetrievalFigures:
+def sound_pairs() -> list[AudioClip]:
+    """Sonic Pi samples, freedesktop sounds and GM-instrument renders, with their captions."""
+    return [*load_sonic_pi().items, *load_freedesktop_sounds().items,
+            *load_gm_instruments().items]
+
+
+def evaluate(
+    model: LiTModel, items: list[ImageText] | list[AudioClip], cache: FeatureCache,
+    modality: str = "image",
+) -> RetrievalFigures:
     """Recall@1/5/10 both ways on ``items`` (their distinct captions are the text side)."""
     captions = sorted({caption_key(i.caption) for i in items})
     where = {c: k for k, c in enumerate(captions)}
-    img = model.embed_features("image", model.tower_features(
-        "image", [str(i.path) for i in items], cache=cache))  # (n_img, dim)
+    img = model.embed_features(modality, model.tower_features(
+        modality, [str(i.path) for i in items], cache=cache))  # (n_items, dim)
     txt = model.embed_features("text", model.tower_features(
         "text", captions, cache=cache))  # (n_cap, dim)
     own = np.array([where[caption_key(i.caption)] for i in items])  # (n_img,)
@@ -79,33 +98,38 @@ def evaluate(model: LiTModel, items: list[ImageText], cache: FeatureCache) -> Re
     ])
     ks = (1, 5, 10)
     return RetrievalFigures(
-        n_images=len(items), n_captions=len(captions),
-        image_to_text={k: float((i2t_rank < k).mean()) for k in ks},
-        text_to_image={k: float((t2i_rank < k).mean()) for k in ks},
-        chance_image_to_text_at_10=10 / len(captions),
+        n_items=len(items), n_captions=len(captions),
+        to_text={k: float((i2t_rank < k).mean()) for k in ks},
+        from_text={k: float((t2i_rank < k).mean()) for k in ks},
+        chance_to_text_at_10=10 / len(captions),
     )
 
 
-def train_image_starter(
-    out: str | Path, *, steps: int = 300, dim: int = 512, lr: float = 5e-4, seed: int = 0,
-    cache: str | Path = "~/.cache/xmodal/features",
+def train_starter(
+    which: str, out: str | Path, *, steps: int = 300, dim: int = 512, lr: float = 5e-4,
+    seed: int = 0, cache: str | Path = "~/.cache/xmodal/features",
 ) -> RetrievalFigures:
-    """Fit, measure on the held-out captions, and save the image–text starter to ``out``."""
-    items = emoji_pairs()
+    """Fit, measure on the held-out captions, and save a starter (``"image"`` or ``"audio"``)."""
+    if which == "image":
+        items, modality, tower = emoji_pairs(), "image", "efficientnet-lite0"
+        data = "OpenMoji 17.0.0 + emoji-datasource-google 16.0.0 captions (annotation/name)"
+    else:
+        items, modality, tower = sound_pairs(), "audio", "aisfx"
+        data = "Sonic Pi samples + freedesktop sounds + TimGM6mb General-MIDI renders"
     train = [i for i in items if not held_out(i.caption)]
     test = [i for i in items if held_out(i.caption)]
     groups = {c: k for k, c in enumerate(sorted({caption_key(i.caption) for i in items}))}
     feature_cache = FeatureCache(Path(cache).expanduser())
-    config = LiTConfig(towers={"image": "efficientnet-lite0", "text": "minilm"}, dim=dim)
+    config = LiTConfig(towers={modality: tower, "text": "minilm"}, dim=dim)
     model = LiTModel.build(config, seed=seed)
     fit = fit_heads(
         model, [str(i.path) for i in train], [caption_key(i.caption) for i in train],
-        modality_a="image", steps=steps, batch_size=1024, lr=lr, cache=feature_cache,
+        modality_a=modality, steps=steps, batch_size=1024, lr=lr, cache=feature_cache,
         group_ids=[groups[caption_key(i.caption)] for i in train], seed=seed,
     )
-    figures = evaluate(model, test, feature_cache)
+    figures = evaluate(model, test, feature_cache, modality)
     notes = {
-        "data": "OpenMoji 17.0.0 + emoji-datasource-google 16.0.0 captions (annotation/name)",
+        "data": data,
         "split": f"held out: captions with sha1 % 10 == {HELD_OUT_BUCKET}",
         "train_pairs": len(train), "steps": steps, "lr": lr, "seed": seed,
         "final_loss": fit.losses[-1], "temperature": fit.temperature,
@@ -118,17 +142,18 @@ def train_image_starter(
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Train xmodal's starter models.")
-    ap.add_argument("which", choices=["image"])
+    ap.add_argument("which", choices=["image", "audio"])
     ap.add_argument("--out", required=True)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--cache", default="~/.cache/xmodal/features")
     args = ap.parse_args(argv)
-    figures = train_image_starter(args.out, steps=args.steps, cache=args.cache)
-    print(f"held out: {figures.n_images} images, {figures.n_captions} captions "
-          f"(chance R@10 image→text {figures.chance_image_to_text_at_10:.3f})")
+    figures = train_starter(args.which, args.out, steps=args.steps, cache=args.cache)
+    what = args.which
+    print(f"held out: {figures.n_items} {what} items, {figures.n_captions} captions "
+          f"(chance R@10 {what}→text {figures.chance_to_text_at_10:.3f})")
     for k in (1, 5, 10):
-        print(f"R@{k}: image→text {figures.image_to_text[k]:.3f}  "
-              f"text→image {figures.text_to_image[k]:.3f}")
+        print(f"R@{k}: {what}→text {figures.to_text[k]:.3f}  "
+              f"text→{what} {figures.from_text[k]:.3f}")
 
 
 if __name__ == "__main__":
