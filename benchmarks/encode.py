@@ -58,6 +58,17 @@ def _interleaved(runs: dict[str, Callable[[], object]], reps: int) -> dict[str, 
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def _with_pipeline(
+    raw: Callable[[], object], encode: Callable[[int], object], workers: int, reps: int
+) -> dict[str, float]:
+    """The raw model beside ``encode(0)`` and ``encode(workers)``, interleaved."""
+    return _interleaved({
+        "raw": raw,
+        "encode (workers=0)": lambda: encode(0),
+        f"encode (workers={workers})": lambda: encode(workers),
+    }, reps)
+
+
 def bench_minilm(n: int, batch: int, reps: int) -> dict[str, float]:
     from xmodal.data.sources import load_python_faq
     from xmodal.encoders import load_encoder
@@ -93,12 +104,8 @@ def bench_efficientnet(n: int, batch: int, reps: int, workers: int) -> dict[str,
         for a in arrays:
             enc.features(a)
 
-    return _interleaved({
-        "raw": raw,
-        "encode (workers=0)": lambda: enc.encode_image(paths, batch_size=batch),
-        f"encode (workers={workers})": lambda: enc.encode_image(paths, batch_size=batch,
-                                                                workers=workers),
-    }, reps)
+    return _with_pipeline(raw, lambda w: enc.encode_image(paths, batch_size=batch, workers=w),
+                          workers, reps)
 
 
 def bench_aisfx(n: int, batch: int, reps: int, workers: int) -> dict[str, float]:
@@ -115,12 +122,8 @@ def bench_aisfx(n: int, batch: int, reps: int, workers: int) -> dict[str, float]
         for s in range(0, len(every), batch):
             enc.embed_blocks(every[s : s + batch])
 
-    return _interleaved({
-        "raw": raw,
-        "encode (workers=0)": lambda: enc.encode_audio(paths, batch_size=batch),
-        f"encode (workers={workers})": lambda: enc.encode_audio(paths, batch_size=batch,
-                                                                workers=workers),
-    }, reps)
+    return _with_pipeline(raw, lambda w: enc.encode_audio(paths, batch_size=batch, workers=w),
+                          workers, reps)
 
 
 def render(rows: list[Row], workers: int) -> str:

@@ -248,10 +248,6 @@ class EncoderBase:
         )
 
 
-TextEncoderBase = EncoderBase
-"""The former name of :class:`EncoderBase`, kept for text-only encoders."""
-
-
 def _check_options(batch_size: int, errors: str) -> None:
     if errors not in ("raise", "report"):
         raise ValueError(f"errors must be 'raise' or 'report', got {errors!r}")

@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 
 from .._optional import require
-from .base import EncoderLoadError, TextEncoderBase
+from .base import EncoderBase, EncoderLoadError
 from .card import ModelCard
 
 
-class SentenceTransformerEncoder(TextEncoderBase):
+class SentenceTransformerEncoder(EncoderBase):
     """A sentence-transformers model behind the :class:`~xmodal.encoders.Encoder` protocol.
 
     Queries and documents get the model's own prompts (``config_sentence_transformers.json``'s

@@ -83,12 +83,12 @@ def clip_loss(
     common = {"mode": mode, "tile_size": tile_size, "groups_a": groups}
     texts = dist_utils.columns(text, groups, distributed=distributed)
     if distributed:  # each direction: this rank's rows against every rank's columns
-        images = dist_utils.columns(image, groups, distributed=True)
+        images = dist_utils.columns(image, None, distributed=True)  # groups: texts.groups
         lse_i2t, _ = negatives_lse(
             image, texts.features, scale, offset=texts.offset, groups_b=texts.groups, **common
         )
         lse_t2i, _ = negatives_lse(
-            text, images.features, scale, offset=images.offset, groups_b=images.groups, **common
+            text, images.features, scale, offset=images.offset, groups_b=texts.groups, **common
         )
     else:  # one pass over the N × N matrix serves both directions
         lse_i2t, lse_t2i = negatives_lse(

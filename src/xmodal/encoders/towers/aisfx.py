@@ -155,9 +155,6 @@ class AisfxEncoder(EncoderBase):
         with torch.inference_mode():
             return self.model.get_embedding(x).float().cpu().numpy()  # (n_blocks, 512)
 
-    def _embed_texts(self, texts: list[str], **_: Any) -> np.ndarray:
-        raise self._unsupported("text")  # the base's text path does not check the card
-
     prepare_audio = staticmethod(blocks)  # spectrogram blocks, computed where decoding runs
 
     def _embed_audio(self, cuts: list[np.ndarray], *, batch_size: int) -> np.ndarray:

@@ -120,9 +120,6 @@ class EfficientNetLiteEncoder(EncoderBase):
             maps = self.model.extract_features(x)  # (N, 1280, 7, 7)
             return maps.mean(dim=(2, 3)).float()  # (N, 1280)
 
-    def _embed_texts(self, texts: list[str], **_: Any) -> np.ndarray:
-        raise self._unsupported("text")  # the base's text path does not check the card
-
     def _embed_images(self, images: list[Any], *, batch_size: int) -> np.ndarray:
         parts = []
         for start in range(0, len(images), batch_size):
