@@ -134,6 +134,30 @@ def test_concurrent_writers_agree(tmp_path):
     assert FeatureCache(tmp_path).count("t") == 200
 
 
+def test_many_connections_opening_a_fresh_cache_at_once_all_succeed(tmp_path):
+    # SQLite answers the switch to WAL with "database is locked" without waiting when another
+    # connection creates the same file at that moment: a fresh cache opened by several
+    # processes at once hit it about once in a hundred tries before the retry.
+    errors: list[BaseException] = []
+
+    def open_and_count(folder) -> None:
+        try:
+            FeatureCache(folder).count("t")
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    for trial in range(40):
+        threads = [
+            threading.Thread(target=open_and_count, args=(tmp_path / str(trial),))
+            for _ in range(6)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors
+
+
 def test_a_failing_chunk_keeps_the_chunks_computed_before_it(tmp_path):
     from xmodal.encoders.feature_cache import FeatureCache as Cache
 

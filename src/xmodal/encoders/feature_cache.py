@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -40,6 +41,7 @@ import numpy as np
 from .card import Modality
 
 _CHUNK = 500  # keys per SELECT (below SQLite's bound-parameter limit)
+_TIMEOUT_S = 60.0  # how long a connection waits for another writer
 
 
 def content_hash(item: object, modality: Modality = "text") -> str:
@@ -175,8 +177,8 @@ class FeatureCache:
     @contextmanager
     def _db(self, tower_id: str, modality: Modality) -> Iterator[sqlite3.Connection]:
         path = self.folder / f"{_tower_prefix(tower_id)}-{modality}.sqlite"
-        with closing(sqlite3.connect(path, timeout=60.0)) as db:
-            db.execute("PRAGMA journal_mode=WAL")
+        with closing(sqlite3.connect(path, timeout=_TIMEOUT_S)) as db:
+            _enable_wal(db, path)
             with db:
                 db.execute(
                     "CREATE TABLE IF NOT EXISTS features "
@@ -203,6 +205,27 @@ class FeatureCache:
         rows = [(k, tower_id, blob) for k, blob in zip(keys, blobs, strict=True)]
         with db:  # one transaction: all rows or none
             db.executemany("INSERT OR IGNORE INTO features VALUES (?, ?, ?)", rows)
+
+
+def _enable_wal(db: sqlite3.Connection, path: Path) -> None:
+    """Switch a database to WAL, retrying while another connection holds it.
+
+    SQLite answers ``PRAGMA journal_mode=WAL`` with "database is locked" at once, without
+    waiting through the busy timeout, when another connection is creating or converting the same
+    file: several processes opening a fresh cache together hit it. So it is retried here.
+    """
+    deadline = time.monotonic() + _TIMEOUT_S
+    delay = 0.005
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise sqlite3.OperationalError(f"feature cache {str(path)!r}: {exc}") from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
 
 
 def _tower_prefix(tower_id: str) -> str:
