@@ -10,6 +10,10 @@ For each packaged tower, on real installed data, one table row per way of runnin
 Overhead = pipeline time ÷ raw time − 1 (target: ≤ 10 % with 2 workers). Repetitions are
 interleaved and the median is reported; the machine is shared, so read the ratios.
 
+The workers can only hide decoding in cycles the model leaves idle: with torch using every core
+(the default), they compete with its threads. ``--threads 1 --workers 1`` on a 2-core machine
+measures the pipeline with a core to spare.
+
 Run:
     python benchmarks/encode.py --images 256 --clips 24 --texts 512
 """
@@ -152,9 +156,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch threads for the model (0: torch's default, one per core); "
+                         "fewer than the cores leaves the decoding workers a core of their own")
     ap.add_argument("--towers", default="minilm,efficientnet-lite0,aisfx",
                     help="comma-separated subset of the towers")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     chosen = set(args.towers.split(","))
     rows: list[Row] = []
     jobs = [

@@ -20,18 +20,19 @@ def _image_files(folder, n):
     return paths
 
 
-def test_image_workers_match_in_process_decoding(tiny_clip, tmp_path):
+@pytest.mark.parametrize("batch_size", [2, 5])  # each batch is split between the 2 workers
+def test_image_workers_match_in_process_decoding(tiny_clip, tmp_path, batch_size):
     enc = load_encoder(f"hf-clip:{tiny_clip}")
     paths = _image_files(tmp_path, 7)
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     items = [*paths[:3], str(tmp_path / "broken.png"), *paths[3:]]
-    inline = enc.encode_image(items, batch_size=2, errors="report")
-    pooled = enc.encode_image(items, batch_size=2, errors="report", workers=2)
+    inline = enc.encode_image(items, batch_size=batch_size, errors="report")
+    pooled = enc.encode_image(items, batch_size=batch_size, errors="report", workers=2)
     np.testing.assert_array_equal(inline.indices, pooled.indices)
     np.testing.assert_allclose(inline.vectors, pooled.vectors, atol=1e-6)
     assert [p.index for p in pooled.failed] == [3]
     with pytest.raises(ValueError, match="item 3"):
-        enc.encode_image(items, batch_size=2, workers=2)
+        enc.encode_image(items, batch_size=batch_size, workers=2)
     with pytest.raises(ValueError, match="workers must be"):
         enc.encode_image(items, workers=-1)
 

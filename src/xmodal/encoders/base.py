@@ -257,7 +257,11 @@ def _check_options(batch_size: int, errors: str) -> None:
 
 def _decoded_batches(modality, items, starts, batch_size, sample_rate, workers, prepare=None):
     """Yield ``(start, decoded batch)`` in order; with ``workers`` > 0, worker processes decode
-    up to ``workers + 1`` batches ahead while the caller runs the model (bounded memory)."""
+    up to ``workers + 1`` batches ahead while the caller runs the model (bounded memory).
+
+    Each batch is split into ``workers`` parts decoded side by side, so even the first batch,
+    which nothing can hide, waits for a fraction of its decoding time only.
+    """
     chunks = ((s, items[s : s + batch_size]) for s in starts)
     if workers == 0:
         for start, chunk in chunks:
@@ -267,19 +271,37 @@ def _decoded_batches(modality, items, starts, batch_size, sample_rate, workers, 
     pending: deque = deque()
     try:
         for start, chunk in chunks:
-            job = pool.submit(decode_batch, modality, chunk, sample_rate, prepare)
-            pending.append((start, job))
+            step = -(-len(chunk) // workers)
+            parts = [
+                (at, pool.submit(decode_batch, modality, chunk[at : at + step], sample_rate,
+                                 prepare))
+                for at in range(0, len(chunk), step)
+            ]
+            pending.append((start, parts))
             if len(pending) > workers:
-                start0, future = pending.popleft()
-                yield start0, future.result()
+                start0, parts0 = pending.popleft()
+                yield start0, _joined(parts0)
         while pending:
-            start0, future = pending.popleft()
-            yield start0, future.result()
+            start0, parts0 = pending.popleft()
+            yield start0, _joined(parts0)
     except BrokenProcessPool as exc:  # a decoder crashed its process: never reuse that pool
         _POOLS.pop(workers, None)
         raise RuntimeError(
             f"a decoding worker process died ({exc}); decode with workers=0 to find the item"
         ) from exc
+
+
+def _joined(parts: list) -> tuple[list[Any], list[int], list[ItemProblem]]:
+    """One batch's ``decode_batch`` result from its parts' futures (positions re-based)."""
+    decoded: list[Any] = []
+    where: list[int] = []
+    bad: list[ItemProblem] = []
+    for at, future in parts:
+        items, idx, problems = future.result()
+        decoded.extend(items)
+        where.extend(at + i for i in idx)
+        bad.extend(replace(p, index=at + p.index) for p in problems)
+    return decoded, where, bad
 
 
 _POOLS: dict[int, ProcessPoolExecutor] = {}

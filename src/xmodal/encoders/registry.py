@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .._optional import require
-from .base import Encoder
+from .base import Encoder, EncoderLoadError
 from .hf_clap import ClapEncoder
 from .hf_clip import CLIPEncoder
 from .hf_siglip import SiglipEncoder
@@ -29,6 +29,15 @@ PREFIXES = {
     "hf-clap": "transformers ClapModel folder (text, audio; deterministic 10 s windows)",
     "lit": "xmodal locked-tower model folder (LiTModel.save): frozen towers + trained heads",
 }
+
+OPEN_CLIP_BLOCKED = (
+    "cannot load {spec!r}: open_clip builds its models through open_clip/utils.py, which imports "
+    "torchvision, and xmodal does not depend on torchvision (its wheels replace the pinned CPU "
+    "torch). Convert the checkpoint to a transformers CLIPModel folder (the transformers "
+    "repository's models/clip/convert_clip_original_pytorch_to_hf.py does it for CLIP weights) "
+    "and load that with 'hf-clip:PATH'"
+)
+"""Why ``open-clip:ARCH:PATH`` specs are refused (not implemented: see the message)."""
 
 _HF = {"hf-clip": CLIPEncoder, "hf-siglip": SiglipEncoder, "hf-clap": ClapEncoder}
 
@@ -70,6 +79,8 @@ def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None) -> Encode
         tower = EfficientNetLiteEncoder if spec == "efficientnet-lite0" else AisfxEncoder
         return tower.load(name=spec, device=device, dtype=dtype)
     prefix, sep, rest = spec.partition(":")
+    if prefix == "open-clip":
+        raise EncoderLoadError(OPEN_CLIP_BLOCKED.format(spec=spec))
     if sep and prefix == "st" and rest:
         return SentenceTransformerEncoder.from_path(rest, device=device, dtype=dtype)
     if sep and prefix == "lit" and rest:

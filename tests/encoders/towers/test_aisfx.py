@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -58,6 +60,30 @@ def test_spectrogram_equals_aisfx_file_function(tone_file):
     ours = log_mel(load_audio(tone_file, sample_rate=SAMPLE_RATE))  # (frames, 96)
     assert ours.shape == ref.shape == (143, 96)
     np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["loop_amen", "bd_808", "short"])
+def test_fast_spectrogram_equals_librosa_melspectrogram(paths, name):
+    # log_mel's float32 scipy STFT against librosa's own mel spectrogram (the slow path), on real
+    # clips and on one shorter than a single 2048-sample window.
+    import librosa
+    from aisfx import inference as ai
+
+    if name == "short":
+        wave = load_audio(paths["bd_808"], sample_rate=SAMPLE_RATE)[2000:3500]
+    else:
+        wave = load_audio(paths[name], sample_rate=SAMPLE_RATE)
+    y = wave / np.abs(wave).max()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"n_fft=\d+ is too large")
+        spec = librosa.feature.melspectrogram(
+            y=y, sr=ai.SAMPLE_RATE, n_mels=ai.MEL_BINS, norm=1.0, fmin=ai.F_MIN, fmax=ai.F_MAX,
+            htk=True, power=2.0, hop_length=ai.SPEC_HOP_LENGTH, win_length=ai.SPEC_BLOCK_LENGTH,
+        )  # (96, frames)
+    ref = np.log10(spec.astype(np.float64) * 10000.0 + 1).T
+    ours = log_mel(wave)
+    assert ours.shape == ref.shape and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.filterwarnings(AUDIOREAD)
