@@ -20,3 +20,41 @@ def main() -> None:
 def version() -> None:
     """Print the installed xmodal version."""
     typer.echo(__version__)
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def train(
+    ctx: typer.Context,
+    config: str = typer.Argument(..., help="A .yaml or .json TrainConfig file."),
+) -> None:
+    """Train or fine-tune a dual encoder from CONFIG; any field can follow as --field VALUE.
+
+    Example: xmodal train run.yaml --batch-size 256 --steps 500 --lr 1e-4 --device cuda
+    """
+    import logging
+
+    from .train.build import train_from_config
+    from .train.config import TrainConfig
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = TrainConfig.from_file(config, list(ctx.args))
+    except (ValueError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    result, figures = train_from_config(cfg)
+    typer.echo(f"trained {result.steps} steps in {result.seconds:.1f} s: final loss "
+               f"{result.losses[-1]:.4f}, temperature {result.temperature:.4f}"
+               if result.losses else f"nothing to do: the run is at step {result.steps}")
+    for message in (*result.warnings, *result.alarms):
+        typer.echo(f"warning: {message}")
+    if result.model_path is not None:
+        typer.echo(f"model: {result.model_path}")
+    if figures is not None:
+        for k in sorted(figures.to_text):
+            typer.echo(f"held-out R@{k}: item→text {figures.to_text[k]:.3f}  "
+                       f"text→item {figures.from_text[k]:.3f}")
+        typer.echo(f"chance R@10 item→text {figures.chance_to_text_at_10:.3f} "
+                   f"({figures.n_items} items, {figures.n_captions} captions)")

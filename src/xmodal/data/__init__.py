@@ -1,4 +1,4 @@
-"""Data: decoding inputs (audio, images...) for the encoders, with limits and reported failures."""
+"""Data: decoding inputs with limits, training pairs, batch order, dedup, audio augmentation."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ from .audio import (
     window_weights,
     windows,
 )
+from .augment import AudioAugment, AugmentDraw
+from .batching import BatchOrder, BatchPosition, epoch_permutation, shard
+from .content import content_hash
+from .dedup import DedupResult, Removal, dedup_pairs
 from .images import (
     DEFAULT_MAX_PIXELS,
     DecodedImages,
@@ -18,18 +22,31 @@ from .images import (
     load_image,
     load_images,
 )
+from .pairs import PairDataset, load_pairs
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_MAX_SECONDS",
+    "AudioAugment",
     "AudioDecodeError",
+    "AugmentDraw",
+    "BatchOrder",
+    "BatchPosition",
     "DecodedAudio",
     "DecodedImages",
+    "DedupResult",
     "ImageDecodeError",
+    "PairDataset",
+    "Removal",
+    "content_hash",
+    "dedup_pairs",
+    "epoch_permutation",
     "load_audio",
     "load_audios",
     "load_image",
     "load_images",
+    "load_pairs",
+    "shard",
     "window_weights",
     "windows",
 ]

@@ -38,64 +38,14 @@ from pathlib import Path
 
 import numpy as np
 
+from xmodal.data.content import content_hash
+
 from .card import Modality
 
 _CHUNK = 500  # keys per SELECT (below SQLite's bound-parameter limit)
 _TIMEOUT_S = 60.0  # how long a connection waits for another writer
 
-
-def content_hash(item: object, modality: Modality = "text") -> str:
-    """The sha256 of an item's content, as the feature cache keys it.
-
-    Text (``modality="text"``) hashes its UTF-8 bytes; for images and audio a ``str`` or
-    ``PathLike`` is a file and hashes the file's bytes, like ``bytes`` do; NumPy arrays,
-    ``(array, rate)`` tuples and PIL images hash their raw data with its shape and type.
-
-    Args:
-        item: A text, a path, file bytes, an array, an ``(array, rate)`` tuple or a PIL image.
-        modality: ``"text"``, ``"image"`` or ``"audio"``: says whether a ``str`` is a text or a
-            path.
-
-    Returns:
-        A 64-character hex digest.
-
-    Example:
-        >>> content_hash("a dog") == content_hash("a dog") != content_hash("a cat")
-        True
-        >>> content_hash(b"abc", "image") == content_hash(b"abc", "audio")
-        True
-    """
-    h = hashlib.sha256()
-    if modality == "text":
-        if not isinstance(item, str):
-            raise TypeError(f"a text must be a str, got {type(item).__name__}")
-        h.update(b"text\0" + item.encode("utf-8"))
-    elif isinstance(item, (str, os.PathLike)):
-        path = Path(item).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"cannot hash {modality} file {str(path)!r}: no such file")
-        h.update(b"bytes\0")
-        with path.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    elif isinstance(item, (bytes, bytearray, memoryview)):
-        h.update(b"bytes\0" + bytes(item))
-    elif isinstance(item, np.ndarray):
-        _update_array(h, item)
-    elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], np.ndarray):
-        h.update(f"wave\0{int(item[1])}\0".encode())
-        _update_array(h, item[0])
-    elif hasattr(item, "tobytes") and hasattr(item, "mode") and hasattr(item, "size"):
-        h.update(f"pil\0{item.mode}\0{item.size}\0".encode())  # type: ignore[attr-defined]
-        h.update(item.tobytes())  # type: ignore[attr-defined]
-    else:
-        raise TypeError(f"cannot hash a {type(item).__name__} as {modality} content")
-    return h.hexdigest()
-
-
-def _update_array(h: hashlib._Hash, array: np.ndarray) -> None:
-    h.update(f"array\0{array.dtype.str}\0{array.shape}\0".encode())
-    h.update(np.ascontiguousarray(array).tobytes())
+__all__ = ["FeatureCache", "content_hash"]  # content_hash: moved to xmodal.data.content
 
 
 class FeatureCache:
