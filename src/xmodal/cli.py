@@ -32,8 +32,12 @@ def train(
     """Train or fine-tune a dual encoder from CONFIG; any field can follow as --field VALUE.
 
     Example: xmodal train run.yaml --batch-size 256 --steps 500 --lr 1e-4 --device cuda
+
+    On several GPUs or processes: torchrun --nproc_per_node 2 -m xmodal train run.yaml
+    (batch_size is the global batch; rank 0 writes the model and the figures).
     """
     import logging
+    import os
 
     from .train.build import train_from_config
     from .train.config import TrainConfig
@@ -44,7 +48,14 @@ def train(
     except (ValueError, FileNotFoundError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    result, figures = train_from_config(cfg)
+    group = _init_distributed(cfg.device) if int(os.environ.get("WORLD_SIZE", "1")) > 1 else False
+    try:
+        result, figures = train_from_config(cfg)
+    finally:
+        if group:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
     typer.echo(f"trained {result.steps} steps in {result.seconds:.1f} s: final loss "
                f"{result.losses[-1]:.4f}, temperature {result.temperature:.4f}"
                if result.losses else f"nothing to do: the run is at step {result.steps}")
@@ -58,3 +69,19 @@ def train(
                        f"text→item {figures.from_text[k]:.3f}")
         typer.echo(f"chance R@10 item→text {figures.chance_to_text_at_10:.3f} "
                    f"({figures.n_items} items, {figures.n_captions} captions)")
+
+
+def _init_distributed(device: str) -> bool:
+    """Join the process group torchrun describes (WORLD_SIZE > 1); True when this call did."""
+    import os
+
+    import torch
+    import torch.distributed as dist
+
+    if not dist.is_available() or dist.is_initialized():
+        return False
+    cuda = device.startswith("cuda")
+    if cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group(backend="nccl" if cuda else "gloo")
+    return True

@@ -165,3 +165,14 @@ def test_batch_larger_than_the_data_is_refused(tmp_path):
     cfg = toy_config(tmp_path, batch_size=128)
     with pytest.raises(ValueError, match="larger than the 96 training pairs"):
         Trainer(toy_model(), make_loss(cfg), cfg, data=toy_data())
+
+
+def test_curriculum_trains_on_random_negatives_first(tmp_path):
+    # hard_negative_warmup=2: the first two steps equal a run without hard negatives at all;
+    # the third (ratio back at 1:1) differs.
+    with_negs, _, _ = _fit(tmp_path / "c", data=toy_data(negatives=2), steps=3,
+                           hard_negatives="data", hard_negative_ratio=1.0,
+                           hard_negative_warmup=2)
+    without, _, _ = _fit(tmp_path / "n", steps=3)
+    np.testing.assert_allclose(with_negs.losses[:2], without.losses[:2], rtol=1e-6)
+    assert abs(with_negs.losses[2] - without.losses[2]) > 1e-4

@@ -133,10 +133,20 @@ def _top_up(rows: list[list[str]], data: PairDataset, group_ids: np.ndarray, m: 
     rng = np.random.default_rng([seed, 7])
     n = len(data)
     for i, row in enumerate(rows):
+        tries = 0
         while len(row) < m:
             j = int(rng.integers(0, n))
             if group_ids[j] != group_ids[i] and data.positives[j] not in row:
                 row.append(data.positives[j])
+            tries += 1
+            if tries > 50 * m and len(row) < m:  # few other groups: search them all once
+                others = [data.positives[k] for k in range(n) if group_ids[k] != group_ids[i]
+                          and data.positives[k] not in row]
+                if len(others) < m - len(row):
+                    raise ValueError(f"row {i} needs {m} negatives but only "
+                                     f"{len(row) + len(others)} captions of other groups exist")
+                picks = rng.choice(len(others), size=m - len(row), replace=False)
+                row.extend(others[k] for k in picks)
     return [tuple(r) for r in rows]
 
 

@@ -250,8 +250,8 @@ def _convert(name: str, value: Any, hint: Any) -> Any:
     if origin is tuple:
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, list | tuple):
-            raise ValueError(f"{name} must be a list, got {value!r}")
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{name} must be a list of strings, got {value!r}")
         return tuple(value)
     if origin is dict:
         if not isinstance(value, dict):

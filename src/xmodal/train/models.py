@@ -284,8 +284,9 @@ class HFDualTrainable:
         if got.failed:
             p = got.failed[0]
             raise ValueError(f"training image {p.item!r} cannot be used: {p.reason}")
-        inputs = enc.image_processor(images=list(got.images), return_tensors="pt")
-        return TensorBatch({"pixel_values": inputs["pixel_values"].to(self.module.dtype)})
+        inputs = dict(enc.image_processor(images=list(got.images), return_tensors="pt"))
+        inputs["pixel_values"] = inputs["pixel_values"].to(self.module.dtype)
+        return TensorBatch(inputs)  # SigLIP 2 (NaFlex): + pixel_attention_mask, spatial_shapes
 
     def embed(self, side: int, batch: TensorBatch) -> torch.Tensor:
         from xmodal.encoders.hf_dual import pooled
@@ -339,8 +340,17 @@ class SentenceTransformerTrainable:
     def prepare(self, side: int, items: list[Any], *, step: int = 0) -> TensorBatch:
         card = self.encoder.card
         prompt = card.query_prompt if side == 0 else card.document_prompt
-        texts = [prompt + t for t in items] if prompt else list(items)
-        return TensorBatch(dict(self.module.tokenize(texts)))
+        if hasattr(self.module, "preprocess"):  # sentence-transformers >= 6: as encode() does
+            features = self.module.preprocess(list(items), prompt=prompt or None)
+        else:
+            features = self.module.tokenize([prompt + t for t in items] if prompt
+                                            else list(items))
+        # Only row-sliceable tensors: v6 adds "modality" (a str, not needed by forward) and
+        # "prompt_length" (an int for pooling without the prompt; kept as one value per row).
+        tensors = {k: v for k, v in features.items() if isinstance(v, torch.Tensor)}
+        if isinstance(features.get("prompt_length"), int):
+            tensors["prompt_length"] = torch.full((len(items),), features["prompt_length"])
+        return TensorBatch(tensors)
 
     def embed(self, side: int, batch: TensorBatch) -> torch.Tensor:
         features = dict(batch.to(self.module.device).tensors)

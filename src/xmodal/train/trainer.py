@@ -239,6 +239,10 @@ class Trainer:
                                    loss=self.loss, scheduler=self.scheduler)
             start, position = int(meta["step"]), BatchPosition.from_dict(meta["position"])
             log.info("resumed from %s (step %d)", found, start)
+        warm = getattr(self.model, "warm", None)  # models that cache per-item work (LiT)
+        if warm is not None:
+            warm(0, list(self.data.anchors))
+            warm(1, [*self.data.positives, *(t for r in self.negatives or () for t in r)])
         order = iter(BatchOrder(len(self.data), cfg.batch_size, seed=cfg.seed, start=position))
         losses: list[float] = []
         bar = _progress(cfg.progress and self.rank == 0, cfg.steps, start)
