@@ -248,3 +248,25 @@ def test_lit_image_text_run_saves_a_loadable_model(tmp_path):
     vectors = np.asarray(encoder.encode_image([str(tmp_path / "images" / "img00.png")]))
     assert vectors.shape == (1, cfg.dim)
     assert np.linalg.norm(vectors[0]) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_near_duplicate_images_are_merged_by_tower_features(tmp_path):
+    # img00 copied with one pixel changed (a different file hash, the same picture) under the
+    # same caption: only dedup_threshold catches it, through EfficientNet's features.
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    _image_folder(folder, n=12)
+    img = Image.open(folder / "img00.png").convert("RGB")
+    img.putpixel((0, 0), (0, 0, 0))
+    img.save(folder / "img99.png")
+    (folder / "img99.txt").write_text("a picture of colour number 0\n")
+    base = dict(model="lit", towers=("efficientnet-lite0", "minilm"), dim=16, batch_size=4,
+                steps=1, feature_cache=str(tmp_path / "cache"))
+    exact = build_run(_config(tmp_path / "a", str(folder), **base))
+    assert len(exact.train) == 13 and not exact.dedup.removed
+    near = build_run(_config(tmp_path / "b", str(folder), dedup_threshold=0.98, **base))
+    assert len(near.train) == 12
+    (removal,) = near.dedup.removed
+    assert removal.kept_as is not None and removal.similarity > 0.98
+    assert "near duplicate" in removal.reason

@@ -18,7 +18,6 @@ from .hf_clap import ClapEncoder
 from .hf_clip import CLIPEncoder
 from .hf_siglip import SiglipEncoder
 from .lit import LiTConfig, LiTEncoder, LiTModel
-from .lit_fit import FitResult, fit_heads
 from .registry import load_encoder
 from .report import EncodeReport, ItemProblem
 from .sentence_transformers import SentenceTransformerEncoder
@@ -31,7 +30,6 @@ __all__ = [
     "EncoderBase",
     "EncoderLoadError",
     "FeatureCache",
-    "FitResult",
     "ItemProblem",
     "LiTConfig",
     "LiTEncoder",
@@ -42,6 +40,5 @@ __all__ = [
     "SiglipEncoder",
     "UnsupportedModalityError",
     "content_hash",
-    "fit_heads",
     "load_encoder",
 ]

@@ -7,8 +7,9 @@ spec: ``"minilm"`` for text, ``"efficientnet-lite0"`` for images, ``"aisfx"`` fo
 small head (linear, or a 2-layer MLP) into ``dim`` dimensions, and the pair shares one learnable
 :class:`~xmodal.losses.LogitScale`. Towers are never trained: their features come through their
 own ``Encoder.encode_*`` (decoding, windows, error reports included), so they can be cached
-(:mod:`xmodal.encoders.feature_cache`) and heads fitted in seconds
-(:func:`xmodal.encoders.lit_fit.fit_heads`).
+(:mod:`xmodal.encoders.feature_cache`) and heads trained in seconds by
+:class:`xmodal.train.Trainer` through :class:`xmodal.train.LiTTrainable` (training code lives in
+``xmodal.train``; inference never imports it).
 
 On disk a model is a folder: ``config.json`` (the :class:`LiTConfig`) and ``model.safetensors``
 (heads and logit scale; never pickle). The towers are referenced by spec, not copied. Load one

@@ -4,7 +4,9 @@ negatives, loss — what ``xmodal train CONFIG`` does.
 - Data: :func:`~xmodal.data.pairs.load_pairs` of ``config.data``; the held-out split takes whole
   captions (a hash of the normalised caption), so no caption straddles train and test.
 - Dedup (``config.dedup``): exact duplicate pairs removed, rows sharing content or caption in
-  one group (never each other's negatives); the report goes to the log and ``dedup.txt``.
+  one group (never each other's negatives); with ``dedup_threshold``, items whose embeddings
+  (LiT: frozen tower features) have a cosine at or above it are near duplicates, merged the
+  same way. The report goes to the log and ``dedup.txt``.
 - Model: ``lit`` builds fresh heads over the config's towers; ``lit:PATH`` continues a saved
   LiT model; ``hf-clip:``/``hf-siglip:``/``st:`` load a pretrained model to fine-tune.
 - Negatives: the data's own (``data``), attribute swaps of each caption (``synthetic``; rows
@@ -110,6 +112,19 @@ def build_model(config: TrainConfig, modality: str) -> DualModel:
     return model
 
 
+def item_embeddings(model: DualModel, items: list[Any]) -> np.ndarray:
+    """Unit vectors of the items for near-duplicate search: a LiT model's frozen tower features
+    (its heads are untrained), otherwise the model's own item embeddings."""
+    from .evaluate import embed_all
+    from .models import LiTTrainable
+
+    if isinstance(model, LiTTrainable):
+        feats = model.tower_features(0, items).astype(np.float64)  # (n, t)
+        feats /= np.linalg.norm(feats, axis=1, keepdims=True)
+        return feats
+    return embed_all(model, 0, items).astype(np.float64)  # (n, d)
+
+
 def build_negatives(config: TrainConfig, data: PairDataset,
                     group_ids: np.ndarray) -> list[tuple[str, ...]] | None:
     """Hard-negative captions per row for ``config.hard_negatives`` (None: the data's/none)."""
@@ -186,9 +201,14 @@ def build_run(config: TrainConfig, *, callbacks: Any = ()) -> Run:
         log.warning("%d rows of %s skipped: %s", len(data.problems), config.data, shown)
     train, held_out = split_holdout(data, config.holdout)
     result = None
+    model = build_model(config, train.anchor_modality)
     if config.dedup:
+        embeddings = None
+        if config.dedup_threshold is not None:
+            embeddings = item_embeddings(model, list(train.anchors))
         result = dedup_pairs(list(train.anchors), list(train.positives),
-                             modality=train.anchor_modality)
+                             modality=train.anchor_modality, embeddings=embeddings,
+                             threshold=config.dedup_threshold or 0.95)
         log.info(result.report())
         out = Path(config.out).expanduser()
         out.mkdir(parents=True, exist_ok=True)
@@ -199,7 +219,6 @@ def build_run(config: TrainConfig, *, callbacks: Any = ()) -> Run:
         keys: dict[str, int] = {}
         groups = np.array([keys.setdefault(normalize_caption(p), len(keys))
                            for p in train.positives])
-    model = build_model(config, train.anchor_modality)
     negatives = build_negatives(config, train, groups)
     trainer = Trainer(model, make_loss(config), config, data=train, negatives=negatives,
                       group_ids=groups, callbacks=callbacks)

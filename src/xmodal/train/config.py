@@ -45,6 +45,8 @@ class TrainConfig:
     data_limit: int | None = None  # use only the first N rows (quick runs)
     holdout: float = 0.0  # fraction of distinct captions held out for evaluation (0: none)
     dedup: bool = True  # drop exact duplicate pairs; same caption or item → one group
+    dedup_threshold: float | None = None  # also link near-duplicate items: cosine of their
+    #                                       embeddings (LiT: tower features) at or above this
     # --- model
     model: str = "lit"  # "lit" (new heads over frozen towers), "lit:PATH" (continue one),
     #                     or a pretrained model to fine-tune: "hf-clip:PATH", "hf-siglip:PATH",
@@ -116,6 +118,8 @@ class TrainConfig:
             raise ValueError(f"temperature must be in (0, 1], got {self.temperature}")
         if self.hard_negative_ratio is not None and not self.hard_negative_ratio >= 0:
             raise ValueError(f"hard_negative_ratio must be >= 0, got {self.hard_negative_ratio}")
+        if self.dedup_threshold is not None and not 0 < self.dedup_threshold <= 1:
+            raise ValueError(f"dedup_threshold must be in (0, 1], got {self.dedup_threshold}")
         if self.data_limit is not None and self.data_limit < 2:
             raise ValueError(f"data_limit must be >= 2, got {self.data_limit}")
         if not self.collapse_threshold > 0:

@@ -8,6 +8,8 @@ side — image, audio or query text; 1: the text side) is used in two steps:
   (a tensor, or a :class:`TensorBatch` of tokenizer outputs): decoding, tokenising, tower
   features. GradCache slices it into mini-batches.
 - ``embed(side, batch)`` maps a slice to L2-normalised ``(m, d)`` embeddings with autograd.
+- optionally ``warm(side, items)``: per-item work done once for the whole dataset before the
+  first step (a LiT model's frozen-tower features), so no step waits for it.
 
 Adapters: :class:`TowerPair` (any two ``nn.Module`` over tensors: your own towers, and the tests'),
 :class:`LiTTrainable` (xmodal's locked-tower models: frozen towers, cached features, trained
@@ -209,6 +211,11 @@ class LiTTrainable:
             feats = self.lit.tower_features("audio", waves, cache=self.cache)  # (n, t)
             for (item, copy), row in zip(todo, feats, strict=True):
                 self._memo[0][(_key(item), copy)] = row
+
+    def tower_features(self, side: int, items: Sequence[Any]) -> np.ndarray:
+        """The frozen tower's ``(n, t)`` features of ``items`` (un-augmented), via the memo."""
+        self.warm(side, items)
+        return np.stack([self._memo[side][_key(i)] for i in items])  # (n, t)
 
     def prepare(self, side: int, items: list[Any], *, step: int = 0) -> torch.Tensor:
         self.warm(side, items)
