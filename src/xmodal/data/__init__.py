@@ -14,6 +14,7 @@ from .audio import (
 from .augment import AudioAugment, AugmentDraw
 from .batching import BatchOrder, BatchPosition, epoch_permutation, shard
 from .content import content_hash
+from .corpus import CorpusFile, CorpusScan, scan_corpus
 from .dedup import DedupResult, Removal, dedup_pairs
 from .images import (
     DEFAULT_MAX_PIXELS,
@@ -32,6 +33,8 @@ __all__ = [
     "AugmentDraw",
     "BatchOrder",
     "BatchPosition",
+    "CorpusFile",
+    "CorpusScan",
     "DecodedAudio",
     "DecodedImages",
     "DedupResult",
@@ -46,6 +49,7 @@ __all__ = [
     "load_image",
     "load_images",
     "load_pairs",
+    "scan_corpus",
     "shard",
     "window_weights",
     "windows",
