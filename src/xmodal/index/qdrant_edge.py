@@ -1,0 +1,269 @@
+"""Qdrant Edge backend: the embedded default (the Qdrant engine in-process, one folder).
+
+Layout: ``ROOT/xmodal-index.json`` plus, per collection, ``ROOT/NAME/collection.json``
+(metadata, written atomically) and ``ROOT/NAME/shard/`` (one ``EdgeShard``: segments + WAL).
+Vectors are stored under the named vector ``"embedding"`` with dot-product distance (cosine on
+the unit vectors xmodal guarantees), HNSW ``m=16, ef_construct=128``; searches use ``ef=128``.
+
+Ids: Qdrant takes only unsigned ints or UUIDs, so a point's id is
+:func:`~xmodal.index.validate.point_id` (UUID5 of the caller's id) and the caller's id is kept
+in the payload under ``"_id"``.
+
+Optimize policy: Qdrant Edge searches small segments exactly and builds HNSW only for segments
+above its indexing threshold, when ``optimize()`` runs (Edge has no background optimizer). This
+backend calls ``optimize()`` after every ``optimize_after`` upserted points (default 10,000,
+counted since the last optimize), on ``Collection.optimize()``, and never on close; close
+flushes. ``indexing_threshold_kb`` lowers Qdrant's threshold (default 10,000 KB) when HNSW
+should be built for small collections too, and Qdrant searches segments under
+``full_scan_threshold_kb`` (default 10,000 KB, about 5,000 vectors of 512-d) exactly even when
+a graph exists: small collections get exact answers.
+
+One process per folder: a second process opening the same folder gets
+:class:`~xmodal.index.types.IndexBusyError` (Edge holds a lock on each shard's WAL).
+
+Hits come in the engine's order: equal scores are not ordered by id here.
+
+Example:
+    >>> import numpy as np, tempfile
+    >>> with EdgeIndex(tempfile.mkdtemp()) as index:
+    ...     col = index.create_collection("c", dim=2, model="m", modality="image")
+    ...     col.upsert(["a", "b"], np.array([[1.0, 0.0], [0.0, 1.0]]))
+    ...     col.search(np.array([0.0, 1.0]), k=1)[0].ids
+    UpsertResult(inserted=2, updated=0)
+    ('b',)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xmodal._optional import require
+from xmodal.index import _meta
+from xmodal.index._shared import CollectionBase, IndexBase
+from xmodal.index.types import IndexBusyError, Record, SearchHits, UpsertResult
+from xmodal.index.validate import RESERVED_PAYLOAD_KEY, point_id
+
+VECTOR_NAME = "embedding"
+HNSW_M = 16
+HNSW_EF_CONSTRUCT = 128
+SEARCH_EF = 128
+SHARD_DIR = "shard"
+
+
+def _edge() -> Any:
+    return require("qdrant_edge", "index")
+
+
+def _edge_filter(qe: Any, flt: dict[str, Any]) -> Any:
+    if not flt:
+        return None
+    return qe.Filter(
+        must=[qe.FieldCondition(key=k, match=qe.MatchValue(v)) for k, v in flt.items()]
+    )
+
+
+def _split_payload(payload: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    p = dict(payload or {})
+    return str(p.pop(RESERVED_PAYLOAD_KEY)), p
+
+
+class EdgeCollection(CollectionBase):
+    """One collection: one ``EdgeShard`` in ``ROOT/NAME/shard``."""
+
+    backend = "qdrant-edge"
+
+    def __init__(self, folder: Path, meta: dict[str, Any], shard: Any, optimize_after: int):
+        super().__init__(meta)
+        self._folder = folder
+        self._shard = shard
+        self._optimize_after = optimize_after
+        self._pending = 0
+
+    def count(self) -> int:
+        """Number of stored vectors."""
+        return int(self._shard.count(_edge().CountRequest(exact=True)))
+
+    def _existing(self, pids: list[str]) -> set[str]:
+        recs = self._shard.retrieve(pids, with_payload=False, with_vector=False)
+        return {str(r.id) for r in recs}
+
+    def _upsert(
+        self, ids: list[str], vectors: np.ndarray, payloads: list[dict[str, Any]]
+    ) -> UpsertResult:
+        qe = _edge()
+        pids = [point_id(i) for i in ids]
+        existing = self._existing(pids)
+        points = [
+            qe.Point(pid, {VECTOR_NAME: vec.tolist()}, {**pl, RESERVED_PAYLOAD_KEY: doc_id})
+            for pid, doc_id, vec, pl in zip(pids, ids, vectors, payloads, strict=True)
+        ]
+        self._shard.update(qe.UpdateOperation.upsert_points(points))
+        self._pending += len(ids)
+        if self._pending >= self._optimize_after:
+            self.optimize()
+        return UpsertResult(inserted=len(ids) - len(existing), updated=len(existing))
+
+    def _search(self, queries: np.ndarray, k: int, flt: dict[str, Any]) -> list[SearchHits]:
+        qe = _edge()
+        params = qe.SearchParams(hnsw_ef=max(SEARCH_EF, k))
+        requests = [
+            qe.QueryRequest(
+                limit=k,
+                query=qe.Query.Nearest(q.tolist(), using=VECTOR_NAME),
+                filter=_edge_filter(qe, flt),
+                with_payload=True,
+                params=params,
+            )
+            for q in queries
+        ]
+        out = []
+        for points in self._shard.query_batch(qe.QueryBatchRequest(requests)):
+            split = [_split_payload(p.payload) for p in points]
+            out.append(
+                SearchHits(
+                    ids=tuple(s[0] for s in split),
+                    scores=np.array([p.score for p in points], dtype=np.float32),
+                    payloads=tuple(s[1] for s in split),
+                )
+            )
+        return out
+
+    def _get(self, ids: list[str]) -> dict[str, Record]:
+        recs = self._shard.retrieve([point_id(i) for i in ids], with_payload=True, with_vector=True)
+        out = {}
+        for r in recs:
+            doc_id, payload = _split_payload(r.payload)
+            vec = np.asarray(r.vector[VECTOR_NAME], dtype=np.float32)  # (d,)
+            out[doc_id] = Record(doc_id, vec, payload)
+        return out
+
+    def _delete(self, ids: list[str]) -> int:
+        pids = [point_id(i) for i in ids]
+        present = sorted(self._existing(pids))
+        if present:
+            self._shard.update(_edge().UpdateOperation.delete_points(present))
+        return len(present)
+
+    def optimize(self) -> bool:
+        """Run Qdrant's optimizers now (builds HNSW for segments above the threshold)."""
+        self._pending = 0
+        return bool(self._shard.optimize())
+
+    def flush(self) -> None:
+        """Flush pending changes to the segments (the WAL already holds them)."""
+        self._shard.flush()
+
+    def _save_meta(self) -> None:
+        _meta.write_json_atomic(self._folder / _meta.COLLECTION_FILE, self._meta)
+
+    def _extra_stats(self) -> dict[str, Any]:
+        info = self._shard.info()
+        return {
+            "segments": int(info.segments_count),
+            "indexed_vectors": int(info.indexed_vectors_count),
+            "hnsw": {"m": HNSW_M, "ef_construct": HNSW_EF_CONSTRUCT, "ef": SEARCH_EF},
+        }
+
+    def _close(self) -> None:
+        try:
+            self._shard.flush()
+        finally:
+            self._shard.close()
+
+
+def _open_shard(path: Path, create: Any | None) -> Any:
+    qe = _edge()
+    try:
+        if create is not None:
+            return qe.EdgeShard.create(str(path), create)
+        return qe.EdgeShard.load(str(path))
+    except Exception as exc:  # the binding raises plain Exception
+        if "WouldBlock" in str(exc):
+            raise IndexBusyError(
+                f"{path} is open in another process (Qdrant Edge allows one process per folder;"
+                f" use a Qdrant server for several): {exc}"
+            ) from exc
+        raise
+
+
+class EdgeIndex(IndexBase):
+    """A folder of Qdrant Edge collections (``open_index(PATH)``).
+
+    Args:
+        path: The index folder (created if missing).
+        optimize_after: Run the optimizer after this many upserted points (per collection).
+        indexing_threshold_kb: Qdrant's segment size above which HNSW is built
+            (None: Qdrant's default, 10,000 KB). Fixed when a collection is created.
+        full_scan_threshold_kb: Below this many KB of vectors (or of filtered candidates) a
+            segment is searched exactly even when it has an HNSW graph (Qdrant's default).
+        max_search_threads: Threads of each shard's search pool (None: from the CPU count).
+    """
+
+    backend = "qdrant-edge"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        optimize_after: int = 10_000,
+        indexing_threshold_kb: int | None = None,
+        full_scan_threshold_kb: int = 10_000,
+        max_search_threads: int | None = None,
+    ) -> None:
+        _edge()  # fail early, naming the extra, when qdrant-edge-py is missing
+        super().__init__()
+        self.root = Path(path)
+        self._optimize_after = optimize_after
+        self._indexing_threshold_kb = indexing_threshold_kb
+        self._full_scan_threshold_kb = full_scan_threshold_kb
+        self._max_search_threads = max_search_threads
+        _meta.claim_folder(self.root, self.backend)
+
+    def _config(self, dim: int) -> Any:
+        qe = _edge()
+        optimizers = None
+        if self._indexing_threshold_kb is not None:
+            optimizers = qe.EdgeOptimizersConfig(indexing_threshold=self._indexing_threshold_kb)
+        return qe.EdgeConfig(
+            vectors={VECTOR_NAME: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Dot)},
+            hnsw_config=qe.HnswIndexConfig(
+                m=HNSW_M,
+                ef_construct=HNSW_EF_CONSTRUCT,
+                full_scan_threshold=self._full_scan_threshold_kb,
+            ),
+            optimizers=optimizers,
+            max_search_threads=self._max_search_threads,
+        )
+
+    def _names(self) -> list[str]:
+        return _meta.list_collections(self.root)
+
+    def _create(self, meta: dict[str, Any]) -> EdgeCollection:
+        folder = self.root / meta["name"]
+        if folder.exists():  # leftovers of a creation killed before its metadata was written
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        shard = _open_shard(folder / SHARD_DIR, self._config(meta["dim"]))
+        _meta.write_json_atomic(folder / _meta.COLLECTION_FILE, meta)  # last: marks it complete
+        return EdgeCollection(folder, meta, shard, self._optimize_after)
+
+    def _open(self, name: str) -> EdgeCollection:
+        meta = _meta.load_meta(self.root, name)
+        shard = _open_shard(self.root / name / SHARD_DIR, None)
+        return EdgeCollection(self.root / name, meta, shard, self._optimize_after)
+
+    def _drop(self, name: str, col: CollectionBase | None) -> None:
+        if isinstance(col, EdgeCollection):
+            col._close()
+        (self.root / name / _meta.COLLECTION_FILE).unlink()
+        shutil.rmtree(self.root / name, ignore_errors=True)
+
+    def _close(self) -> None:
+        for col in self._open_cols.values():
+            if isinstance(col, EdgeCollection):
+                col._close()

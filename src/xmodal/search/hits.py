@@ -1,0 +1,138 @@
+"""Result types of search: one ``RankedList`` per collection searched, ``Hit`` per document.
+
+A ``Hit`` keeps every number that produced it: the raw score (cosine) and 1-based rank in each
+list that held the document, the calibrated probability per list when fusion used calibrators,
+and the final ``score``.
+
+.. warning::
+   ``Hit.score`` means two different things. For a hit from one list (``fused=False``) it is that
+   list's raw cosine similarity. For a fused hit (``fused=True``) it is a fusion score (an RRF sum,
+   or a combination of calibrated probabilities): **not a similarity**. Never show or threshold a
+   fused score where a cosine is expected; read ``raw_scores`` for the cosines.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["Hit", "RankedList"]
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    return None if mapping is None else MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result.
+
+    Attributes:
+        id: Document id.
+        score: The raw cosine when ``fused`` is False; the fused score when ``fused`` is True.
+            A fused score is **not a similarity** (see the module docstring).
+        collection: The collection the hit came from, or None for a fused hit (the lists that
+            held it are the keys of ``raw_scores``).
+        raw_scores: Raw score (cosine) per list name, one entry per list that holds the document.
+        ranks: 1-based rank per list name, same keys as ``raw_scores``.
+        calibrated: Probability of relevance per list name, when calibrated fusion made the hit.
+        fused: Whether ``score`` is a fusion score rather than a raw cosine.
+        payload: Stored metadata of the document (read-only).
+
+    Example:
+        >>> h = Hit("cat.png", 0.31, "emoji/lit", {"emoji/lit": 0.31}, {"emoji/lit": 1})
+        >>> h.fused, h.raw_score, h.fused_score
+        (False, 0.31, None)
+    """
+
+    id: str
+    score: float
+    collection: str | None
+    raw_scores: Mapping[str, float]
+    ranks: Mapping[str, int]
+    calibrated: Mapping[str, float] | None = None
+    fused: bool = False
+    payload: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+
+    def __post_init__(self) -> None:
+        if set(self.raw_scores) != set(self.ranks):
+            raise ValueError("raw_scores and ranks must have the same list names")
+        object.__setattr__(self, "raw_scores", _frozen(self.raw_scores))
+        object.__setattr__(self, "ranks", _frozen(self.ranks))
+        object.__setattr__(self, "calibrated", _frozen(self.calibrated))
+        object.__setattr__(self, "payload", _frozen(self.payload))
+
+    @property
+    def raw_score(self) -> float | None:
+        """The raw cosine of an unfused hit; None for a fused hit (read ``raw_scores``)."""
+        return None if self.fused else self.score
+
+    @property
+    def fused_score(self) -> float | None:
+        """The fusion score of a fused hit; None for an unfused one."""
+        return self.score if self.fused else None
+
+
+@dataclass(frozen=True)
+class RankedList:
+    """One result list from one collection (one model, one modality), best first.
+
+    The rank of a document is its 1-based position in ``ids``; ``scores`` are the raw scores
+    (cosines) that the collection returned, kept for display and calibration. Ranks come from
+    positions, not from sorting the scores, so a store's own tie order is respected.
+
+    Attributes:
+        name: The list's name, usually the collection (unique among lists being fused).
+        ids: Document ids, best first, without duplicates.
+        scores: Raw score per id, same length as ``ids``.
+        weight: Fusion weight of the whole list (>= 0).
+
+    Example:
+        >>> lst = RankedList("docs/minilm", ("a", "b"), (0.9, 0.4))
+        >>> lst.rank_of("b"), [h.score for h in lst.to_hits()]
+        (2, [0.9, 0.4])
+    """
+
+    name: str
+    ids: tuple[str, ...]
+    scores: tuple[float, ...]
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        ids, scores = tuple(self.ids), tuple(float(s) for s in self.scores)
+        object.__setattr__(self, "ids", ids)
+        object.__setattr__(self, "scores", scores)
+        if len(ids) != len(scores):
+            raise ValueError(f"list {self.name!r}: {len(ids)} ids but {len(scores)} scores")
+        seen: set[str] = set()
+        for doc in ids:
+            if doc in seen:
+                raise ValueError(f"list {self.name!r}: duplicate id {doc!r}")
+            seen.add(doc)
+        if any(math.isnan(s) for s in scores):
+            raise ValueError(f"list {self.name!r}: NaN score")
+        if not (math.isfinite(self.weight) and self.weight >= 0):
+            raise ValueError(f"list {self.name!r}: weight must be finite and >= 0, "
+                             f"got {self.weight}")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rank_of(self, doc_id: str) -> int | None:
+        """1-based rank of ``doc_id`` in this list, or None if absent."""
+        try:
+            return self.ids.index(doc_id) + 1
+        except ValueError:
+            return None
+
+    def to_hits(self) -> list[Hit]:
+        """Unfused hits of this list alone: ``score`` is the raw score."""
+        return [
+            Hit(i, s, self.name, {self.name: s}, {self.name: r})
+            for r, (i, s) in enumerate(zip(self.ids, self.scores, strict=True), start=1)
+        ]
