@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from . import __version__
@@ -85,3 +87,57 @@ def _init_distributed(device: str) -> bool:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group(backend="nccl" if cuda else "gloo")
     return True
+
+
+_MODEL_HELP = "encoder spec for {} files (a load_encoder spec; '' to skip them)"
+
+
+@app.command("index")
+def index_cmd(
+    paths: Annotated[list[str], typer.Argument(help="Files and folders to index.")],
+    index: str = typer.Option("xmodal-index", "--index", help="Index folder or URI."),
+    image_model: str = typer.Option("starter-image", help=_MODEL_HELP.format("image")),
+    audio_model: str = typer.Option("starter-audio", help=_MODEL_HELP.format("audio")),
+    text_model: str = typer.Option("minilm", help=_MODEL_HELP.format("text")),
+    prune: bool = typer.Option(False, help="Delete documents of files no longer present."),
+    workers: int = typer.Option(0, help="Decoding worker processes."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Index images, audio and text files (side-car NAME.txt captions) into per-model
+    collections; unchanged files are skipped, bad ones reported on stderr."""
+    from .api.commands import run_index
+
+    models = {"image": image_model, "audio": audio_model, "text": text_model}
+    raise typer.Exit(run_index(paths, index_uri=index, models=models, prune=prune,
+                               workers=workers, as_json=as_json))
+
+
+@app.command()
+def search(
+    query: str = typer.Argument(None, help="Text query (or use --image / --audio)."),
+    index: str = typer.Option("xmodal-index", "--index", help="Index folder or URI."),
+    k: int = typer.Option(10, "--k", help="Hits wanted."),
+    image: str = typer.Option(None, "--image", help="Query by example: an image file."),
+    audio: str = typer.Option(None, "--audio", help="Query by example: an audio file."),
+    modality: Annotated[list[str] | None, typer.Option(
+        "--modality", help="Document modality to search (repeatable).")] = None,
+    mixed: bool = typer.Option(False, help="Search every modality and fuse by rank."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for agents."),
+) -> None:
+    """Search an index: cross-modal by default, routed by the query, fused by rank."""
+    from .api.commands import run_search
+
+    raise typer.Exit(run_search(query, index_uri=index, k=k, image=image, audio=audio,
+                                modalities=modality or None, mixed=mixed, as_json=as_json))
+
+
+@app.command()
+def demo(
+    index: str = typer.Option("xmodal-demo", "--index", help="Where to build the demo index."),
+    limit: int = typer.Option(None, help="Items per dataset (default: all)."),
+    workers: int = typer.Option(2, help="Decoding worker processes."),
+) -> None:
+    """Index the demo corpus (emoji, sounds, Python FAQ) and run example searches."""
+    from .api.commands import run_demo
+
+    raise typer.Exit(run_demo(index_dir=index, limit=limit, workers=workers))

@@ -1,0 +1,175 @@
+"""What ``xmodal index``, ``xmodal search`` and ``xmodal demo`` do, apart from argument parsing.
+
+Each returns the process exit code. Results go to stdout (a table, or JSON with ``--json``);
+problems go to stderr (and into the JSON), never silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MODELS = {"image": "starter-image", "audio": "starter-audio", "text": "minilm"}
+"""Encoder per document modality when none is given: the packaged models (no download)."""
+
+DEMO_QUERIES = (
+    "a red heart",
+    "a smiling face with sunglasses",
+    "a cat",
+    "the sound of a drum",
+    "a soft violin note",
+    "a crow cawing",
+    "how do I copy a file in python",
+)
+
+
+def _echo(text: str = "", *, err: bool = False) -> None:
+    print(text, file=sys.stderr if err else sys.stdout, flush=True)
+
+
+def _encoders(models: dict[str, str], wanted: set[str]) -> dict[str, Any]:
+    from xmodal.encoders import load_encoder
+
+    return {m: load_encoder(spec) for m, spec in models.items() if m in wanted and spec}
+
+
+def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune: bool,
+              workers: int, as_json: bool, files: list[Any] | None = None) -> int:
+    """Scan, encode and store; exit 0 unless nothing could be indexed and something failed."""
+    from xmodal.data.corpus import scan_corpus
+    from xmodal.index import open_index
+    from xmodal.index.ingest import ingest, manifest_path
+
+    started = time.perf_counter()
+    skipped_scan: list[Any] = []
+    if files is None:
+        try:
+            scan = scan_corpus(paths)
+        except FileNotFoundError as exc:
+            _echo(f"error: {exc}", err=True)
+            return 2
+        files, skipped_scan = list(scan.files), list(scan.skipped)
+    encoders = _encoders(models, {f.modality for f in files})
+
+    def progress(modality: str, done: int, total: int) -> None:
+        if not as_json:
+            _echo(f"  {modality}: {done}/{total}", err=True)
+
+    with open_index(index_uri) as index:
+        report = ingest(index, files=files, encoders=encoders, manifest=manifest_path(index_uri),
+                        prune=prune, workers=workers, progress=progress)
+    skipped = [*skipped_scan, *report.skipped]
+    seconds = time.perf_counter() - started
+    for p in report.failed:
+        _echo(f"failed: {p.item}: {p.reason}", err=True)
+    if as_json:
+        _echo(json.dumps({
+            "indexed": report.indexed, "unchanged": report.unchanged,
+            "replaced": report.replaced, "pruned": report.pruned,
+            "failed": [{"path": p.item, "reason": p.reason} for p in report.failed],
+            "skipped": [{"path": p.item, "reason": p.reason} for p in skipped],
+            "collections": list(report.collections), "seconds": round(seconds, 2)}, indent=1))
+    else:
+        _echo(f"{report.summary()} in {seconds:.1f} s")
+        for p in skipped[:20]:
+            _echo(f"skipped: {p.item}: {p.reason}", err=True)
+    nothing = report.indexed == 0 and report.unchanged == 0
+    return 1 if nothing and report.failed else 0
+
+
+def run_search(query: str | None, *, index_uri: str, k: int, image: str | None,
+               audio: str | None, modalities: list[str] | None, mixed: bool, as_json: bool,
+               searcher: Any = None) -> int:
+    """Search and print a table (or JSON)."""
+    from xmodal.index import open_index
+    from xmodal.search.searcher import Searcher
+
+    if sum(v is not None for v in (query, image, audio)) != 1:
+        _echo("error: give a query, or --image FILE, or --audio FILE (exactly one)", err=True)
+        return 2
+    with open_index(index_uri) as index:
+        s = searcher or Searcher(index)
+        try:
+            result = s.search(query, image=image, audio=audio, k=k, modalities=modalities,
+                              mixed=mixed)
+        except ValueError as exc:
+            _echo(f"error: {exc}", err=True)
+            return 2
+    if as_json:
+        _echo(json.dumps(result.to_json(), indent=1, default=str))
+    else:
+        print_table(query or image or audio or "", result)
+    for e in result.errors:
+        _echo(f"error: {e}", err=True)
+    return 0
+
+
+def print_table(query: str, result: Any) -> None:
+    """A plain-text table of the hits: rank, document, modality, score, raw scores."""
+    _echo(f'\n"{query}"')
+    if not result.hits:
+        _echo("  (no hits)")
+    for rank, hit in enumerate(result.hits, 1):
+        p = hit.payload
+        what = p.get("caption") or Path(str(p.get("path", hit.id))).name
+        raw = ", ".join(f"{name} {s:.3f}#{hit.ranks[name]}" for name, s in hit.raw_scores.items())
+        kind = "rrf" if hit.fused else "cos"
+        _echo(f"  {rank:>2}. {what[:48]:<48} {p.get('modality', '?'):<5} "
+              f"{kind} {hit.score:.4f}  [{raw}]")
+    for step in result.trace:
+        _echo(f"     · {step}")
+
+
+def demo_files(root: Path, limit: int | None) -> list[Any]:
+    """The demo corpus as corpus files: emoji images, sounds, Python FAQ texts (written to
+    ``root/demo-texts``), each with its dataset caption."""
+    from xmodal.data.corpus import CorpusFile, file_sha256
+    from xmodal.data.sources import (
+        load_emoji_datasource,
+        load_freedesktop_sounds,
+        load_gm_instruments,
+        load_openmoji,
+        load_python_faq,
+        load_sonic_pi,
+    )
+
+    files: list[CorpusFile] = []
+    for loader, modality in ((load_openmoji, "image"), (load_emoji_datasource, "image"),
+                             (load_sonic_pi, "audio"), (load_freedesktop_sounds, "audio"),
+                             (load_gm_instruments, "audio")):
+        for item in loader(limit=limit).items:
+            files.append(CorpusFile(path=Path(item.path).resolve(), modality=modality,
+                                    sha256=file_sha256(Path(item.path)), caption=item.caption))
+    texts = root / "demo-texts"
+    texts.mkdir(parents=True, exist_ok=True)
+    for pair in load_python_faq(limit=limit).items:
+        path = texts / f"{pair.id.replace(':', '-')}.txt"
+        body = f"{pair.query}\n\n{pair.document}\n"
+        if not path.is_file() or path.read_text("utf-8") != body:
+            path.write_text(body, encoding="utf-8")
+        files.append(CorpusFile(path=path.resolve(), modality="text", sha256=file_sha256(path)))
+    return files
+
+
+def run_demo(*, index_dir: str, limit: int | None, workers: int,
+             queries: tuple[str, ...] = DEMO_QUERIES) -> int:
+    """Index the demo corpus (incrementally) and run the demo queries."""
+    from xmodal.index import open_index
+    from xmodal.search.searcher import Searcher
+
+    root = Path(index_dir).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    _echo(f"building the demo corpus (limit {limit or 'none'})…", err=True)
+    files = demo_files(root, limit)
+    code = run_index([], index_uri=str(root), models=dict(DEFAULT_MODELS), prune=False,
+                     workers=workers, as_json=False, files=files)
+    if code:
+        return code
+    with open_index(str(root)) as index:
+        searcher = Searcher(index)
+        for q in queries:
+            print_table(q, searcher.search(q, k=5))
+    return 0

@@ -1,0 +1,253 @@
+"""Ingest: files → encoders → collections, incremental, resumable, reporting every bad file.
+
+Each document (one file) is stored once per *representation*, all under the same document id
+(:func:`~xmodal.index.document_id` of its path and content hash):
+
+- an image or audio file in the ``(model, image|audio)`` collection of its modality's encoder;
+- its side-car caption, if any, in the ``(model, text)`` collection of the *same* encoder (so a
+  text query can match the caption as well as the pixels, fused by document);
+- a text document in the ``(model, text)`` collection of the text encoder.
+
+Payloads carry ``path``, ``modality``, ``sha256``, ``representation`` and the caption. A
+manifest (``xmodal-manifest.json`` in the index folder, or beside it for server URIs) maps each
+path to its document id and content hash: a file already stored unchanged is not re-encoded, a
+changed file replaces its old document, and ``prune=True`` deletes the documents of files that
+no longer exist. The manifest is written after every stored batch, so an interrupted ingest
+resumes where it stopped. Bad files (undecodable, empty) are reported and skipped; the rest are
+indexed.
+
+Example (the exact store and a toy encoder; real runs use ``xmodal index``)::
+
+    index = open_index("exact:/tmp/idx")
+    report = ingest(index, ["~/pictures"], encoders={"image": load_encoder("starter-image")})
+    print(report.summary())
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from xmodal.data.corpus import CorpusFile, scan_corpus
+from xmodal.data.problems import ItemProblem
+
+from . import collection_name
+from .base import Collection, Index
+from .validate import document_id
+
+MANIFEST = "xmodal-manifest.json"
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What an ingest did."""
+
+    indexed: int  # documents encoded and stored in this run
+    unchanged: int  # documents already stored with the same content (skipped)
+    replaced: int  # documents whose file changed (old versions deleted)
+    pruned: int  # documents of files that no longer exist (deleted, with prune=True)
+    failed: tuple[ItemProblem, ...]  # files that could not be encoded, with the reason
+    skipped: tuple[ItemProblem, ...]  # files not indexed by design (type, size, no encoder)
+    collections: tuple[str, ...]  # the collections written to
+
+    def summary(self) -> str:
+        """One line for people."""
+        return (f"indexed {self.indexed}, unchanged {self.unchanged}, replaced "
+                f"{self.replaced}, pruned {self.pruned}, failed {len(self.failed)}, skipped "
+                f"{len(self.skipped)} ({', '.join(self.collections) or 'no collections'})")
+
+
+def manifest_path(index_uri: str) -> Path:
+    """Where the manifest of an index lives: in its folder, or in the user cache for servers."""
+    if "://" in index_uri or index_uri.startswith("qdrant-local::memory:"):
+        key = hashlib.sha256(index_uri.encode()).hexdigest()[:16]
+        return Path("~/.cache/xmodal/manifests").expanduser() / f"{key}.json"
+    folder = index_uri.split(":", 1)[1] if index_uri.startswith(("exact:", "qdrant-local:")) \
+        else index_uri
+    return Path(folder).expanduser() / MANIFEST
+
+
+def _load_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text("utf-8"))
+
+
+def _save_manifest(path: Path, manifest: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(manifest, indent=0, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def card_dict(encoder: Any) -> dict[str, Any]:
+    """An encoder's model card as JSON-able data (stored with its collections)."""
+    card = encoder.card
+    data = dataclasses.asdict(card)
+    data["modalities"] = list(card.modalities)
+    return json.loads(json.dumps(data, default=str))
+
+
+def ingest(
+    index: Index,
+    paths: Sequence[str | os.PathLike[str]] | None = None,
+    *,
+    encoders: Mapping[str, Any],
+    files: Sequence[CorpusFile] | None = None,
+    manifest: str | os.PathLike[str] | None = None,
+    prune: bool = False,
+    batch_size: int = 64,
+    workers: int = 0,
+    captions: bool = True,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> IngestReport:
+    """Encode and store the files under ``paths`` (or the given ``files``).
+
+    Args:
+        index: An open index.
+        paths: Files and folders to scan (see :func:`~xmodal.data.corpus.scan_corpus`).
+        encoders: Encoder per modality (``"image"``, ``"audio"``, ``"text"``); files of a
+            modality without one are skipped with that reason.
+        files: Pre-scanned files instead of ``paths`` (e.g. the demo datasets).
+        manifest: The manifest file (default: none kept — every file is looked up in the
+            index, and ``prune`` is unavailable).
+        prune: Delete the documents of manifest paths that are gone or no longer scanned.
+        batch_size: Files encoded and stored per batch (and between manifest writes).
+        workers: Decoding worker processes for images and audio.
+        captions: Also store side-car captions in the encoder's text collection.
+        progress: Called as ``progress(modality, done, total)`` after each batch.
+
+    Returns:
+        An :class:`IngestReport`.
+    """
+    skipped: list[ItemProblem] = []
+    if files is None:
+        if paths is None:
+            raise ValueError("give paths to scan or files")
+        scan = scan_corpus(paths)
+        files, skipped = list(scan.files), list(scan.skipped)
+    manifest_file = Path(manifest).expanduser() if manifest is not None else None
+    if prune and manifest_file is None:
+        raise ValueError("prune needs a manifest (the record of what was indexed)")
+    known = _load_manifest(manifest_file) if manifest_file else {}
+    counts = {"indexed": 0, "unchanged": 0, "replaced": 0, "pruned": 0}
+    failed: list[ItemProblem] = []
+    written: set[str] = set()
+    by_modality: dict[str, list[CorpusFile]] = {}
+    seen_paths: set[str] = set()
+    for f in files:
+        if str(f.path) in seen_paths:
+            skipped.append(ItemProblem(index=len(skipped), item=str(f.path),
+                                       reason="listed twice: indexed once, first caption"))
+        elif f.modality not in encoders:
+            skipped.append(ItemProblem(index=len(skipped), item=str(f.path),
+                                       reason=f"no encoder for {f.modality}"))
+        else:
+            by_modality.setdefault(f.modality, []).append(f)
+        seen_paths.add(str(f.path))
+    for modality, group in by_modality.items():
+        encoder = encoders[modality]
+        main = _collection(index, encoder, modality)
+        caption_col = (_collection(index, encoder, "text")
+                       if captions and modality != "text" and encoder.card.supports("text")
+                       else None)
+        todo = []
+        for f in group:
+            key, doc = str(f.path), document_id(str(f.path), f.sha256)
+            entry = known.get(key)
+            same = bool(entry) and entry["sha256"] == f.sha256 and entry.get("doc") == doc
+            if same or (not manifest_file and main.get([doc])[0] is not None):
+                counts["unchanged"] += 1
+            else:
+                todo.append(f)
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start : start + batch_size]
+            stored = _store_batch(batch, encoder, modality, main, caption_col, workers, failed)
+            for f in stored:
+                key = str(f.path)
+                old = known.get(key)
+                if old is not None and old.get("doc") != document_id(key, f.sha256):
+                    _delete_doc(index, old)
+                    counts["replaced"] += 1
+                known[key] = {"doc": document_id(key, f.sha256), "sha256": f.sha256,
+                              "collections": [c.info.name for c in (main, caption_col)
+                                              if c is not None]}
+            counts["indexed"] += len(stored)
+            written.update(c.info.name for c in (main, caption_col) if c is not None)
+            if manifest_file:
+                _save_manifest(manifest_file, known)
+            if progress:
+                progress(modality, min(start + batch_size, len(todo)), len(todo))
+    if prune and manifest_file:
+        present = {str(f.path) for f in files}
+        for key in [k for k in known if k not in present]:
+            _delete_doc(index, known.pop(key))
+            counts["pruned"] += 1
+        _save_manifest(manifest_file, known)
+    return IngestReport(failed=tuple(failed), skipped=tuple(skipped),
+                        collections=tuple(sorted(written)), **counts)
+
+
+def _collection(index: Index, encoder: Any, modality: str) -> Collection:
+    card = encoder.card
+    return index.create_collection(collection_name(card.name, modality), dim=card.dim,
+                                   model=card.name, modality=modality, card=card_dict(encoder),
+                                   exist_ok=True)
+
+
+def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Collection,
+                 caption_col: Collection | None, workers: int,
+                 failed: list[ItemProblem]) -> list[CorpusFile]:
+    """Encode one batch (bad files reported), store it; returns the stored files."""
+    if modality == "text":
+        texts, good = [], []
+        for f in batch:
+            try:
+                texts.append(f.path.read_text("utf-8"))
+                good.append(f)
+            except (OSError, UnicodeDecodeError) as exc:
+                failed.append(ItemProblem(index=len(failed), item=str(f.path),
+                                          reason=f"unreadable text: {exc}"))
+        if not good:
+            return []
+        report = encoder.encode_document(texts, errors="report")
+        batch = good
+    else:
+        method = getattr(encoder, f"encode_{modality}")
+        kwargs = {"workers": workers} if workers else {}
+        report = method([str(f.path) for f in batch], errors="report", **kwargs)
+    for problem in report.failed:
+        failed.append(ItemProblem(index=len(failed), item=str(batch[problem.index].path),
+                                  reason=problem.reason))
+    stored = [batch[i] for i in report.indices.tolist()]
+    if not stored:
+        return []
+    ids = [document_id(str(f.path), f.sha256) for f in stored]
+    payloads = [{"path": str(f.path), "modality": modality, "sha256": f.sha256,
+                 "representation": modality, "caption": f.caption} for f in stored]
+    main.upsert(ids, report.vectors, payloads, model=encoder.card.name)
+    if caption_col is not None:
+        with_caption = [(i, f) for i, f in zip(ids, stored, strict=True) if f.caption]
+        if with_caption:
+            cap = encoder.encode_document([f.caption for _, f in with_caption],
+                                          errors="report")
+            keep = [with_caption[k] for k in cap.indices.tolist()]
+            caption_col.upsert(
+                [i for i, _ in keep], cap.vectors,
+                [{"path": str(f.path), "modality": modality, "sha256": f.sha256,
+                  "representation": "caption", "caption": f.caption} for _, f in keep],
+                model=encoder.card.name)
+    return stored
+
+
+def _delete_doc(index: Index, entry: Mapping[str, Any]) -> None:
+    for name in entry.get("collections", []):
+        with contextlib.suppress(KeyError):  # the collection was dropped meanwhile
+            index.collection(name).delete([entry["doc"]])
