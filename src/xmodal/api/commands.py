@@ -52,7 +52,11 @@ def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune
             _echo(f"error: {exc}", err=True)
             return 2
         files, skipped_scan = list(scan.files), list(scan.skipped)
-    encoders = _encoders(models, {f.modality for f in files})
+    try:
+        encoders = _encoders(models, {f.modality for f in files})
+    except (ImportError, RuntimeError, ValueError, OSError) as exc:  # a model that won't load
+        _echo(f"error: {exc}", err=True)
+        return 2
 
     def progress(modality: str, done: int, total: int) -> None:
         if not as_json:

@@ -158,12 +158,17 @@ def ingest(
         caption_col = (_collection(index, encoder, "text")
                        if captions and modality != "text" and encoder.card.supports("text")
                        else None)
-        todo = []
+        todo, main_name = [], main.info.name
         for f in group:
             key, doc = str(f.path), document_id(str(f.path), f.sha256)
             entry = known.get(key)
-            same = bool(entry) and entry["sha256"] == f.sha256 and entry.get("doc") == doc
-            if same or (not manifest_file and main.get([doc])[0] is not None):
+            same = (bool(entry) and entry["sha256"] == f.sha256 and entry.get("doc") == doc
+                    and entry.get("caption") == f.caption
+                    and main_name in entry.get("collections", ()))
+            if not manifest_file:
+                record = main.get([doc])[0]
+                same = record is not None and record.payload.get("caption") == f.caption
+            if same:
                 counts["unchanged"] += 1
             else:
                 todo.append(f)
@@ -176,9 +181,11 @@ def ingest(
                 if old is not None and old.get("doc") != document_id(key, f.sha256):
                     _delete_doc(index, old)
                     counts["replaced"] += 1
+                cols = {c.info.name for c in (main, caption_col) if c is not None}
+                if old is not None and old.get("doc") == document_id(key, f.sha256):
+                    cols |= set(old.get("collections", ()))  # also stored by another model
                 known[key] = {"doc": document_id(key, f.sha256), "sha256": f.sha256,
-                              "collections": [c.info.name for c in (main, caption_col)
-                                              if c is not None]}
+                              "caption": f.caption, "collections": sorted(cols)}
             counts["indexed"] += len(stored)
             written.update(c.info.name for c in (main, caption_col) if c is not None)
             if manifest_file:
@@ -235,15 +242,20 @@ def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Col
     main.upsert(ids, report.vectors, payloads, model=encoder.card.name)
     if caption_col is not None:
         with_caption = [(i, f) for i, f in zip(ids, stored, strict=True) if f.caption]
+        keep: list[tuple[str, CorpusFile]] = []
         if with_caption:
             cap = encoder.encode_document([f.caption for _, f in with_caption],
                                           errors="report")
             keep = [with_caption[k] for k in cap.indices.tolist()]
-            caption_col.upsert(
-                [i for i, _ in keep], cap.vectors,
-                [{"path": str(f.path), "modality": modality, "sha256": f.sha256,
-                  "representation": "caption", "caption": f.caption} for _, f in keep],
-                model=encoder.card.name)
+            if keep:
+                caption_col.upsert(
+                    [i for i, _ in keep], cap.vectors,
+                    [{"path": str(f.path), "modality": modality, "sha256": f.sha256,
+                      "representation": "caption", "caption": f.caption} for _, f in keep],
+                    model=encoder.card.name)
+        stale = sorted(set(ids) - {i for i, _ in keep})  # caption removed (or unencodable)
+        if stale:
+            caption_col.delete(stale)
     return stored
 
 

@@ -54,6 +54,7 @@ class SearchResult:
         out = []
         for rank, hit in enumerate(self.hits, 1):
             best = hit.collection or min(hit.ranks, key=lambda name: hit.ranks[name])
+            best = best.split("[")[0]  # a list name: collection[doc modality]
             out.append({
                 "id": hit.id, "path": hit.payload.get("path"),
                 "modality": hit.payload.get("modality"), "collection": best, "rank": rank,
@@ -156,7 +157,8 @@ class Searcher:
                              "reachable collection and fusing by rank")
                 hits = self._fused(sorted(doc_modalities), reachable, q_modality, q_value, k,
                                    vectors, trace, errors, {})
-        return SearchResult(hits=tuple(hits), trace=tuple(trace), errors=tuple(errors))
+        return SearchResult(hits=tuple(hits), trace=tuple(trace),
+                            errors=tuple(dict.fromkeys(errors)))  # each error once
 
     @staticmethod
     def _threshold(info: Any) -> float:
