@@ -56,3 +56,64 @@ def test_bad_templates_and_labels_are_refused():
         class_embeddings(Lookup(), ["cat"], templates=("a photo",))
     with pytest.raises(ValueError, match="labels has shape"):
         zero_shot_classify(Lookup(), [0, 1], ["cat", "dog"], labels=[0], templates=("{}",))
+
+
+class Planted:
+    """Class names embed one-hot (class c -> e_c); items are given as their vectors, so an
+    item's scores against the classes are its vector itself."""
+
+    def __init__(self, names):
+        self.names = list(names)
+
+    def encode_text(self, texts, batch_size=32):
+        return np.eye(len(self.names), dtype=np.float32)[[self.names.index(t) for t in texts]]
+
+    def _items(self, items, batch_size=32):
+        v = np.asarray(items, np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    encode_image = encode_audio = _items
+
+
+NAMES = ["a", "b", "c", "d", "e", "f"]
+# each row: an item's (unnormalised) scores against the 6 classes
+ITEMS = [
+    [9, 1, 1, 1, 1, 1],  # true 0, predicted 0
+    [1, 9, 8, 1, 1, 1],  # true 1, predicted 1
+    [1, 8, 9, 1, 1, 1],  # true 1, predicted 2 (true class 2nd)
+    [1, 2, 3, 4, 5, 9],  # true 0, predicted 5 (true class 6th: outside the top 5)
+    [1, 1, 9, 1, 1, 1],  # true 2, predicted 2
+    [1, 1, 1, 1, 1, 9],  # true 5, predicted 5
+    [2, 2, 2, 2, 2, 2],  # true 4, all tied: predicted 0; class 4 is 5th by index -> in top 5
+    [2, 2, 2, 2, 2, 2],  # true 5, all tied: class 5 is 6th by index -> not in top 5
+]
+LABELS = [0, 1, 1, 0, 2, 5, 4, 5]
+
+
+@pytest.mark.parametrize("modality", ["image", "audio"])
+def test_new_fields_against_a_hand_computed_confusion_matrix(modality):
+    r = zero_shot_classify(Planted(NAMES), ITEMS, NAMES, labels=LABELS, templates=("{}",),
+                           modality=modality)
+    assert r.predictions.tolist() == [0, 1, 2, 5, 2, 5, 0, 0]
+    want = np.zeros((6, 6), np.int64)
+    for true, pred in [(0, 0), (1, 1), (1, 2), (0, 5), (2, 2), (5, 5), (4, 0), (5, 0)]:
+        want[true, pred] += 1
+    assert r.confusion.dtype == np.int64 and r.confusion.shape == (6, 6)
+    np.testing.assert_array_equal(r.confusion, want)
+    assert r.accuracy == pytest.approx(4 / 8)
+    # per-class recall: 0 -> 1/2, 1 -> 1/2, 2 -> 1, 4 -> 0, 5 -> 1/2; class 3 absent (NaN)
+    assert r.balanced_accuracy == pytest.approx((0.5 + 0.5 + 1 + 0 + 0.5) / 5)
+    assert np.isnan(r.per_class_accuracy[3])
+    assert r.top5_accuracy == pytest.approx(6 / 8)  # all but items 3 and 7
+
+
+def test_new_fields_without_labels_and_with_few_classes():
+    r = zero_shot_classify(Planted(NAMES), ITEMS, NAMES, templates=("{}",))
+    assert r.confusion is None and r.top5_accuracy is None and r.balanced_accuracy is None
+    three = NAMES[:3]
+    r = zero_shot_classify(Planted(three), [row[:3] for row in ITEMS[:3]], three,
+                           labels=[0, 1, 1], templates=("{}",), modality="audio")
+    assert np.isnan(r.top5_accuracy)  # fewer than 5 classes, as CLIP_benchmark reports
+    assert r.confusion.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 0]]
+    with pytest.raises(ValueError, match="labels must lie"):
+        zero_shot_classify(Planted(three), [[1, 0, 0]], three, labels=[3], templates=("{}",))
