@@ -1,0 +1,20 @@
+"""Diagnostics: measure embeddings (collapse, coverage, modality gap), calibrate scores, report.
+
+- :func:`diagnose` → :class:`Diagnosis` with :class:`Finding` s (what is wrong, and the remedy);
+- :class:`Calibrator`: raw cosine → probability of relevance, per model and query type, with
+  thresholds for a target precision or recall (stored with a collection);
+- :class:`GapProjection`: map one modality onto the other to close the modality gap;
+- :func:`write_report`: an HTML report with the findings and plots.
+
+Inference code: this package never imports ``xmodal.train``.
+"""
+
+from __future__ import annotations
+
+from .calibration import Calibrator
+from .findings import Finding
+from .gap import GapProjection
+from .report import write_report
+from .stats import Diagnosis, diagnose
+
+__all__ = ["Calibrator", "Diagnosis", "Finding", "GapProjection", "diagnose", "write_report"]

@@ -1,0 +1,275 @@
+"""Embedding statistics: spread, collapse, modality gap, effective rank, and :func:`diagnose`.
+
+All statistics are computed in float64 on L2-normalised rows (cosine = dot product). Random
+pairs ``(i, j)``, ``i != j``, are drawn with a seeded NumPy generator; when ``n (n - 1)`` is at
+most ``n_random_pairs`` every off-diagonal pair is used and the statistics are exact.
+
+Definitions:
+
+- ``gap``: Euclidean distance between the centroids of the two normalised sets (Liang et al.,
+  *Mind the Gap*, NeurIPS 2022); ``gap_cosine``: ``1 - cos(centroid_a, centroid_b)``.
+- ``effective_rank``: ``exp(H(p))`` with ``p = s / sum(s)`` the normalised singular values of
+  the *centred* normalised embeddings (Roy & Vetterli 2007). Centring removes the shared cone
+  direction, so the number counts the directions the data spreads over. For two modalities it
+  is the smaller of the two per-modality ranks (the weaker tower limits coverage).
+- ``anisotropy``: mean cosine of random *within-modality* pairs (Ethayarajh 2019): 0 for
+  isotropic vectors, near 1 when everything lies in a narrow cone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .findings import (
+    Finding,
+    check_alignment,
+    check_collapse,
+    check_coverage,
+    check_crowding,
+    check_gap,
+)
+
+__all__ = [
+    "Diagnosis",
+    "diagnose",
+    "effective_rank",
+    "modality_gap",
+    "pair_cosines",
+    "random_pair_indices",
+    "unit_rows",
+]
+
+
+def unit_rows(name: str, x: ArrayLike) -> np.ndarray:
+    """Validate an ``(n, d)`` embedding matrix and return its rows L2-normalised in float64.
+
+    Raises:
+        ValueError: Not 2-D, empty, NaN/Inf, or an all-zero row.
+
+    Example:
+        >>> unit_rows("a", [[3.0, 4.0]]).tolist()
+        [[0.6, 0.8]]
+    """
+    arr = np.asarray(x, dtype=np.float64)  # (n, d)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n, d), got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} is empty, shape {arr.shape}")
+    bad = ~np.isfinite(arr).all(axis=1)  # (n,)
+    if bad.any():
+        kind = "NaN" if np.isnan(arr).any() else "Inf"
+        raise ValueError(f"{name} contains {kind} (first at row {int(np.argmax(bad))})")
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)  # (n, 1)
+    if (norms == 0).any():
+        row = int(np.argmax(norms[:, 0] == 0))
+        raise ValueError(f"{name} has an all-zero row ({row}); its cosines are undefined")
+    return arr / norms
+
+
+def random_pair_indices(
+    n: int, n_pairs: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs ``(i, j)`` with ``i != j``: all of them if few enough, else uniform samples.
+
+    Example:
+        >>> i, j = random_pair_indices(3, 100, np.random.default_rng(0))
+        >>> len(i), bool((i != j).all())
+        (6, True)
+    """
+    if n < 2:
+        raise ValueError(f"need at least 2 embeddings for random pairs, got {n}")
+    if n_pairs < 1:
+        raise ValueError(f"n_random_pairs must be >= 1, got {n_pairs}")
+    if n * (n - 1) <= n_pairs:
+        i, j = np.nonzero(~np.eye(n, dtype=bool))  # (n (n - 1),) each
+        return i, j
+    i = rng.integers(0, n, n_pairs)  # (P,)
+    j = (i + rng.integers(1, n, n_pairs)) % n  # (P,), uniform over j != i
+    return i, j
+
+
+def pair_cosines(
+    x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray, *, chunk: int = 4096
+) -> np.ndarray:
+    """Cosines ``x[i[k]] · y[j[k]]`` of unit rows, in chunks (memory ``chunk × d``, not ``P × d``).
+
+    Example:
+        >>> x = np.eye(3)
+        >>> pair_cosines(x, x, np.array([0, 1]), np.array([0, 2])).tolist()
+        [1.0, 0.0]
+    """
+    out = np.empty(len(i), dtype=np.float64)  # (P,)
+    for start in range(0, len(i), chunk):
+        sl = slice(start, start + chunk)
+        out[sl] = np.einsum("pd,pd->p", x[i[sl]], y[j[sl]])
+    return out
+
+
+def effective_rank(x: ArrayLike, *, center: bool = True) -> float:
+    """Effective rank ``exp(entropy(s / sum(s)))`` of a matrix (Roy & Vetterli 2007).
+
+    Args:
+        x: ``(n, d)`` matrix (used as given; normalise rows first if wanted).
+        center: Subtract the column means first.
+
+    Example:
+        >>> round(effective_rank(np.eye(4), center=False), 6)
+        4.0
+    """
+    m = np.asarray(x, dtype=np.float64)  # (n, d)
+    if center:
+        m = m - m.mean(axis=0)
+    gram = m.T @ m  # (d, d): its eigenvalues are the squared singular values
+    s = np.sqrt(np.clip(np.linalg.eigvalsh(gram), 0.0, None))  # (d,)
+    total = s.sum()
+    if total <= 0:
+        return 0.0  # every row identical: no direction at all
+    p = s[s > 0] / total
+    return float(np.exp(-(p * np.log(p)).sum()))
+
+
+def modality_gap(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(Euclidean, cosine) distance between the centroids of two sets of unit rows.
+
+    The cosine distance of a zero centroid is defined as 1 (no shared direction).
+
+    Example:
+        >>> g, c = modality_gap(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]]))
+        >>> round(g, 6), round(c, 6)
+        (1.414214, 1.0)
+    """
+    ca, cb = a.mean(axis=0), b.mean(axis=0)  # (d,) each
+    na, nb = np.linalg.norm(ca), np.linalg.norm(cb)
+    cos = float(ca @ cb / (na * nb)) if na > 0 and nb > 0 else 0.0
+    return float(np.linalg.norm(ca - cb)), 1.0 - cos
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Statistics of one set of embeddings, or of two modalities given as matched pairs.
+
+    Cross-modal fields (``gap``, ``matched_cos_mean``, ...) are None for one set. For two sets,
+    ``random_pair_*``, ``frac_pairs_above_0_9`` and ``mean_pairwise_distance`` describe random
+    *cross-modal* pairs ``a[i]·b[j]``, ``i != j`` (the scores a cross-modal search ranks); for one
+    set, random pairs within it. See the module docstring for the definitions.
+
+    Attributes:
+        n: Number of embeddings (pairs).
+        dim: Embedding dimension.
+        gap: Euclidean distance between the modality centroids.
+        gap_cosine: Cosine distance between the modality centroids.
+        random_pair_mean: Mean cosine of random pairs.
+        random_pair_std: Std of random-pair cosine (collapse shows here).
+        frac_pairs_above_0_9: Fraction of random pairs with cosine > 0.9.
+        mean_pairwise_distance: Mean Euclidean distance of random pairs, ``sqrt(2 - 2 cos)``.
+        effective_rank: Effective rank (the smaller per-modality one for two sets).
+        anisotropy: Mean cosine of random within-modality pairs.
+        matched_cos_mean: Mean cosine of matched pairs ``a[i]·b[i]``.
+        within_modal_mean: Mean of the two modalities' within-modality random-pair means.
+        cross_modal_mean: Mean cosine of random cross-modal pairs (= ``random_pair_mean``).
+        min_random_pair_std: Smallest std over cross-modal and both within-modality pair sets.
+        findings: The checks of :mod:`xmodal.diagnostics.findings`, worst first.
+    """
+
+    n: int
+    dim: int
+    gap: float | None
+    gap_cosine: float | None
+    random_pair_mean: float
+    random_pair_std: float
+    frac_pairs_above_0_9: float
+    mean_pairwise_distance: float
+    effective_rank: float
+    anisotropy: float
+    matched_cos_mean: float | None
+    within_modal_mean: float | None
+    cross_modal_mean: float | None
+    min_random_pair_std: float
+    findings: tuple[Finding, ...]
+
+    @property
+    def worst(self) -> str:
+        """The highest severity among the findings (``"ok"`` when all are fine)."""
+        return self.findings[0].severity if self.findings else "ok"
+
+
+_RANK = {"error": 0, "warning": 1, "info": 2, "ok": 3}
+
+
+def diagnose(
+    a: ArrayLike, b: ArrayLike | None = None, *, n_random_pairs: int = 20000, seed: int = 0
+) -> Diagnosis:
+    """Diagnose one set of embeddings, or two modalities of one model as matched pairs.
+
+    Args:
+        a: Embeddings ``(n, d)`` (normalised here; need not be unit rows).
+        b: Optional second modality ``(n, d)``, ``b[i]`` the match of ``a[i]``.
+        n_random_pairs: Random pairs sampled per statistic (all pairs when fewer exist).
+        seed: Seed of the pair sampling (the result is deterministic).
+
+    Returns:
+        A :class:`Diagnosis` with its findings, worst first.
+
+    Raises:
+        ValueError: Bad shapes, fewer than 2 rows, NaN/Inf, or an all-zero row.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> d = diagnose(rng.normal(size=(500, 32)))
+        >>> round(d.random_pair_std, 2), d.gap, d.worst
+        (0.18, None, 'ok')
+        >>> d = diagnose(np.ones((10, 4)) + 1e-6 * rng.normal(size=(10, 4)))
+        >>> d.findings[0].code, d.findings[0].severity
+        ('collapse', 'error')
+    """
+    ua = unit_rows("a", a)  # (n, d)
+    n, dim = ua.shape
+    ub = None if b is None else unit_rows("b", b)  # (n, d)
+    if ub is not None and ub.shape != ua.shape:
+        raise ValueError(f"a and b must have the same shape (matched pairs), got "
+                         f"{ua.shape} and {ub.shape}")
+    i, j = random_pair_indices(n, n_random_pairs, np.random.default_rng(seed))  # (P,) each
+    within_a = pair_cosines(ua, ua, i, j)  # (P,)
+    if ub is None:
+        scores, stds = within_a, [float(within_a.std())]
+        erank = effective_rank(ua)
+        anisotropy = float(within_a.mean())
+        gap = gap_cos = matched = within_mean = cross_mean = None
+    else:
+        within_b = pair_cosines(ub, ub, i, j)  # (P,)
+        scores = pair_cosines(ua, ub, i, j)  # (P,) cross-modal
+        stds = [float(scores.std()), float(within_a.std()), float(within_b.std())]
+        erank = min(effective_rank(ua), effective_rank(ub))
+        within_mean = anisotropy = float((within_a.mean() + within_b.mean()) / 2)
+        gap, gap_cos = modality_gap(ua, ub)
+        matched = float((ua * ub).sum(axis=1).mean())
+        cross_mean = float(scores.mean())
+    findings = [
+        check_collapse(min(stds)),
+        check_gap(gap, gap_cos),
+        check_coverage(erank, n, dim),
+        check_crowding(float((scores > 0.9).mean())),
+    ]
+    if matched is not None and cross_mean is not None:
+        findings.append(check_alignment(matched, cross_mean, stds[0]))
+    findings.sort(key=lambda f: _RANK[f.severity])  # stable: ties keep the check order
+    return Diagnosis(
+        n=n,
+        dim=dim,
+        gap=gap,
+        gap_cosine=gap_cos,
+        random_pair_mean=float(scores.mean()),
+        random_pair_std=stds[0],
+        frac_pairs_above_0_9=float((scores > 0.9).mean()),
+        mean_pairwise_distance=float(np.sqrt(np.clip(2 - 2 * scores, 0, None)).mean()),
+        effective_rank=erank,
+        anisotropy=anisotropy,
+        matched_cos_mean=matched,
+        within_modal_mean=within_mean,
+        cross_modal_mean=cross_mean,
+        min_random_pair_std=min(stds),
+        findings=tuple(findings),
+    )
