@@ -64,3 +64,24 @@ def test_ids_are_stable():
     a = document_id("a.jpg", "f" * 64)
     assert a == document_id("a.jpg", "f" * 64) and len(a) == 16
     assert a != document_id("b.jpg", "f" * 64) and a != document_id("a.jpg", "e" * 64)
+
+
+def test_float32_fast_path_equals_the_careful_path_and_still_refuses():
+    import numpy as np
+    import pytest
+
+    from xmodal.index import VectorError, check_vectors
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 16))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    fast = check_vectors(x.astype(np.float32), dim=16)  # float32: the fast path
+    careful = check_vectors(x, dim=16)  # float64: the careful path
+    assert fast.dtype == np.float32 and fast.flags.c_contiguous
+    np.testing.assert_allclose(fast, careful, atol=1e-7)
+    bad = x.astype(np.float32)
+    bad[2, 3] = np.nan
+    with pytest.raises(VectorError, match="vector #2: contains NaN"):
+        check_vectors(bad, dim=16)
+    with pytest.raises(VectorError, match="is not 1"):
+        check_vectors(2 * x.astype(np.float32), dim=16)

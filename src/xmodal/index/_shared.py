@@ -28,6 +28,8 @@ from xmodal.index.validate import check_filter, check_ids, check_payloads, check
 
 def _given_dim(vectors: Any) -> int | None:
     """The trailing dimension of a regular numeric batch, or None (ragged: validate later)."""
+    if isinstance(vectors, np.ndarray) and vectors.dtype.kind == "f":
+        return int(vectors.shape[-1]) if vectors.ndim in (1, 2) and vectors.size else None
     try:
         arr = np.asarray(vectors, dtype=np.float64)
     except (ValueError, TypeError):

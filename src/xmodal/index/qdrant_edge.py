@@ -121,8 +121,12 @@ class EdgeCollection(CollectionBase):
             )
             for q in queries
         ]
+        if len(requests) == 1:  # one query: the single call, without batch bookkeeping
+            results = [self._shard.query(requests[0])]
+        else:
+            results = self._shard.query_batch(qe.QueryBatchRequest(requests))
         out = []
-        for points in self._shard.query_batch(qe.QueryBatchRequest(requests)):
+        for points in results:
             split = [_split_payload(p.payload) for p in points]
             out.append(
                 SearchHits(
