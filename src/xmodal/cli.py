@@ -141,3 +141,40 @@ def demo(
     from .api.commands import run_demo
 
     raise typer.Exit(run_demo(index_dir=index, limit=limit, workers=workers))
+
+
+@app.command("eval")
+def eval_cmd(
+    run: str = typer.Option(None, "--run", help="A trec-style run JSON: {query: {doc: score}}."),
+    qrels: str = typer.Option(None, "--qrels", help="Qrels JSON: {query: {doc: grade}}."),
+    model: str = typer.Option(None, "--model", help="Or: a model spec to evaluate on --data."),
+    data: str = typer.Option(None, "--data", help="Paired data (folder, file, source:NAME)."),
+    metrics: str = typer.Option(",".join(("recall@10", "hit@10", "mrr@10", "ndcg@10",
+                                          "map@10", "precision@10")),
+                                help="Comma-separated metrics."),
+    limit: int = typer.Option(None, help="Use the first N pairs of --data."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Retrieval metrics: a run against qrels, or a model on paired data (both directions)."""
+    from .api.measure import run_eval
+
+    raise typer.Exit(run_eval(run=run, qrels=qrels, model=model, data=data,
+                              metrics=[m.strip() for m in metrics.split(",") if m.strip()],
+                              limit=limit, as_json=as_json))
+
+
+@app.command()
+def diagnose(
+    a: str = typer.Argument(None, help="Embeddings (.npy, (n, d))."),
+    b: str = typer.Argument(None, help="Matched embeddings of the other modality (.npy)."),
+    index: str = typer.Option(None, "--index", help="Or: an index and a collection in it."),
+    collection: str = typer.Option(None, "--collection"),
+    against: str = typer.Option(None, "--against", help="A second collection (matched docs)."),
+    html: str = typer.Option(None, "--html", help="Write an HTML report with plots."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Collapse, coverage, modality gap and alignment of embeddings, with remedies."""
+    from .api.measure import run_diagnose
+
+    raise typer.Exit(run_diagnose(a=a, b=b, index_uri=index, collection=collection,
+                                  against=against, html=html, as_json=as_json))

@@ -1,0 +1,128 @@
+"""What ``xmodal eval`` and ``xmodal diagnose`` do, apart from argument parsing.
+
+``xmodal eval --run RUN.json --qrels QRELS.json`` scores a trec-style run; ``xmodal eval --model
+SPEC --data PAIRS`` embeds both sides of paired data (any ``load_pairs`` source) and scores
+retrieval both ways. ``xmodal diagnose A.npy [B.npy]`` (or ``--index DIR --collection NAME
+[--against NAME]``: the vectors of the documents in both collections) prints the findings and
+writes an HTML report with ``--html``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEFAULT_METRICS = ("recall@10", "hit@10", "mrr@10", "ndcg@10", "map@10", "precision@10")
+
+
+def _echo(text: str = "", *, err: bool = False) -> None:
+    print(text, file=sys.stderr if err else sys.stdout, flush=True)
+
+
+def _read_json(path: str) -> dict[str, dict[str, float]]:
+    data = json.loads(Path(path).expanduser().read_text("utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected {{query: {{doc: value}}}}")
+    return data
+
+
+def run_eval(*, run: str | None, qrels: str | None, model: str | None, data: str | None,
+             metrics: list[str], limit: int | None, as_json: bool) -> int:
+    """Score a run against qrels, or a model on paired data; print a table or JSON."""
+    from xmodal.eval import both_directions, retrieval_metrics
+
+    try:
+        if run and qrels:
+            result: dict[str, Any] = {"run": retrieval_metrics(_read_json(qrels), _read_json(run),
+                                                               metrics=metrics)}
+        elif model and data:
+            from xmodal.data.dedup import normalize_caption
+            from xmodal.data.pairs import load_pairs
+            from xmodal.encoders import load_encoder
+
+            pairs = load_pairs(data, limit=limit)
+            enc = load_encoder(model)
+            items = getattr(enc, f"encode_{pairs.anchor_modality}")(list(pairs.anchors))
+            texts = enc.encode_document(list(pairs.positives))
+            keys: dict[str, int] = {}
+            groups = np.array([keys.setdefault(normalize_caption(p), len(keys))
+                               for p in pairs.positives])
+            ks = sorted({int(m.split("@")[1]) for m in metrics})
+            both = both_directions(items, texts, ks=tuple(ks), a_groups=groups,
+                                   b_groups=groups, names=("item→text", "text→item"))
+            result = {d: {m: v[m] for m in metrics if m in v} for d, v in both.items()}
+        else:
+            _echo("error: give --run and --qrels, or --model and --data", err=True)
+            return 2
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        _echo(f"error: {exc}", err=True)
+        return 2
+    if as_json:
+        _echo(json.dumps(result, indent=1))
+    else:
+        for name, values in result.items():
+            _echo(f"{name}: " + "  ".join(f"{m} {v:.4f}" for m, v in values.items()))
+    return 0
+
+
+def _collection_vectors(index_uri: str, names: list[str]) -> list[np.ndarray]:
+    """Vectors of the documents stored in every one of ``names`` (same order in each)."""
+    from xmodal.index import open_index
+    from xmodal.index.ingest import _load_manifest, manifest_path
+
+    manifest = _load_manifest(manifest_path(index_uri))
+    docs = sorted({e["doc"] for e in manifest.values()
+                   if all(n in e.get("collections", []) for n in names)})
+    if not docs:
+        raise ValueError(f"no documents of the manifest are in {' and '.join(names)}")
+    with open_index(index_uri) as index:
+        records = [index.collection(n).get(docs) for n in names]
+    keep = [i for i in range(len(docs)) if all(r[i] is not None for r in records)]
+    return [np.stack([r[i].vector for i in keep]) for r in records]
+
+
+def run_diagnose(*, a: str | None, b: str | None, index_uri: str | None,
+                 collection: str | None, against: str | None, html: str | None,
+                 as_json: bool) -> int:
+    """Diagnose embeddings (files or collections); print findings; optional HTML report."""
+    from xmodal.diagnostics import diagnose, write_report
+
+    try:
+        if index_uri and collection:
+            names = [collection, *([against] if against else [])]
+            arrays = _collection_vectors(index_uri, names)
+        elif a:
+            arrays = [np.load(a, allow_pickle=False), *([np.load(b, allow_pickle=False)]
+                                                         if b else [])]
+        else:
+            _echo("error: give A.npy [B.npy], or --index and --collection", err=True)
+            return 2
+        d = diagnose(*arrays)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        _echo(f"error: {exc}", err=True)
+        return 2
+    if html:
+        write_report(d, html, a=arrays[0], b=arrays[1] if len(arrays) > 1 else None)
+    if as_json:
+        _echo(json.dumps({
+            "n": d.n, "dim": d.dim, "gap": d.gap, "gap_cosine": d.gap_cosine,
+            "random_pair_mean": d.random_pair_mean, "random_pair_std": d.random_pair_std,
+            "effective_rank": d.effective_rank, "anisotropy": d.anisotropy,
+            "matched_cos_mean": d.matched_cos_mean,
+            "findings": [{"code": f.code, "severity": f.severity, "message": f.message,
+                          "remedy": f.remedy} for f in d.findings]}, indent=1))
+    else:
+        _echo(f"{d.n} vectors, dim {d.dim}: random-pair cosine {d.random_pair_mean:.3f} ± "
+              f"{d.random_pair_std:.3f}, effective rank {d.effective_rank:.1f}"
+              + (f", gap {d.gap:.3f} (cosine distance {d.gap_cosine:.3f}), matched cosine "
+                 f"{d.matched_cos_mean:.3f}" if d.gap is not None else ""))
+        for f in d.findings:
+            _echo(f"  {f.severity:<7} {f.code}: {f.message}" + (f" — {f.remedy}"
+                                                               if f.remedy else ""))
+        if html:
+            _echo(f"report: {html}")
+    return 1 if any(f.severity == "error" for f in d.findings) else 0
