@@ -213,3 +213,19 @@ def test_errors() -> None:
         mine_hard_negatives(QUERY, CORPUS, [0], rank_min=5, rank_max=3)
     with pytest.raises(ValueError, match="sampling"):
         mine_hard_negatives(QUERY, CORPUS, [0], sampling="bottom")  # type: ignore[arg-type]
+
+
+def test_index_search_mines_what_exact_search_mines():
+    # The ANN path through the index stage (a temporary Qdrant Edge collection) against exact
+    # search, on a corpus small enough that Edge scans it exactly: the same negatives.
+    rng = np.random.default_rng(5)
+    corpus = rng.standard_normal((400, 24)).astype(np.float32)
+    corpus /= np.linalg.norm(corpus, axis=1, keepdims=True)
+    queries = corpus[:30] + 0.3 * rng.standard_normal((30, 24)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    kw = dict(num_negatives=5, rank_min=2, rank_max=50, relative_margin=0.05)
+    exact = mine_hard_negatives(queries, corpus, list(range(30)), search="exact", **kw)
+    ann = mine_hard_negatives(queries, corpus, list(range(30)), search="index", **kw)
+    np.testing.assert_array_equal(ann.indices, exact.indices)
+    np.testing.assert_allclose(ann.scores, exact.scores, atol=1e-5)
+    assert ann.dropped_as_false_negatives == exact.dropped_as_false_negatives

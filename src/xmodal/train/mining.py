@@ -24,9 +24,11 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["MinedNegatives", "mine_hard_negatives"]
+__all__ = ["EXACT_MAX_CORPUS", "MinedNegatives", "mine_hard_negatives"]
 
 _NORM_TOL = 1e-3
+EXACT_MAX_CORPUS = 200_000
+"""Above this many corpus items ``search="auto"`` mines with the index stage's ANN."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ def mine_hard_negatives(
     sampling: Literal["top", "random"] = "top",
     seed: int = 0,
     chunk_size: int = 4096,
+    search: Literal["auto", "exact", "index"] = "auto",
 ) -> MinedNegatives:
     """Mine ``num_negatives`` hard negatives per query by exact cosine search.
 
@@ -92,6 +95,10 @@ def mine_hard_negatives(
         sampling: ``"top"`` keeps the best-ranked survivors; ``"random"`` a sample drawn with
             ``numpy.random.default_rng(seed)`` (queries in order), returned in rank order.
         chunk_size: queries scored at once (memory ~ chunk_size × C × 8 bytes).
+        search: ``"exact"`` scores every query against the whole corpus; ``"index"`` finds each
+            query's top ``rank_max`` with the index stage's ANN (a temporary Qdrant Edge
+            collection, HNSW m=16, ef=max(128, rank_max)) and scores positives exactly;
+            ``"auto"`` (default) is exact up to :data:`EXACT_MAX_CORPUS` corpus items.
 
     Example: query at 0°, corpus at 0°, 10°, 30°, 60°, 90°, positive 0. The item at 10° (cosine
     0.985 > 1 × 0.95) is dropped as a likely false negative.
@@ -131,34 +138,72 @@ def mine_hard_negatives(
     counts = np.zeros(q_n, dtype=np.int64)  # (Q,)
     dropped = 0
     rng = np.random.default_rng(seed)
-    corpus64 = corpus_vectors.astype(np.float64)  # (C, d)
     hi = min(rank_max, c_n)
-    for start in range(0, q_n, chunk_size):
-        q64 = query_vectors[start : start + chunk_size].astype(np.float64)  # (B, d)
-        s = (q64 @ corpus64.T).astype(np.float32)  # (B, C)
-        # stable sort of -score: ties broken by lower corpus index
-        order = np.argsort(-s, axis=1, kind="stable")[:, rank_min - 1 : hi]  # (B, W)
-        for b in range(s.shape[0]):
-            qi = start + b
-            pos = pos_lists[qi]
-            cand = order[b][np.isin(order[b], pos, invert=True)]  # (W',)
-            cs = s[b, cand]  # (W',)
-            p_score = float(s[b, pos].min())
-            bad = np.zeros(cand.shape, dtype=bool)
-            if absolute_margin is not None:
-                bad |= cs > p_score - absolute_margin
-            if relative_margin is not None:
-                bad |= cs > p_score * (1.0 - relative_margin)
-            if max_score is not None:
-                bad |= cs > max_score
-            dropped += int(bad.sum())
-            elig = cand[~bad]  # (E,), rank order
-            if sampling == "random" and elig.size > k:
-                pick = elig[np.sort(rng.choice(elig.size, size=k, replace=False))]
-            else:
-                pick = elig[:k]
-            n = pick.size
-            indices[qi, :n] = pick
-            scores[qi, :n] = s[b, pick]
-            counts[qi] = n
+    use_index = search == "index" or (search == "auto" and c_n > EXACT_MAX_CORPUS)
+    ranked = (_ranked_by_index(query_vectors, corpus_vectors, hi, chunk_size) if use_index
+              else _ranked_exactly(query_vectors, corpus_vectors, hi, chunk_size))
+    corpus64 = corpus_vectors.astype(np.float64)  # (C, d)
+    for qi, order, order_scores in ranked:  # the query's top-hi corpus items, best first
+        pos = pos_lists[qi]
+        window = order[rank_min - 1 :]
+        keep = np.isin(window, pos, invert=True)
+        cand, cs = window[keep], order_scores[rank_min - 1 :][keep]  # (W',)
+        p_score = float((corpus64[pos] @ query_vectors[qi].astype(np.float64)).min())
+        bad = np.zeros(cand.shape, dtype=bool)
+        if absolute_margin is not None:
+            bad |= cs > p_score - absolute_margin
+        if relative_margin is not None:
+            bad |= cs > p_score * (1.0 - relative_margin)
+        if max_score is not None:
+            bad |= cs > max_score
+        dropped += int(bad.sum())
+        elig, elig_s = cand[~bad], cs[~bad]  # (E,), rank order
+        if sampling == "random" and elig.size > k:
+            chosen = np.sort(rng.choice(elig.size, size=k, replace=False))
+            elig, elig_s = elig[chosen], elig_s[chosen]
+        n = min(k, elig.size)
+        indices[qi, :n] = elig[:n]
+        scores[qi, :n] = elig_s[:n]
+        counts[qi] = n
     return MinedNegatives(indices, scores, counts, dropped)
+
+
+def _ranked_exactly(queries: np.ndarray, corpus: np.ndarray, hi: int, chunk_size: int):
+    """Yield (query index, top-``hi`` corpus indices, their scores): exact, ties by index."""
+    corpus64 = corpus.astype(np.float64)  # (C, d)
+    c_n = corpus.shape[0]
+    for start in range(0, queries.shape[0], chunk_size):
+        q64 = queries[start : start + chunk_size].astype(np.float64)  # (B, d)
+        s = (q64 @ corpus64.T).astype(np.float32)  # (B, C)
+        if hi < c_n:  # the top hi (plus every item tied with the hi-th), then a stable sort
+            kth = -np.partition(-s, hi - 1, axis=1)[:, hi - 1 : hi]  # (B, 1)
+        for b in range(s.shape[0]):
+            row = s[b]
+            cand = np.flatnonzero(row >= kth[b, 0]) if hi < c_n else np.arange(c_n)
+            order = cand[np.lexsort((cand, -row[cand]))][:hi]  # score desc, then index
+            yield start + b, order, row[order]
+
+
+def _ranked_by_index(queries: np.ndarray, corpus: np.ndarray, hi: int, chunk_size: int):
+    """Yield (query index, top-``hi`` corpus indices, their scores) from a temporary
+    Qdrant Edge collection (approximate: HNSW)."""
+    import tempfile
+
+    from xmodal.index import open_index
+
+    with tempfile.TemporaryDirectory(prefix="xmodal-mining-") as folder:
+        index = open_index(folder, optimize_after=corpus.shape[0] + 1)
+        try:
+            col = index.create_collection("corpus", dim=corpus.shape[1], model="mining",
+                                          modality="any")
+            ids = [str(i) for i in range(corpus.shape[0])]
+            for s in range(0, len(ids), 10_000):
+                col.upsert(ids[s : s + 10_000], corpus[s : s + 10_000], normalize=True)
+            col.optimize()
+            for start in range(0, queries.shape[0], chunk_size):
+                block = queries[start : start + chunk_size]
+                for b, hits in enumerate(col.search(block, k=hi, normalize=True)):
+                    order = np.array([int(i) for i in hits.ids], dtype=np.int64)
+                    yield start + b, order, np.asarray(hits.scores, dtype=np.float32)
+        finally:
+            index.close()
