@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -122,3 +123,13 @@ def load_meta(root: Path, name: str) -> dict[str, Any]:
     if not _NAME.match(name) or not path.exists():
         raise CollectionNotFoundError(f"no collection {name!r} in {root}")
     return read_json(path)
+
+
+def fresh_collection_folder(root: Path, name: str) -> Path:
+    """An empty folder for a new collection (leftovers of a creation killed before its
+    metadata was written are removed first)."""
+    folder = root / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder

@@ -192,10 +192,7 @@ class ExactIndex(IndexBase):
         return _meta.list_collections(self.root)
 
     def _create(self, meta: dict[str, Any]) -> ExactCollection:
-        folder = self.root / meta["name"]
-        if folder.exists():  # leftovers of a creation killed before its metadata was written
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True)
+        folder = _meta.fresh_collection_folder(self.root, meta["name"])
         col = ExactCollection(folder, meta)
         col._write(col._vectors, col._ids, col._payloads)
         _meta.write_json_atomic(folder / _meta.COLLECTION_FILE, meta)  # last: marks it complete

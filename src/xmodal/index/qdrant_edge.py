@@ -248,10 +248,7 @@ class EdgeIndex(IndexBase):
         return _meta.list_collections(self.root)
 
     def _create(self, meta: dict[str, Any]) -> EdgeCollection:
-        folder = self.root / meta["name"]
-        if folder.exists():  # leftovers of a creation killed before its metadata was written
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True)
+        folder = _meta.fresh_collection_folder(self.root, meta["name"])
         shard = _open_shard(folder / SHARD_DIR, self._config(meta["dim"]))
         _meta.write_json_atomic(folder / _meta.COLLECTION_FILE, meta)  # last: marks it complete
         return EdgeCollection(folder, meta, shard, self._optimize_after)
