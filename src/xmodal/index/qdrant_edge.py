@@ -35,6 +35,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from pathlib import Path
@@ -65,6 +66,12 @@ def _edge_filter(qe: Any, flt: dict[str, Any]) -> Any:
     return qe.Filter(
         must=[qe.FieldCondition(key=k, match=qe.MatchValue(v)) for k, v in flt.items()]
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _search_params(ef: int) -> Any:
+    """Search parameters for an ``ef`` (built once: a query should not pay for them)."""
+    return _edge().SearchParams(hnsw_ef=ef)
 
 
 def _split_payload(payload: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
@@ -110,7 +117,7 @@ class EdgeCollection(CollectionBase):
 
     def _search(self, queries: np.ndarray, k: int, flt: dict[str, Any]) -> list[SearchHits]:
         qe = _edge()
-        params = qe.SearchParams(hnsw_ef=max(SEARCH_EF, k))
+        params = _search_params(max(SEARCH_EF, k))
         requests = [
             qe.QueryRequest(
                 limit=k,
