@@ -135,12 +135,13 @@ def search(
 def demo(
     index: str = typer.Option("xmodal-demo", "--index", help="Where to build the demo index."),
     limit: int = typer.Option(None, help="Items per dataset (default: all)."),
-    workers: int = typer.Option(2, help="Decoding worker processes."),
+    workers: int = typer.Option(0, help="Decoding worker processes (on 2 cores: 0)."),
+    full: bool = typer.Option(False, help="All 4,495 OpenMoji emoji (default: the first 2,500)."),
 ) -> None:
     """Index the demo corpus (emoji, sounds, Python FAQ) and run example searches."""
     from .api.commands import run_demo
 
-    raise typer.Exit(run_demo(index_dir=index, limit=limit, workers=workers))
+    raise typer.Exit(run_demo(index_dir=index, limit=limit, workers=workers, full=full))
 
 
 @app.command("eval")
