@@ -10,17 +10,12 @@ writes an HTML report with ``--html``.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-DEFAULT_METRICS = ("recall@10", "hit@10", "mrr@10", "ndcg@10", "map@10", "precision@10")
-
-
-def _echo(text: str = "", *, err: bool = False) -> None:
-    print(text, file=sys.stderr if err else sys.stdout, flush=True)
+from .commands import _echo
 
 
 def _read_json(path: str) -> dict[str, dict[str, float]]:
@@ -72,9 +67,9 @@ def run_eval(*, run: str | None, qrels: str | None, model: str | None, data: str
 def _collection_vectors(index_uri: str, names: list[str]) -> list[np.ndarray]:
     """Vectors of the documents stored in every one of ``names`` (same order in each)."""
     from xmodal.index import open_index
-    from xmodal.index.ingest import _load_manifest, manifest_path
+    from xmodal.index.ingest import load_manifest, manifest_path
 
-    manifest = _load_manifest(manifest_path(index_uri))
+    manifest = load_manifest(manifest_path(index_uri))
     docs = sorted({e["doc"] for e in manifest.values()
                    if all(n in e.get("collections", []) for n in names)})
     if not docs:

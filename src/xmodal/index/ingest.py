@@ -74,7 +74,8 @@ def manifest_path(index_uri: str) -> Path:
     return Path(folder).expanduser() / MANIFEST
 
 
-def _load_manifest(path: Path) -> dict[str, dict[str, Any]]:
+def load_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    """The manifest's entries (path → doc, sha256, collections…), or {} when there is none."""
     if not path.is_file():
         return {}
     return json.loads(path.read_text("utf-8"))
@@ -136,7 +137,7 @@ def ingest(
     manifest_file = Path(manifest).expanduser() if manifest is not None else None
     if prune and manifest_file is None:
         raise ValueError("prune needs a manifest (the record of what was indexed)")
-    known = _load_manifest(manifest_file) if manifest_file else {}
+    known = load_manifest(manifest_file) if manifest_file else {}
     counts = {"indexed": 0, "unchanged": 0, "replaced": 0, "pruned": 0}
     failed: list[ItemProblem] = []
     written: set[str] = set()

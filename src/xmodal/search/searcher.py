@@ -147,12 +147,10 @@ class Searcher:
                            tops)
         others = sorted(doc_modalities - set(chosen))
         if not mixed and not modalities and others:
-            confident = [f"{name} {top:.3f} ≥ {self._threshold(info):.3f}"
-                         for name, (top, info) in tops.items()
-                         if not needs_fallback(top, self._threshold(info))]
-            if not confident:
-                shown = ", ".join(f"{name} {top:.3f} < {self._threshold(info):.3f}"
-                                  for name, (top, info) in tops.items()) or "no hits"
+            limits = {name: (top, self._threshold(info)) for name, (top, info) in tops.items()}
+            if all(needs_fallback(top, limit) for top, limit in limits.values()):
+                shown = ", ".join(f"{name} {top:.3f} < {limit:.3f}"
+                                  for name, (top, limit) in limits.items()) or "no hits"
                 trace.append(f"fallback: no list is confident ({shown}): searching every "
                              "reachable collection and fusing by rank")
                 hits = self._fused(sorted(doc_modalities), reachable, q_modality, q_value, k,
