@@ -5,8 +5,22 @@ A folder holds images (``.png .jpg .jpeg .webp .gif .bmp .svg``), audio (``.wav 
 .oga .mp3``) and text documents (``.txt .md .rst``). A ``.txt`` file whose stem is also a media
 file's (``dog.png`` + ``dog.txt``) is that file's caption, not a document; so is a caption in a
 ``captions.jsonl`` (``{"file": "dog.png", "caption": "..."}`` per line) in the same folder.
-Everything else (other extensions, unreadable or empty files, documents over the size limit) is
-*skipped with its reason*: a scan never stops at one bad file.
+Everything else is *skipped with its reason*: a scan never stops at one bad file.
+
+A scan never leaves its roots:
+
+- Symbolic links inside a folder (to files or folders, inside or outside the root) are not
+  followed: each is reported as ``"symbolic link (not followed)"``. A symlinked side-car caption
+  or ``captions.jsonl`` is not read. A ``captions.jsonl`` entry naming anything but a plain
+  file name in its folder (``"../outside.png"``, ``"sub/x.png"``) is ignored and reported.
+- A path given by the caller (a root folder or a single file) *is* resolved once, symlink or
+  not: the caller named it. Everything found below it must stay under that resolved root.
+- Only regular files are opened, with ``O_NOFOLLOW | O_NONBLOCK`` and checked again with
+  ``fstat``, so a FIFO, socket or device (or a file swapped for one) is reported, never opened
+  for reading (opening a FIFO would block forever).
+- Hidden names (starting with ``.``) are left out silently, like ``.git`` or ``.DS_Store``.
+- Reported: unreadable files and folders, empty files, files over the size limits, unsupported
+  extensions, and text documents holding NUL bytes (binary data named ``.txt``).
 
 Example:
     >>> import tempfile
@@ -27,8 +41,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -41,6 +56,13 @@ TEXT_EXTENSIONS = frozenset({".txt", ".md", ".rst"})
 CAPTIONS_FILE = "captions.jsonl"
 MAX_TEXT_BYTES = 1_000_000
 """Text documents larger than this are skipped (the encoders truncate far below it anyway)."""
+MAX_MEDIA_BYTES = 1 << 30
+"""Image and audio files larger than this (1 GiB) are skipped (decoders refuse far less)."""
+MAX_CAPTION_BYTES = 10_000_000
+"""Side-car caption files (``name.txt``, ``captions.jsonl``) larger than this are not read."""
+SYMLINK = "symbolic link (not followed)"
+_BLOCK = 1 << 20
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
 @dataclass(frozen=True)
@@ -65,6 +87,10 @@ class CorpusScan:
         return [f for f in self.files if f.modality == modality]
 
 
+class _Refused(Exception):
+    """A file that is not used, with the reason (internal to a scan)."""
+
+
 def modality_of(path: Path) -> Modality | None:
     """The modality a file extension stands for, or None."""
     ext = path.suffix.lower()
@@ -81,16 +107,39 @@ def file_sha256(path: Path) -> str:
     """sha256 of a file's bytes (read in 1 MiB blocks)."""
     h = hashlib.sha256()
     with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
+        for block in iter(lambda: f.read(_BLOCK), b""):
             h.update(block)
     return h.hexdigest()
 
 
+def file_kind(mode: int) -> str:
+    """A file type in words, from an ``st_mode``."""
+    for test, name in ((stat.S_ISREG, "regular file"), (stat.S_ISDIR, "folder"),
+                       (stat.S_ISLNK, "symbolic link"), (stat.S_ISFIFO, "FIFO (named pipe)"),
+                       (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+                       (stat.S_ISBLK, "block device")):
+        if test(mode):
+            return name
+    return "special file"
+
+
+@dataclass
+class _Scan:
+    files: list[CorpusFile] = field(default_factory=list)
+    skipped: list[ItemProblem] = field(default_factory=list)
+    listings: dict[Path, dict[str, str] | _Refused | None] = field(default_factory=dict)
+
+    def skip(self, path: Path | str, reason: str) -> None:
+        self.skipped.append(ItemProblem(index=len(self.files) + len(self.skipped),
+                                        item=str(path), reason=reason))
+
+
 def scan_corpus(paths: Sequence[str | os.PathLike[str]]) -> CorpusScan:
-    """Walk files and folders (recursively, sorted, symlinked folders not followed).
+    """Walk files and folders (recursively, sorted, never leaving a root; see the module doc).
 
     Args:
-        paths: Files or folders.
+        paths: Files or folders. Each is resolved once (a symlinked root is followed, because
+            the caller named it); nothing below it is reached through a symlink.
 
     Returns:
         The files to index (images and audio with their side-car captions, text documents) and
@@ -100,83 +149,169 @@ def scan_corpus(paths: Sequence[str | os.PathLike[str]]) -> CorpusScan:
         FileNotFoundError: A given path does not exist (a file missing *inside* a folder while
             scanning is skipped and reported instead).
     """
-    files: list[CorpusFile] = []
-    skipped: list[ItemProblem] = []
+    scan = _Scan()
     seen: set[Path] = set()
     for given in paths:
         root = Path(given).expanduser()
         if not root.exists():
             raise FileNotFoundError(f"no such file or folder: {str(root)!r}")
-        candidates = [root] if root.is_file() else sorted(_walk(root))
+        root = root.resolve()
+        if root.is_dir():
+            candidates: Iterator[Path] = _walk(root, scan)
+        else:
+            candidates = iter([root])
         for path in candidates:
-            path = path.resolve()
             if path in seen:
                 continue
             seen.add(path)
-            _scan_one(path, files, skipped)
-    return CorpusScan(files=tuple(files), skipped=tuple(skipped))
+            _scan_one(path, root, scan)
+    return CorpusScan(files=tuple(scan.files), skipped=tuple(scan.skipped))
 
 
-def _walk(root: Path) -> Iterable[Path]:
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in names:
-            if not name.startswith("."):
-                yield Path(folder) / name
+def _walk(folder: Path, scan: _Scan) -> Iterator[Path]:
+    """Regular files under ``folder``, sorted, without following symlinks; reports the rest."""
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        scan.skip(folder, f"unreadable folder: {exc.strerror or exc}")
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = folder / entry.name
+        try:
+            mode = entry.stat(follow_symlinks=False).st_mode
+        except OSError as exc:
+            scan.skip(path, f"unreadable: {exc.strerror or exc}")
+            continue
+        if stat.S_ISLNK(mode):
+            if entry.name != CAPTIONS_FILE and not _is_side_car(path):
+                scan.skip(path, SYMLINK)
+            elif entry.name == CAPTIONS_FILE:
+                scan.skip(path, f"{SYMLINK}: captions not read")
+            else:
+                scan.skip(path, f"{SYMLINK}: caption not read")
+        elif stat.S_ISDIR(mode):
+            yield from _walk(path, scan)
+        elif stat.S_ISREG(mode):
+            yield path
+        else:
+            scan.skip(path, f"not a regular file ({file_kind(mode)}): not opened")
 
 
-def _scan_one(path: Path, files: list[CorpusFile], skipped: list[ItemProblem]) -> None:
-    def skip(reason: str) -> None:
-        skipped.append(ItemProblem(index=len(files) + len(skipped), item=str(path),
-                                   reason=reason))
+def _is_side_car(path: Path) -> bool:
+    return path.suffix.lower() == ".txt" and _media_sibling(path)
 
+
+def _scan_one(path: Path, root: Path, scan: _Scan) -> None:
     if path.name == CAPTIONS_FILE:
+        return
+    if path != root and not path.is_relative_to(root):
+        scan.skip(path, f"outside the root {root}: not read")
         return
     modality = modality_of(path)
     if modality is None:
-        skip(f"unsupported file type {path.suffix.lower() or '(none)'}")
+        scan.skip(path, f"unsupported file type {path.suffix.lower() or '(none)'}")
         return
     if modality == "text" and path.suffix.lower() == ".txt" and _media_sibling(path):
         return  # a side-car caption, read with its media file
+    limit = MAX_TEXT_BYTES if modality == "text" else MAX_MEDIA_BYTES
     try:
-        size = path.stat().st_size
-        if size == 0:
-            skip("empty file")
-            return
-        if modality == "text" and size > MAX_TEXT_BYTES:
-            skip(f"text file of {size:,} bytes is over the {MAX_TEXT_BYTES:,}-byte limit")
-            return
-        digest = file_sha256(path)
-        caption = _caption(path) if modality != "text" else None
+        digest = _hash_regular(path, limit, text=modality == "text")
+        caption = _caption(path, scan) if modality != "text" else None
+    except _Refused as exc:
+        scan.skip(path, str(exc))
+        return
     except OSError as exc:
-        skip(f"unreadable: {exc.strerror or exc}")
+        scan.skip(path, f"unreadable: {exc.strerror or exc}")
         return
-    except ValueError as exc:
-        skip(str(exc))
-        return
-    files.append(CorpusFile(path=path, modality=modality, sha256=digest, caption=caption))
+    scan.files.append(CorpusFile(path=path, modality=modality, sha256=digest, caption=caption))
+
+
+def _open_regular(path: Path) -> tuple[int, int]:
+    """Open a regular file for reading without following a symlink or blocking on a FIFO;
+    returns ``(fd, size)``."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        if os.path.islink(path):
+            raise _Refused(SYMLINK) from None
+        raise exc
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise _Refused(f"not a regular file ({file_kind(st.st_mode)}): not read")
+    return fd, st.st_size
+
+
+def _hash_regular(path: Path, limit: int, *, text: bool) -> str:
+    """sha256 of a regular file, refusing empty, oversized and (for text) NUL-holding ones."""
+    fd, size = _open_regular(path)
+    with os.fdopen(fd, "rb") as f:
+        if size == 0:
+            raise _Refused("empty file")
+        if size > limit:
+            kind = "text file" if text else "file"
+            raise _Refused(f"{kind} of {size:,} bytes is over the {limit:,}-byte limit")
+        h = hashlib.sha256()
+        for block in iter(lambda: f.read(_BLOCK), b""):
+            if text and b"\0" in block:
+                raise _Refused("binary data in a text document (NUL bytes)")
+            h.update(block)
+        return h.hexdigest()
+
+
+def _read_small(path: Path, limit: int = MAX_CAPTION_BYTES) -> str | None:
+    """A side-car file's text, or None when there is none; refuses symlinks and non-files."""
+    if not os.path.lexists(path):
+        return None
+    fd, size = _open_regular(path)
+    with os.fdopen(fd, "rb") as f:
+        if size > limit:
+            raise _Refused(f"{path.name} of {size:,} bytes is over the {limit:,}-byte limit")
+        return f.read(limit + 1).decode("utf-8", errors="replace")
 
 
 def _media_sibling(path: Path) -> bool:
     stem = path.with_suffix("")
-    return any(stem.with_suffix(ext).exists() or stem.with_suffix(ext.upper()).exists()
-               for ext in (*IMAGE_EXTENSIONS, *AUDIO_EXTENSIONS))
+    return any(os.path.lexists(stem.with_suffix(ext)) or os.path.lexists(
+        stem.with_suffix(ext.upper())) for ext in (*IMAGE_EXTENSIONS, *AUDIO_EXTENSIONS))
 
 
-def _caption(path: Path) -> str | None:
+def _caption(path: Path, scan: _Scan) -> str | None:
     side = path.with_suffix(".txt")
-    if side.is_file():
-        text = side.read_text("utf-8", errors="replace").strip()
+    try:
+        text = _read_small(side)
+    except _Refused as exc:
+        if str(exc) == SYMLINK:
+            text = None  # reported by the walk; the media file is indexed without it
+        else:
+            raise _Refused(f"caption {side.name}: {exc}") from None
+    if text is not None:
         return " ".join(text.split()) or None
-    listing = path.parent / CAPTIONS_FILE
-    if listing.is_file():
-        return _captions_in(listing).get(path.name)
-    return None
+    listing = _listing(path.parent / CAPTIONS_FILE, scan)
+    if isinstance(listing, _Refused):
+        raise listing
+    return listing.get(path.name) if listing else None
 
 
-def _captions_in(listing: Path) -> dict[str, str]:
+def _listing(listing: Path, scan: _Scan) -> dict[str, str] | _Refused | None:
+    """A folder's ``captions.jsonl`` (read once per scan), or the reason it is unusable."""
+    if listing not in scan.listings:
+        try:
+            text = _read_small(listing)
+            scan.listings[listing] = None if text is None else _captions_in(listing, text, scan)
+        except _Refused as exc:
+            scan.listings[listing] = None if str(exc) == SYMLINK else exc
+        except ValueError as exc:
+            scan.listings[listing] = _Refused(str(exc))
+    return scan.listings[listing]
+
+
+def _captions_in(listing: Path, text: str, scan: _Scan) -> dict[str, str]:
     out: dict[str, str] = {}
-    for n, line in enumerate(listing.read_text("utf-8", errors="replace").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -185,5 +320,10 @@ def _captions_in(listing: Path) -> dict[str, str]:
             raise ValueError(f"{listing}:{n}: not JSON ({exc.msg})") from exc
         if isinstance(row, dict) and isinstance(row.get("file"), str) and isinstance(
                 row.get("caption"), str):
-            out[row["file"]] = " ".join(row["caption"].split())
+            name = row["file"]
+            if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
+                scan.skip(f"{listing}:{n}", f"caption entry for {name!r} is not a file name in "
+                                            "this folder: ignored (never read)")
+                continue
+            out[name] = " ".join(row["caption"].split())
     return out

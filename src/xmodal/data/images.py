@@ -31,6 +31,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
@@ -225,7 +226,7 @@ def load_image(
         raise _fail(item, f"unsupported item type {type(item).__name__}")
     path = os.fspath(item)
     try:
-        with open(path, "rb") as fp:
+        with _open_regular(item, path) as fp:
             head = fp.read(4096)
             if not head:
                 raise _fail(item, "empty file")
@@ -241,6 +242,22 @@ def load_image(
         raise _fail(item, "permission denied") from None
     except OSError as exc:  # decode problems are ImageDecodeError (a ValueError), not OSError
         raise _fail(item, f"could not be read: {exc}") from exc
+
+
+def _open_regular(item: object, path: str) -> BinaryIO:
+    """Open a file for reading, refusing FIFOs, sockets and devices without blocking (opening
+    a FIFO for reading waits for a writer forever; ``O_NONBLOCK`` returns at once)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(mode):
+            raise _fail(item, "not a regular file (FIFO, socket or device): not read")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _decode_one(item: Any, kw: dict[str, Any]) -> tuple[Image | None, str]:

@@ -12,9 +12,23 @@ Payloads carry ``path``, ``modality``, ``sha256``, ``representation`` and the ca
 manifest (``xmodal-manifest.json`` in the index folder, or beside it for server URIs) maps each
 path to its document id and content hash: a file already stored unchanged is not re-encoded, a
 changed file replaces its old document, and ``prune=True`` deletes the documents of files that
-no longer exist. The manifest is written after every stored batch, so an interrupted ingest
-resumes where it stopped. Bad files (undecodable, empty) are reported and skipped; the rest are
-indexed.
+no longer exist. Bad files (undecodable, empty) are reported and skipped; the rest are indexed.
+
+Crash safety (a kill at any point, SIGKILL included, loses nothing acknowledged and leaves no
+half-stored document behind a manifest entry):
+
+1. A batch stores its captions first and its main representations *last*: a document whose main
+   representation is in the store is complete (its main vector is the commit mark).
+2. Then an old version of a changed file is deleted, then the manifest is rewritten atomically
+   (temporary file, fsync, ``os.replace``): every manifest entry is a complete document.
+3. Only then is the batch acknowledged (``on_stored``, ``progress``).
+
+A kill between 1 and 2 leaves documents stored but not in the manifest. The next ingest
+*reconciles* them instead of re-encoding: a file missing from the manifest whose main record
+is in the store with the same content hash and caption (and its caption, when it has one) is
+adopted into the manifest, and the old version of a changed file is deleted then. So a resumed
+ingest encodes only the files that are not stored, and ids are never stored twice (upserts
+are keyed by document id).
 
 Example (the exact store and a toy encoder; real runs use ``xmodal index``)::
 
@@ -39,6 +53,7 @@ from xmodal.data.corpus import CorpusFile, scan_corpus
 from xmodal.data.problems import ItemProblem
 
 from . import collection_name
+from ._meta import write_json_atomic
 from .base import Collection, Index
 from .validate import document_id
 
@@ -82,10 +97,9 @@ def load_manifest(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def _save_manifest(path: Path, manifest: Mapping[str, Any]) -> None:
+    """Write the manifest atomically: a kill leaves the old or the new one, never a torn one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(manifest, indent=0, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    write_json_atomic(path, manifest)
 
 
 def card_dict(encoder: Any) -> dict[str, Any]:
@@ -108,6 +122,7 @@ def ingest(
     workers: int = 0,
     captions: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
+    on_stored: Callable[[Sequence[CorpusFile]], None] | None = None,
 ) -> IngestReport:
     """Encode and store the files under ``paths`` (or the given ``files``).
 
@@ -124,6 +139,8 @@ def ingest(
         workers: Decoding worker processes for images and audio.
         captions: Also store side-car captions in the encoder's text collection.
         progress: Called as ``progress(modality, done, total)`` after each batch.
+        on_stored: Called with the files of each batch once they are stored and recorded in
+            the manifest (the acknowledgement: a kill after it loses none of them).
 
     Returns:
         An :class:`IngestReport`.
@@ -166,31 +183,28 @@ def ingest(
             same = (bool(entry) and entry["sha256"] == f.sha256 and entry.get("doc") == doc
                     and entry.get("caption") == f.caption
                     and main_name in entry.get("collections", ()))
-            if not manifest_file:
-                record = main.get([doc])[0]
-                same = record is not None and record.payload.get("caption") == f.caption
             if same:
                 counts["unchanged"] += 1
             else:
                 todo.append(f)
+        stored_already = _stored_already(todo, main, caption_col)
+        if stored_already:  # stored before a crash or by an ingest without a manifest
+            adopted = set(stored_already)
+            todo = [f for f in todo if f not in adopted]
+            counts["unchanged"] += len(stored_already)
+            counts["replaced"] += _record(known, stored_already, index, main, caption_col)
+            if manifest_file:
+                _save_manifest(manifest_file, known)
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
             stored = _store_batch(batch, encoder, modality, main, caption_col, workers, failed)
-            for f in stored:
-                key = str(f.path)
-                old = known.get(key)
-                if old is not None and old.get("doc") != document_id(key, f.sha256):
-                    _delete_doc(index, old)
-                    counts["replaced"] += 1
-                cols = {c.info.name for c in (main, caption_col) if c is not None}
-                if old is not None and old.get("doc") == document_id(key, f.sha256):
-                    cols |= set(old.get("collections", ()))  # also stored by another model
-                known[key] = {"doc": document_id(key, f.sha256), "sha256": f.sha256,
-                              "caption": f.caption, "collections": sorted(cols)}
+            counts["replaced"] += _record(known, stored, index, main, caption_col)
             counts["indexed"] += len(stored)
             written.update(c.info.name for c in (main, caption_col) if c is not None)
             if manifest_file:
                 _save_manifest(manifest_file, known)
+            if on_stored and stored:
+                on_stored(stored)
             if progress:
                 progress(modality, min(start + batch_size, len(todo)), len(todo))
     if prune and manifest_file:
@@ -201,6 +215,50 @@ def ingest(
         _save_manifest(manifest_file, known)
     return IngestReport(failed=tuple(failed), skipped=tuple(skipped),
                         collections=tuple(sorted(written)), **counts)
+
+
+def _stored_already(todo: list[CorpusFile], main: Collection,
+                    caption_col: Collection | None) -> list[CorpusFile]:
+    """The files of ``todo`` whose document is completely in the store already, as it would be
+    stored now (same content and caption; the caption representation too when there is one)."""
+    if not todo:
+        return []
+    ids = [document_id(str(f.path), f.sha256) for f in todo]
+    mains = _get_all(main, ids)
+    found = [(f, i) for f, i, rec in zip(todo, ids, mains, strict=True)
+             if rec is not None and rec.payload.get("sha256") == f.sha256
+             and rec.payload.get("caption") == f.caption]
+    if caption_col is None:
+        return [f for f, _ in found]
+    with_caption = [(f, i) for f, i in found if f.caption]
+    cap_ids = [i for _, i in with_caption]
+    caps = dict(zip(cap_ids, _get_all(caption_col, cap_ids), strict=True))
+    return [f for f, i in found
+            if not f.caption or (caps[i] is not None
+                                 and caps[i].payload.get("caption") == f.caption)]
+
+
+def _get_all(col: Collection, ids: list[str], chunk: int = 1024) -> list[Any]:
+    """``col.get`` in chunks (records carry their vectors: bounded memory per call)."""
+    return [r for s in range(0, len(ids), chunk) for r in col.get(ids[s : s + chunk])]
+
+
+def _record(known: dict[str, dict[str, Any]], stored: list[CorpusFile], index: Index,
+            main: Collection, caption_col: Collection | None) -> int:
+    """Enter stored files in the manifest (deleting old versions); returns how many replaced."""
+    replaced = 0
+    for f in stored:
+        key, doc = str(f.path), document_id(str(f.path), f.sha256)
+        old = known.get(key)
+        if old is not None and old.get("doc") != doc:
+            _delete_doc(index, old)
+            replaced += 1
+        cols = {c.info.name for c in (main, caption_col) if c is not None}
+        if old is not None and old.get("doc") == doc:
+            cols |= set(old.get("collections", ()))  # also stored by another model
+        known[key] = {"doc": doc, "sha256": f.sha256, "caption": f.caption,
+                      "collections": sorted(cols)}
+    return replaced
 
 
 def _collection(index: Index, encoder: Any, modality: str) -> Collection:
@@ -240,8 +298,7 @@ def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Col
     ids = [document_id(str(f.path), f.sha256) for f in stored]
     payloads = [{"path": str(f.path), "modality": modality, "sha256": f.sha256,
                  "representation": modality, "caption": f.caption} for f in stored]
-    main.upsert(ids, report.vectors, payloads, model=encoder.card.name)
-    if caption_col is not None:
+    if caption_col is not None:  # captions first: the main vector, stored last, marks complete
         with_caption = [(i, f) for i, f in zip(ids, stored, strict=True) if f.caption]
         keep: list[tuple[str, CorpusFile]] = []
         if with_caption:
@@ -257,6 +314,7 @@ def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Col
         stale = sorted(set(ids) - {i for i, _ in keep})  # caption removed (or unencodable)
         if stale:
             caption_col.delete(stale)
+    main.upsert(ids, report.vectors, payloads, model=encoder.card.name)
     return stored
 
 
