@@ -35,7 +35,7 @@ def test_full_report_has_findings_and_plots(tmp_path: Path) -> None:
     out = write_report(d, tmp_path / "sub" / "report.html", a=a, b=b, calibrator=cal)
     text = out.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>")
-    assert text.count("<img") == 3 and "data:image/png;base64," in text
+    assert text.count("<img") == 4 and "data:image/png;base64," in text
     for f in d.findings:
         assert f.code in text
     assert "modality_gap" in text and "GapProjection" in text  # the gap warning and remedy

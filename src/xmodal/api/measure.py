@@ -4,7 +4,10 @@
 SPEC --data PAIRS`` embeds both sides of paired data (any ``load_pairs`` source) and scores
 retrieval both ways. ``xmodal diagnose A.npy [B.npy]`` (or ``--index DIR --collection NAME
 [--against NAME]``: the vectors of the documents in both collections) prints the findings and
-writes an HTML report with ``--html``.
+writes an HTML report with ``--html``; for matched pairs it adds Recall@K curves (K = 1..100,
+both directions, :func:`xmodal.diagnostics.report.recall_curves`), and with ``--calibrate`` a
+calibrator fitted on the pairs (:func:`xmodal.diagnostics.fit.fit_pair_calibration`: held-out
+precision, thresholds by precision and recall, the calibration curve).
 """
 
 from __future__ import annotations
@@ -80,11 +83,35 @@ def _collection_vectors(index_uri: str, names: list[str]) -> list[np.ndarray]:
     return [np.stack([r[i].vector for i in keep]) for r in records]
 
 
+def _calibration_summary(arrays: list[np.ndarray]) -> tuple[Any, dict[str, Any]]:
+    """A calibrator fitted on matched pairs (b → a) and its JSON summary."""
+    from xmodal.diagnostics.fit import fit_pair_calibration
+
+    fit = fit_pair_calibration(arrays[0], arrays[1], precision=0.8, query_type="b→a")
+    cal = fit.calibrator
+    thresholds: dict[str, float | None] = {}
+    for kind, choose in (("precision", cal.threshold_for_precision),
+                         ("recall", cal.threshold_for_recall)):
+        for target in (0.5, 0.8, 0.9):
+            try:
+                thresholds[f"{kind}>={target}"] = choose(target)
+            except ValueError:  # not reachable on these pairs
+                thresholds[f"{kind}>={target}"] = None
+    scores = cal.fit_data[0] if cal.fit_data is not None else np.array([-1.0, 1.0])
+    grid = np.linspace(float(scores.min()), float(scores.max()), 21)
+    return cal, {"method": cal.method, "threshold": fit.threshold, "target": fit.target,
+                 "heldout_precision": fit.heldout_precision,
+                 "heldout_recall": fit.heldout_recall, "counts": fit.counts,
+                 "thresholds": thresholds,
+                 "curve": {"raw": grid.tolist(), "probability": cal(grid).tolist()}}
+
+
 def run_diagnose(*, a: str | None, b: str | None, index_uri: str | None,
                  collection: str | None, against: str | None, html: str | None,
-                 as_json: bool) -> int:
+                 as_json: bool, calibrate: bool = False) -> int:
     """Diagnose embeddings (files or collections); print findings; optional HTML report."""
     from xmodal.diagnostics import diagnose, write_report
+    from xmodal.diagnostics.report import recall_curves
 
     try:
         if index_uri and collection:
@@ -97,19 +124,31 @@ def run_diagnose(*, a: str | None, b: str | None, index_uri: str | None,
             _echo("error: give A.npy [B.npy], or --index and --collection", err=True)
             return 2
         d = diagnose(*arrays)
+        paired = len(arrays) > 1 and arrays[0].shape == arrays[1].shape
+        curves = recall_curves(arrays[0], arrays[1]) if paired else None
+        if calibrate and not paired:
+            raise ValueError("--calibrate needs two modalities of matched pairs (A.npy B.npy)")
+        cal, cal_json = _calibration_summary(arrays) if calibrate else (None, None)
     except (ValueError, FileNotFoundError, KeyError) as exc:
         _echo(f"error: {exc}", err=True)
         return 2
     if html:
-        write_report(d, html, a=arrays[0], b=arrays[1] if len(arrays) > 1 else None)
+        write_report(d, html, a=arrays[0], b=arrays[1] if len(arrays) > 1 else None,
+                     curves=curves, calibrator=cal,
+                     thresholds=cal_json["thresholds"] if cal_json else None)
     if as_json:
+        extra: dict[str, Any] = {}
+        if curves is not None:
+            extra["recall_curves"] = curves
+        if cal_json is not None:
+            extra["calibration"] = cal_json
         _echo(json.dumps({
             "n": d.n, "dim": d.dim, "gap": d.gap, "gap_cosine": d.gap_cosine,
             "random_pair_mean": d.random_pair_mean, "random_pair_std": d.random_pair_std,
             "effective_rank": d.effective_rank, "anisotropy": d.anisotropy,
             "matched_cos_mean": d.matched_cos_mean,
             "findings": [{"code": f.code, "severity": f.severity, "message": f.message,
-                          "remedy": f.remedy} for f in d.findings]}, indent=1))
+                          "remedy": f.remedy} for f in d.findings], **extra}, indent=1))
     else:
         _echo(f"{d.n} vectors, dim {d.dim}: random-pair cosine {d.random_pair_mean:.3f} ± "
               f"{d.random_pair_std:.3f}, effective rank {d.effective_rank:.1f}"
@@ -118,6 +157,10 @@ def run_diagnose(*, a: str | None, b: str | None, index_uri: str | None,
         for f in d.findings:
             _echo(f"  {f.severity:<7} {f.code}: {f.message}" + (f" — {f.remedy}"
                                                                if f.remedy else ""))
+        if cal_json:
+            _echo(f"  calibration ({cal_json['method']}): threshold {cal_json['threshold']:.4f} "
+                  f"for precision 0.8, held-out precision {cal_json['heldout_precision']:.3f}, "
+                  f"recall {cal_json['heldout_recall']:.3f}")
         if html:
             _echo(f"report: {html}")
     return 1 if any(f.severity == "error" for f in d.findings) else 0

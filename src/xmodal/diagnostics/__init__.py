@@ -4,7 +4,9 @@
 - :class:`Calibrator`: raw cosine → probability of relevance, per model and query type, with
   thresholds for a target precision or recall (stored with a collection);
 - :class:`GapProjection`: map one modality onto the other to close the modality gap;
-- :func:`write_report`: an HTML report with the findings and plots.
+- :func:`fit_pair_calibration`: a calibrator (and gap projection) fitted on matched pairs,
+  with its threshold checked on held-out pairs;
+- :func:`write_report`: an HTML report with the findings and plots (:func:`recall_curves`).
 
 Inference code: this package never imports ``xmodal.train``.
 """
@@ -13,8 +15,10 @@ from __future__ import annotations
 
 from .calibration import Calibrator
 from .findings import Finding
+from .fit import PairCalibration, fit_pair_calibration
 from .gap import GapProjection
-from .report import write_report
+from .report import recall_curves, write_report
 from .stats import Diagnosis, diagnose
 
-__all__ = ["Calibrator", "Diagnosis", "Finding", "GapProjection", "diagnose", "write_report"]
+__all__ = ["Calibrator", "Diagnosis", "Finding", "GapProjection", "PairCalibration", "diagnose",
+           "fit_pair_calibration", "recall_curves", "write_report"]

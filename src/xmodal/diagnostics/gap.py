@@ -11,12 +11,15 @@
    vectors in ``b``'s cone (``source="b"`` maps the other way).
 
 The result is saved as ``gap_projection.safetensors`` (the arrays) + ``gap_projection.json``
-(the metadata) in one folder; never pickle.
+(the metadata) in one folder; never pickle. :meth:`GapProjection.to_dict` gives the same as one
+JSON dict (arrays as lists; a Procrustes map stores ``w_ab`` only): that is how a collection
+stores it with its calibration (``xmodal calibrate --gap``), the same way for every backend.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -157,6 +160,45 @@ class GapProjection:
             "matched_cos_before": self.matched_cos_before,
             "matched_cos_after": self.matched_cos_after,
         }
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (arrays as lists of floats) for a collection's calibration.
+
+        Example:
+            >>> rng = np.random.default_rng(0)
+            >>> a = rng.normal(size=(50, 4)) + 1.0
+            >>> p = GapProjection.fit(a, a + 0.5)
+            >>> q = GapProjection.from_dict(p.to_dict())
+            >>> bool(np.allclose(q.transform(a), p.transform(a)))
+            True
+        """
+        d = self._meta()
+        d.update(mu_a=self.mu_a.tolist(), mu_b=self.mu_b.tolist(), w_ab=self.w_ab.tolist())
+        if self.method != "procrustes":
+            d["w_ba"] = self.w_ba.tolist()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> GapProjection:
+        """Rebuild from :meth:`to_dict` output.
+
+        Raises:
+            ValueError: Not an xmodal gap projection, or arrays of the wrong shape.
+        """
+        if d.get("format") != FORMAT or d.get("method") not in ("procrustes", "lstsq"):
+            raise ValueError("not an xmodal gap projection dict")
+        dim = int(d["dim"])
+        mu_a, mu_b = np.asarray(d["mu_a"], np.float64), np.asarray(d["mu_b"], np.float64)
+        w_ab = np.asarray(d["w_ab"], np.float64)
+        w_ba = w_ab.T.copy() if d["method"] == "procrustes" else np.asarray(d["w_ba"],
+                                                                           np.float64)
+        if mu_a.shape != (dim,) or mu_b.shape != (dim,) or w_ab.shape != (dim, dim) \
+                or w_ba.shape != (dim, dim):
+            raise ValueError(f"gap projection arrays do not match dim {dim}")
+        return cls(method=d["method"], mu_a=mu_a, mu_b=mu_b, w_ab=w_ab, w_ba=w_ba,
+                   gap_before=float(d["gap_before"]), gap_after=float(d["gap_after"]),
+                   matched_cos_before=float(d["matched_cos_before"]),
+                   matched_cos_after=float(d["matched_cos_after"]))
 
     def save(self, folder: str | Path) -> Path:
         """Write ``gap_projection.safetensors`` and ``gap_projection.json`` into ``folder``.

@@ -1,9 +1,11 @@
 """A self-contained HTML report of a :class:`~xmodal.diagnostics.stats.Diagnosis`.
 
 One file: a table of the findings, the statistics, and PNG plots embedded as base64 (matched vs
-random similarity histograms, a 2-D PCA of both modalities showing the gap, the calibration
-curve). Plots use a bare ``matplotlib.figure.Figure`` with the Agg canvas (no pyplot, so the
-caller's backend and global state are untouched); matplotlib comes with the ``train`` extra.
+random similarity histograms, a 2-D PCA of both modalities showing the gap, Recall@K curves
+K = 1..100 in both directions for matched pairs (:func:`recall_curves`, computed by
+:func:`xmodal.eval.both_directions`), the calibration curve with its thresholds). Plots use a
+bare ``matplotlib.figure.Figure`` with the Agg canvas (no pyplot, so the caller's backend and
+global state are untouched); matplotlib comes with the ``train`` extra.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from .._optional import require
 from .calibration import Calibrator
 from .stats import Diagnosis, pair_cosines, random_pair_indices, unit_rows
 
-__all__ = ["write_report"]
+__all__ = ["recall_curves", "write_report"]
 
 _COLOURS = {"ok": "#2e7d32", "info": "#1565c0", "warning": "#ef6c00", "error": "#c62828"}
 
@@ -35,12 +37,12 @@ def _figure(width: float = 6.0, height: float = 3.6) -> Any:
     return fig
 
 
-def _png(fig: Any) -> str:
+def _png(fig: Any, alt: str = "plot") -> str:
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=90)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img alt="plot" src="data:image/png;base64,{data}">'
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
 def _histogram(matched: np.ndarray | None, random: np.ndarray | None) -> str:
@@ -83,6 +85,61 @@ def _pca(a: np.ndarray, b: np.ndarray | None, max_points: int = 2000) -> str:
     return _png(fig)
 
 
+def recall_curves(
+    a: ArrayLike, b: ArrayLike, *, max_k: int = 100, groups: ArrayLike | None = None,
+    names: tuple[str, str] = ("a→b", "b→a"),
+) -> dict[str, list[float]]:
+    """Recall@K for K = 1..min(max_k, n) in both directions of matched pairs ``a[i] ↔ b[i]``.
+
+    Computed by :func:`xmodal.eval.both_directions` (trec_eval's definitions; recall divides
+    by all relevant, so with ``groups`` — rows of one group match each other — it is IR recall).
+
+    Args:
+        a: Embeddings ``(n, d)``.
+        b: Matched embeddings ``(n, d)``.
+        max_k: Largest K.
+        groups: Group label per row (default: row ``i`` matches row ``i`` only).
+        names: Keys of the a→b and b→a curves.
+
+    Returns:
+        ``{names[0]: [R@1, R@2, ...], names[1]: [...]}``.
+
+    Example:
+        >>> x = np.eye(3)
+        >>> recall_curves(x, x[[0, 2, 1]])["a→b"]
+        [0.3333333333333333, 1.0, 1.0]
+    """
+    from xmodal.eval.paired import both_directions
+
+    ua, ub = unit_rows("a", a), unit_rows("b", b)  # (n, d) each
+    if ua.shape != ub.shape:
+        raise ValueError(f"a and b must be matched pairs of one shape, got {ua.shape}, "
+                         f"{ub.shape}")
+    ks = tuple(range(1, min(max_k, len(ua)) + 1))
+    g = None if groups is None else np.asarray(groups).tolist()
+    both = both_directions(ua, ub, ks, a_groups=g, b_groups=g, names=names)
+    return {name: [both[name][f"recall@{k}"] for k in ks] for name in names}
+
+
+def _recall_plot(curves: dict[str, list[float]]) -> str:
+    fig = _figure()
+    ax = fig.add_subplot(1, 1, 1)
+    for (name, values), colour in zip(curves.items(), ("tab:blue", "tab:orange"), strict=False):
+        ks = np.arange(1, len(values) + 1)
+        ax.plot(ks, values, color=colour, label=f"{name} (R@1 {values[0]:.3f}, "
+                f"R@{len(values)} {values[-1]:.3f})")
+    n = len(next(iter(curves.values())))
+    ax.plot(np.arange(1, n + 1), np.arange(1, n + 1) / max(n, 1), color="grey", ls=":",
+            label="chance (one positive among n)")
+    ax.set_xscale("log")
+    ax.set_xlabel("K")
+    ax.set_ylabel("Recall@K")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("Recall@K, matched pairs")
+    ax.legend(fontsize="small")
+    return _png(fig, "Recall@K curves")
+
+
 def _calibration_plot(
     calibrator: Calibrator, matched: np.ndarray | None, random: np.ndarray | None
 ) -> str:
@@ -119,7 +176,7 @@ def _calibration_plot(
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(f"calibration of {calibrator.model or 'the model'}")
     ax.legend(fontsize="small")
-    return _png(fig)
+    return _png(fig, "calibration curve")
 
 
 def _fmt(value: Any) -> str:
@@ -139,12 +196,15 @@ def write_report(
     matched_scores: ArrayLike | None = None,
     random_scores: ArrayLike | None = None,
     calibrator: Calibrator | None = None,
+    curves: dict[str, list[float]] | None = None,
+    thresholds: dict[str, float | None] | None = None,
 ) -> Path:
     """Write an HTML report: findings table, statistics, and the plots the inputs allow.
 
     Plots: the similarity histogram when scores are given (or computed from ``a`` and ``b``:
     matched ``a[i]·b[i]`` and up to 20,000 random ``a[i]·b[j]``), the PCA when ``a`` is given,
-    the calibration curve when ``calibrator`` is given.
+    the Recall@K curves when ``curves`` is given or ``a`` and ``b`` are matched pairs of one
+    shape (:func:`recall_curves`), the calibration curve when ``calibrator`` is given.
 
     Args:
         diagnosis: From :func:`~xmodal.diagnostics.diagnose`.
@@ -154,6 +214,9 @@ def write_report(
         matched_scores: Cosines of matched pairs ``(m,)``, optional.
         random_scores: Cosines of random (non-matched) pairs ``(r,)``, optional.
         calibrator: A fitted :class:`~xmodal.diagnostics.Calibrator`, optional.
+        curves: Recall@K curves (:func:`recall_curves`), optional.
+        thresholds: Raw-cosine thresholds to list under the calibration curve, e.g.
+            ``{"precision>=0.8": 0.31}`` (None: not reachable), optional.
 
     Returns:
         ``out_html`` as a :class:`~pathlib.Path`.
@@ -181,13 +244,21 @@ def write_report(
             i, j = random_pair_indices(len(ua), 20000, np.random.default_rng(0))
             random = pair_cosines(ua, ub, i, j)  # (P,)
 
+    if curves is None and ua is not None and ub is not None and ua.shape == ub.shape:
+        curves = recall_curves(ua, ub)
     plots = []
     if matched is not None or random is not None:
         plots.append(_histogram(matched, random))
     if ua is not None:
         plots.append(_pca(ua, ub))
+    if curves:
+        plots.append("<h2>Recall@K</h2>" + _recall_plot(curves))
     if calibrator is not None:
-        plots.append(_calibration_plot(calibrator, matched, random))
+        rows_t = "".join(f"<tr><td>{html.escape(name)}</td><td>{_fmt(value)}</td></tr>"
+                         for name, value in (thresholds or {}).items())
+        plots.append("<h2>Calibration</h2>" + _calibration_plot(calibrator, matched, random)
+                     + (f"<table><tr><th>target</th><th>raw-cosine threshold</th></tr>{rows_t}"
+                        "</table>" if rows_t else ""))
 
     rows = "\n".join(
         f'<tr><td style="color:{_COLOURS[f.severity]};font-weight:bold">{f.severity}</td>'

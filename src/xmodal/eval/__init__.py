@@ -17,6 +17,8 @@ from .mteb_adapter import (
     MtebEncoder,
     evaluate_local_retrieval,
     load_beir_folder,
+    local_retrieval_task,
+    mteb_split_scores,
     run_mteb,
 )
 from .paired import both_directions, exact_top_k, paired_retrieval_metrics
@@ -35,6 +37,8 @@ __all__ = [
     "evaluate_local_retrieval",
     "exact_top_k",
     "load_beir_folder",
+    "local_retrieval_task",
+    "mteb_split_scores",
     "paired_retrieval_metrics",
     "rank_documents",
     "recall_at_cutoff",

@@ -27,6 +27,8 @@ from .router import (
     threshold_for,
 )
 from .rrf import rrf_fuse
+from .stored import StoredCalibration
+from .thresholds import calibration_for
 
 __all__ = [
     "DEFAULT_DESCRIPTIONS",
@@ -38,7 +40,9 @@ __all__ = [
     "RouteTarget",
     "Router",
     "RouterTrace",
+    "StoredCalibration",
     "calibrated_fuse",
+    "calibration_for",
     "needs_fallback",
     "rrf_fuse",
     "threshold_for",

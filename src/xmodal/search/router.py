@@ -163,7 +163,7 @@ class Router:
         self.temperature = temperature
         self._embed = embed_text
         self._prototypes: np.ndarray | None = None
-        if embed_text is not None:
+        if embed_text is not None and len(self.modalities) > 1:  # one modality: nothing to choose
             missing = [m for m in self.modalities if not modality_descriptions.get(m)]
             if missing:
                 raise ValueError(f"no descriptions for modality(ies) {missing}")
@@ -199,7 +199,8 @@ class Router:
         zs = self._zero_shot(query)
         if zs is None:
             scores = rules
-            steps.append(("zero-shot", "skipped (no embed_text)"))
+            steps.append(("zero-shot", "skipped (" + ("one modality" if self._embed is not None
+                                                      else "no embed_text") + ")"))
         else:
             a = self.zero_shot_weight
             scores = {m: (1 - a) * rules[m] + a * zs[m] for m in self.modalities}

@@ -15,8 +15,26 @@ image, cross-modal) and the text collections filtered to its documents (the capt
 images: text → text). One list gives raw-cosine hits; several are fused with Reciprocal Rank
 Fusion (k = 60, 1-based ranks), so scores of different models or modalities are never compared
 — each hit keeps its raw cosine and rank per list. Fallback: when no searched list is confident
-(each list's best raw cosine below its model's threshold: the collection's calibration, or a
-documented default), every reachable collection is searched and fused, and the trace says so.
+(each list's best raw cosine below its model's threshold for the query's modality: the
+collection's calibration, or a documented default), every reachable collection is searched and
+fused, and the trace says so. ``collections=[...]`` restricts all of this to named collections;
+``vector=..., collection=NAME`` searches one collection by a raw vector (raw cosines only).
+
+Calibration: when a searched collection stores a calibrator for the query's modality
+(``xmodal calibrate``; layout in :mod:`xmodal.search.stored`), every hit carries
+``calibrated={list: P(relevant)}``; ``fusion="calibrated"`` fuses by those probabilities when
+every list has one (else RRF, and the trace says why).
+
+Gap projection — when it applies: xmodal keeps each modality in its own collection, and lists
+are fused by rank (or calibrated probability), never by raw cosine, so the modality gap does not
+distort any ranking xmodal makes: a constant offset between text and image vectors shifts the
+scores of one list uniformly, and within-list order is what counts. A projection only helps a
+ranking that mixes both modalities' raw scores (a text query scored against image *and* text
+vectors in one list). ``mixed=True`` is not such a ranking here (it fuses one list per
+collection), so the projection is never applied implicitly; ``project=True`` applies a
+collection's stored projection (text → its modality) to the query vector before searching it,
+for callers that compare raw cosines across an item list and a text list. Projected lists get
+no calibrated scores (the calibrator was fitted on raw cosines).
 
 Example (exact store, a toy encoder)::
 
@@ -27,18 +45,25 @@ Example (exact store, a toy encoder)::
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 
+from xmodal.index.types import CollectionNotFoundError, VectorError
+from xmodal.index.validate import check_filter
+
+from .calibrated import calibrated_fuse
 from .hits import Hit, RankedList
 from .router import Router, RouteTarget
 from .rrf import rrf_fuse
+from .stored import StoredCalibration
 from .thresholds import needs_fallback, threshold_for
 
 MODALITIES = ("text", "image", "audio")
+Fusion = Literal["rrf", "calibrated"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +75,8 @@ class SearchResult:
     errors: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON agents read: hits with raw scores and ranks per list, trace, errors."""
+        """The JSON agents read: hits with raw scores, ranks and calibrated probabilities per
+        list (``"calibrated"``: None when no list of the hit is calibrated), trace, errors."""
         out = []
         for rank, hit in enumerate(self.hits, 1):
             best = hit.collection or min(hit.ranks, key=lambda name: hit.ranks[name])
@@ -61,8 +87,24 @@ class SearchResult:
                 "score": hit.score, "fused": hit.fused,
                 "raw_scores": dict(hit.raw_scores), "ranks": dict(hit.ranks),
                 "caption": hit.payload.get("caption"),
+                "calibrated": None if hit.calibrated is None else dict(hit.calibrated),
             })
         return {"hits": out, "trace": list(self.trace), "errors": list(self.errors)}
+
+
+@dataclass
+class _Query:
+    """One search's query and per-search state (internal)."""
+
+    modality: str
+    value: Any
+    k: int
+    fusion: Fusion
+    project: bool
+    trace: list[str]
+    errors: list[str]
+    filter: Mapping[str, Any] | None = None
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)  # per model
 
 
 class Searcher:
@@ -84,14 +126,28 @@ class Searcher:
             load = load_encoder
         self.index, self._load = index, load
         self._encoders: dict[str, Any] = {}
+        self._encode_locks: dict[str, threading.Lock] = {}
+        self._routers: dict[tuple[Any, ...], Router] = {}
+        self._stored: dict[tuple[str, str], StoredCalibration] = {}
+        self._lock = threading.Lock()  # guards the caches (searches may run in threads)
         self.collections = list(index.collections())
         self.router_model = router_model
 
     def encoder(self, model: str) -> Any:
         """The encoder of a collection's model (loaded once)."""
-        if model not in self._encoders:
-            self._encoders[model] = self._load(model)
-        return self._encoders[model]
+        with self._lock:
+            if model not in self._encoders:
+                self._encoders[model] = self._load(model)
+                self._encode_locks[model] = threading.Lock()
+            return self._encoders[model]
+
+    def _encode(self, model: str, method: str, values: list[Any]) -> np.ndarray:
+        """``encoder(model).<method>(values)``, one call per model at a time: tokenizers (HF
+        fast tokenizers among them) are not thread-safe, and a search server runs searches in
+        threads."""
+        enc = self.encoder(model)
+        with self._encode_locks[model]:
+            return getattr(enc, method)(values)
 
     def search(
         self,
@@ -99,132 +155,235 @@ class Searcher:
         *,
         image: Any = None,
         audio: Any = None,
+        vector: np.ndarray | Sequence[float] | None = None,
+        collection: str | None = None,
+        collections: Sequence[str] | None = None,
         k: int = 10,
         modalities: Sequence[str] | None = None,
         mixed: bool = False,
         route: bool = True,
+        fusion: Fusion = "rrf",
+        project: bool = False,
+        filter: Mapping[str, Any] | None = None,
     ) -> SearchResult:
-        """Search with a text ``query`` or an ``image`` / ``audio`` file (exactly one).
+        """Search with a text ``query``, an ``image`` / ``audio`` file, or a raw ``vector``.
 
         Args:
             query: Text query.
             image: An image (path, bytes or PIL image) to find similar documents for.
             audio: An audio clip (path, bytes, array) likewise.
+            vector: A raw query vector ``(dim,)`` of ``collection``'s model: searches that one
+                collection (normalised to unit length; its refusals — unknown collection,
+                other dimension, NaN/Inf or zero vector — propagate as
+                :mod:`xmodal.index.types` errors). Hits carry raw cosines only.
+            collection: The collection a ``vector`` searches (required with ``vector``); with
+                the other query kinds, the same as ``collections=[collection]``.
+            collections: Search only these collections (query / image / audio).
             k: Hits wanted.
             modalities: Document modalities to search (overrides the router).
             mixed: Search every reachable collection and fuse (all modalities).
             route: Use the router for text queries (else: every document modality).
+            fusion: ``"rrf"`` (by rank) or ``"calibrated"`` (by each list's calibrated
+                probability; RRF, said in the trace, unless every list has a calibration).
+            project: Apply a collection's stored gap projection to the query vector before
+                searching it (see the module docstring: for comparing raw scores across
+                modalities; rank fusion never needs it).
+            filter: Exact match on stored payload fields, all must match (``{"key": value}``;
+                a list value matches any of its items), applied in every collection searched.
+
+        Raises:
+            ValueError: not exactly one query kind, bad ``k`` / ``fusion``, no collection can
+                embed the query, or ``vector`` without ``collection``.
+            CollectionNotFoundError: a named collection does not exist.
         """
-        given = [(m, v) for m, v in (("text", query), ("image", image), ("audio", audio))
-                 if v is not None]
+        given = [(m, v) for m, v in (("text", query), ("image", image), ("audio", audio),
+                                     ("vector", vector)) if v is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of query, image, audio")
+            raise ValueError("give exactly one of query, image, audio, vector")
         q_modality, q_value = given[0]
         if not 1 <= k <= 1000:
             raise ValueError(f"k must be in [1, 1000], got {k}")
-        trace: list[str] = []
-        errors: list[str] = []
-        reachable = [c for c in self.collections if q_modality in c.card.get("modalities", ())]
+        if fusion not in ("rrf", "calibrated"):
+            raise ValueError(f"fusion must be 'rrf' or 'calibrated', got {fusion!r}")
+        if q_modality == "vector":
+            if collection is None or collections:
+                raise ValueError("a vector query searches one collection: give collection=NAME "
+                                 "(and not collections)")
+            return self._vector_search(q_value, collection, k, filter)
+        names = {*(collections or ()), *([collection] if collection else [])}
+        if filter is not None:
+            filter = check_filter(filter)  # a bad filter is the caller's error, not one per list
+        q = _Query(q_modality, q_value, k, fusion, project, [], [], filter)
+        scope = self.collections
+        if names:
+            missing = sorted(names - {c.name for c in self.collections})
+            if missing:
+                raise CollectionNotFoundError(f"no collection named {missing[0]!r}")
+            scope = [c for c in self.collections if c.name in names]
+            q.trace.append(f"collections given: {sorted(names)}")
+        reachable = [c for c in scope if q_modality in c.card.get("modalities", ())]
         if not reachable:
-            raise ValueError(f"no collection in this index has a model that embeds "
-                             f"{q_modality} queries")
-        doc_modalities = {c.modality if c.modality != "text" else "text" for c in reachable}
-        doc_modalities |= {"image", "audio"} & {c.modality for c in self.collections}
+            raise ValueError(f"no {'given ' if names else ''}collection in this index has a "
+                             f"model that embeds {q_modality} queries")
+        doc_modalities = {c.modality for c in reachable}
+        doc_modalities |= {"image", "audio"} & {c.modality for c in scope}
         if mixed:
             chosen = sorted(doc_modalities)
-            trace.append(f"mixed: every reachable document modality {chosen}, fused by rank")
+            q.trace.append(f"mixed: every reachable document modality {chosen}, fused by rank")
         elif modalities:
             chosen = [m for m in modalities if m in MODALITIES]
-            trace.append(f"modalities given: {chosen}")
+            q.trace.append(f"modalities given: {chosen}")
         elif q_modality == "text" and route:
-            chosen = self._route(q_value, reachable, doc_modalities, trace)
+            chosen = self._route(q_value, reachable, doc_modalities, q.trace)
         else:
             chosen = [q_modality] if q_modality != "text" else sorted(doc_modalities)
-            trace.append(f"{q_modality} query: documents of modality {chosen}")
-        vectors: dict[str, np.ndarray] = {}
+            q.trace.append(f"{q_modality} query: documents of modality {chosen}")
         tops: dict[str, tuple[float, Any]] = {}
-        hits = self._fused(chosen, reachable, q_modality, q_value, k, vectors, trace, errors,
-                           tops)
+        hits = self._fused(chosen, reachable, q, tops)
         others = sorted(doc_modalities - set(chosen))
         if not mixed and not modalities and others:
-            limits = {name: (top, self._threshold(info)) for name, (top, info) in tops.items()}
+            limits = {name: (top, self._threshold(info, q_modality))
+                      for name, (top, info) in tops.items()}
             if all(needs_fallback(top, limit) for top, limit in limits.values()):
                 shown = ", ".join(f"{name} {top:.3f} < {limit:.3f}"
                                   for name, (top, limit) in limits.items()) or "no hits"
-                trace.append(f"fallback: no list is confident ({shown}): searching every "
-                             "reachable collection and fusing by rank")
-                hits = self._fused(sorted(doc_modalities), reachable, q_modality, q_value, k,
-                                   vectors, trace, errors, {})
-        return SearchResult(hits=tuple(hits), trace=tuple(trace),
-                            errors=tuple(dict.fromkeys(errors)))  # each error once
+                q.trace.append(f"fallback: no list is confident ({shown}): searching every "
+                               "reachable collection and fusing by rank")
+                hits = self._fused(sorted(doc_modalities), reachable, q, {})
+        return SearchResult(hits=tuple(hits), trace=tuple(q.trace),
+                            errors=tuple(dict.fromkeys(q.errors)))  # each error once
 
-    @staticmethod
-    def _threshold(info: Any) -> float:
-        """The confidence threshold of a collection's model (calibration, else the default)."""
-        return threshold_for(info.card.get("family", ""), info.calibration)
+    def _vector_search(self, vector: Any, name: str, k: int,
+                       filter: Mapping[str, Any] | None = None) -> SearchResult:
+        col = self.index.collection(name)  # CollectionNotFoundError
+        try:
+            arr = np.asarray(vector, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise VectorError(f"the query vector is not a numeric (dim,) array: {exc}") from exc
+        if arr.ndim != 1:
+            raise VectorError(f"a vector query is one vector of shape (dim,), got {arr.shape}")
+        got = col.search(arr, k=k, normalize=True, filter=filter)[0]
+        hits = [Hit(i, float(s), name, {name: float(s)}, {name: r}, payload=p)
+                for r, (i, s, p) in enumerate(zip(got.ids, got.scores, got.payloads,
+                                                  strict=True), 1)]
+        return SearchResult(hits=tuple(hits), trace=(f"vector query on {name}",
+                                                     f"searched {name} ({len(hits)})"),
+                            errors=())
+
+    def _threshold(self, info: Any, q_modality: str) -> float:
+        """The confidence threshold of a collection's model for this query modality
+        (its calibration, else the family default)."""
+        return threshold_for(info.card.get("family", ""), info.calibration,
+                             query_modality=q_modality)
+
+    def stored(self, info: Any, q_modality: str) -> StoredCalibration:
+        """A collection's calibrator and projection for queries of ``q_modality`` (cached)."""
+        key = (info.name, q_modality)
+        if key not in self._stored:
+            self._stored[key] = StoredCalibration.read(info.calibration, q_modality)
+        return self._stored[key]
 
     def _route(self, query: str, reachable: list[Any], doc_modalities: set[str],
                trace: list[str]) -> list[str]:
-        targets = [RouteTarget(c.name, c.model, c.modality if c.modality in MODALITIES
-                               else "text", _summary(c)) for c in reachable]
-        embed = None
-        if self.router_model:
+        targets = tuple(RouteTarget(c.name, c.model, c.modality if c.modality in MODALITIES
+                                    else "text", _summary(c)) for c in reachable)
+        model = self.router_model
+        if model:
             try:
-                enc = self.encoder(self.router_model)
-                embed = enc.encode_text
+                self.encoder(model)
             except Exception as exc:  # the router works on rules alone
-                trace.append(f"router: no zero-shot ({self.router_model}: {exc})")
-        route = Router(targets, embed_text=embed).route(query)
+                trace.append(f"router: no zero-shot ({model}: {exc})")
+                model = None
+        key = (targets, model)
+        router = self._routers.get(key)
+        if router is None:  # built once per target set: it embeds the modality descriptions
+            embed = None if model is None else (
+                lambda texts: self._encode(model, "encode_text", texts))
+            router = self._routers[key] = Router(targets, embed_text=embed)
+        route = router.route(query)
         chosen = [m for m in route.modalities if m in doc_modalities] or sorted(doc_modalities)
         trace.append(f"router: {route.reason}")
         return chosen
 
-    def _fused(self, chosen: Sequence[str], reachable: list[Any], q_modality: str, q_value: Any,
-               k: int, vectors: dict[str, np.ndarray], trace: list[str],
-               errors: list[str], tops: dict[str, tuple[float, Any]]) -> list[Hit]:
+    def _fused(self, chosen: Sequence[str], reachable: list[Any], q: _Query,
+               tops: dict[str, tuple[float, Any]]) -> list[Hit]:
         lists: list[RankedList] = []
+        cals: dict[str, Any] = {}
+        projected: list[str] = []
         payloads: dict[str, Mapping[str, Any]] = {}
         for info in reachable:
             for doc_modality in chosen:
                 if info.modality != doc_modality and info.modality != "text":
                     continue
-                filt = {"modality": doc_modality} if info.modality == "text" else None
+                by_doc = info.modality == "text"  # a text collection, filtered to the documents
+                if by_doc and not _allows(q.filter, doc_modality):
+                    continue  # the caller's filter excludes this document modality
+                name = f"{info.name}[{doc_modality}]" if by_doc else info.name
+                filt = ({**(q.filter or {}), "modality": doc_modality} if by_doc
+                        else (dict(q.filter) if q.filter else None))
                 try:
-                    vec = self._query_vector(info.model, q_modality, q_value, vectors)
-                    got = self.index.collection(info.name).search(vec, k=k, filter=filt,
+                    stored = self.stored(info, q.modality)
+                    vec = self._query_vector(info.model, q)
+                    if q.project and stored.projection is not None:
+                        vec = stored.projection.transform(vec, source="a")
+                        projected.append(name)
+                    got = self.index.collection(info.name).search(vec, k=q.k, filter=filt,
                                                                   model=info.model)[0]
                 except Exception as exc:  # one broken collection never hides the others
-                    errors.append(f"{info.name}: {exc}")
+                    q.errors.append(f"{info.name}: {exc}")
                     continue
                 if len(got):
-                    name = info.name if filt is None else f"{info.name}[{doc_modality}]"
                     lists.append(RankedList(name, got.ids, tuple(float(s) for s in got.scores)))
                     tops[name] = (float(got.scores[0]), info)
+                    if stored.calibrator is not None and name not in projected:
+                        cals[name] = stored.calibrator  # fitted on raw, unprojected cosines
                     for i, p in zip(got.ids, got.payloads, strict=True):
                         payloads.setdefault(i, p)
-        trace.append("searched " + (", ".join(f"{r.name} ({len(r.ids)})" for r in lists)
-                                    or "nothing"))
+        if projected:
+            q.trace.append(f"gap projection of the {q.modality} query applied to "
+                           f"{', '.join(projected)} (no calibrated scores there)")
+        q.trace.append("searched " + (", ".join(f"{r.name} ({len(r.ids)})" for r in lists)
+                                      or "nothing"))
         if not lists:
             return []
         if len(lists) == 1:
             only = lists[0]
             return [Hit(i, s, only.name.split("[")[0], {only.name: s}, {only.name: r},
-                        payload=payloads[i])
+                        calibrated=_probabilities({only.name: s}, cals), payload=payloads[i])
                     for r, (i, s) in enumerate(zip(only.ids, only.scores, strict=True), 1)]
-        fused = rrf_fuse(lists, k=60, limit=k)
-        trace.append(f"fused {len(lists)} lists with RRF (k=60, 1-based ranks)")
-        return [Hit(h.id, h.score, None, h.raw_scores, h.ranks, fused=True,
+        if q.fusion == "calibrated":
+            missing = [r.name for r in lists if r.name not in cals]
+            if not missing:
+                fused = calibrated_fuse(lists, cals, combine="max", limit=q.k)
+                q.trace.append(f"fused {len(lists)} lists by calibrated probability (max)")
+                return [Hit(h.id, h.score, None, h.raw_scores, h.ranks, calibrated=h.calibrated,
+                            fused=True, payload=payloads[h.id]) for h in fused]
+            q.trace.append(f"calibrated fusion unavailable: no calibration for {missing} "
+                           f"({q.modality} queries); fusing by rank instead")
+        fused = rrf_fuse(lists, k=60, limit=q.k)
+        q.trace.append(f"fused {len(lists)} lists with RRF (k=60, 1-based ranks)")
+        return [Hit(h.id, h.score, None, h.raw_scores, h.ranks,
+                    calibrated=_probabilities(h.raw_scores, cals), fused=True,
                     payload=payloads[h.id]) for h in fused]
 
-    def _query_vector(self, model: str, q_modality: str, q_value: Any,
-                      cache: dict[str, np.ndarray]) -> np.ndarray:
-        if model not in cache:
-            enc = self.encoder(model)
-            if q_modality == "text":
-                cache[model] = enc.encode_query([q_value])[0]
-            else:
-                cache[model] = getattr(enc, f"encode_{q_modality}")([q_value])[0]
-        return cache[model]
+    def _query_vector(self, model: str, q: _Query) -> np.ndarray:
+        if model not in q.vectors:
+            method = "encode_query" if q.modality == "text" else f"encode_{q.modality}"
+            q.vectors[model] = self._encode(model, method, [q.value])[0]
+        return q.vectors[model]
+
+
+def _allows(filter: Mapping[str, Any] | None, modality: str) -> bool:
+    """Whether a payload filter's ``modality`` (if any) admits ``modality``."""
+    want = (filter or {}).get("modality")
+    return want is None or modality in (want if isinstance(want, (list, tuple)) else [want])
+
+
+def _probabilities(raw_scores: Mapping[str, float],
+                   cals: Mapping[str, Any]) -> dict[str, float] | None:
+    """Calibrated probability per list that has a calibrator; None when none has."""
+    probs = {n: float(cals[n](np.float64(s))) for n, s in raw_scores.items() if n in cals}
+    return probs or None
 
 
 def _summary(info: Any) -> str:

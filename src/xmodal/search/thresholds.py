@@ -7,6 +7,11 @@ So a threshold belongs to one model and one query type (within- vs cross-modal).
 calibration exists for a model, ``DEFAULT_THRESHOLDS`` gives a documented per-family guess;
 every value is a **placeholder**, replaced by the per-model calibration (``threshold_for``
 prefers it) once the measure step has fitted one.
+
+A collection's calibration (``CollectionInfo.calibration``) is stored per *query* modality,
+``{"text": {...}, "image": {...}}`` (``xmodal calibrate`` writes it; see
+:mod:`xmodal.api.calibrate`); :func:`calibration_for` picks the entry of one query modality.
+The older flat form (``{"threshold": 0.3}``, one calibration for every query) is still read.
 """
 
 from __future__ import annotations
@@ -14,8 +19,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
-__all__ = ["DEFAULT_THRESHOLDS", "needs_fallback", "threshold_for"]
+__all__ = ["DEFAULT_THRESHOLDS", "QUERY_MODALITIES", "calibration_for", "needs_fallback",
+           "threshold_for"]
+
+QUERY_MODALITIES = ("text", "image", "audio")
 
 DEFAULT_THRESHOLDS: Mapping[str, float] = MappingProxyType({
     # Cross-modal text→image cosine; the common CLIP ViT-B heuristic (matches ≈ 0.25–0.35).
@@ -58,15 +67,47 @@ def needs_fallback(top_raw_score: float | None, threshold: float) -> bool:
     return top_raw_score < threshold
 
 
-def threshold_for(card_family: str, calibration: Mapping[str, float] | None = None) -> float:
+def calibration_for(calibration: Mapping[str, Any] | None,
+                    query_modality: str | None) -> Mapping[str, Any] | None:
+    """The calibration entry of one query modality in a collection's calibration dict.
+
+    Args:
+        calibration: ``CollectionInfo.calibration``: per query modality
+            (``{"text": {...}, "image": {...}}``), or the older flat form (one dict for every
+            query, e.g. ``{"threshold": 0.3}``), or None.
+        query_modality: ``"text"``, ``"image"`` or ``"audio"`` (None: no per-modality entry).
+
+    Returns:
+        The entry (the flat form itself), or None when there is none for that modality.
+
+    Example:
+        >>> cal = {"text": {"threshold": 0.31}, "image": {"threshold": 0.8}}
+        >>> calibration_for(cal, "image"), calibration_for(cal, "audio")
+        ({'threshold': 0.8}, None)
+        >>> calibration_for({"threshold": 0.3}, "audio")  # the old flat form
+        {'threshold': 0.3}
+    """
+    if not calibration:
+        return None
+    nested = all(k in QUERY_MODALITIES and isinstance(v, Mapping)
+                 for k, v in calibration.items())
+    if not nested:
+        return calibration
+    return calibration.get(query_modality) if query_modality else None
+
+
+def threshold_for(card_family: str, calibration: Mapping[str, Any] | None = None, *,
+                  query_modality: str | None = None) -> float:
     """The raw-score threshold for a model: its calibration if any, else the family default.
 
     Args:
         card_family: ``ModelCard.family`` of the model that produced the scores.
-        calibration: The model's calibration for this query type, if measured. Read keys:
-            ``"threshold"`` (a measured raw-score threshold, used as is), else
+        calibration: The model's calibration, if measured: per query modality (the entry of
+            ``query_modality`` is read, see :func:`calibration_for`) or one flat dict. Read
+            keys: ``"threshold"`` (a measured raw-score threshold, used as is), else
             ``"logit_scale"`` and ``"logit_bias"`` (sigmoid models: the cosine where the
             pair probability is 0.5, ``-bias / scale``).
+        query_modality: The query's modality (picks the per-modality entry).
 
     Returns:
         The threshold on the raw cosine.
@@ -80,7 +121,12 @@ def threshold_for(card_family: str, calibration: Mapping[str, float] | None = No
         (0.25, 0.42)
         >>> round(threshold_for("siglip", {"logit_scale": 100.0, "logit_bias": -10.0}), 3)
         0.1
+        >>> threshold_for("lit", {"text": {"threshold": 0.42}}, query_modality="text")
+        0.42
+        >>> threshold_for("lit", {"text": {"threshold": 0.42}}, query_modality="image")
+        0.3
     """
+    calibration = calibration_for(calibration, query_modality)
     if calibration:
         if "threshold" in calibration:
             return float(calibration["threshold"])
