@@ -173,9 +173,86 @@ def diagnose(
     against: str = typer.Option(None, "--against", help="A second collection (matched docs)."),
     html: str = typer.Option(None, "--html", help="Write an HTML report with plots."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    calibrate: bool = typer.Option(False, "--calibrate",
+                                   help="Fit a calibrator on the matched pairs (report/JSON)."),
 ) -> None:
     """Collapse, coverage, modality gap and alignment of embeddings, with remedies."""
     from .api.measure import run_diagnose
 
     raise typer.Exit(run_diagnose(a=a, b=b, index_uri=index, collection=collection,
-                                  against=against, html=html, as_json=as_json))
+                                  against=against, html=html, as_json=as_json,
+                                  calibrate=calibrate))
+
+
+@app.command()
+def serve(
+    index: str = typer.Option("xmodal-index", "--index", help="Index folder or URI."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (loopback only "
+                             "unless a token is given)."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    token: str = typer.Option(None, "--token", envvar="XMODAL_TOKEN",
+                              help="Require this token on every request (env XMODAL_TOKEN)."),
+    max_concurrency: int = typer.Option(None, "--max-concurrency",
+                                        help="Requests worked on at once (default 2 × cores)."),
+    router_model: str = typer.Option("minilm", "--router-model",
+                                     help="Text model of the query router ('' for rules only)."),
+    read_only: bool = typer.Option(False, "--read-only", help="Refuse upserts and deletes."),
+    allowed_host: Annotated[list[str] | None, typer.Option(
+        "--allowed-host", help="Another Host header name to accept (repeatable).")] = None,
+    cors_origin: Annotated[list[str] | None, typer.Option(
+        "--cors-origin", help="An origin allowed to call the API from a browser.")] = None,
+) -> None:
+    """Serve the HTTP API and the web page for one index (http://127.0.0.1:8000/)."""
+    from .api.http import run_serve
+
+    raise typer.Exit(run_serve(index_uri=index, host=host, port=port, token=token,
+                               max_concurrency=max_concurrency, router_model=router_model,
+                               read_only=read_only, allowed_hosts=allowed_host or [],
+                               cors_origins=cors_origin or []))
+
+
+@app.command("mcp")
+def mcp_cmd(
+    index: str = typer.Option("xmodal-index", "--index", help="Index folder or URI."),
+    transport: str = typer.Option("stdio", "--transport", help="stdio or http (streamable "
+                                  "HTTP at http://HOST:PORT/mcp)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (http)."),
+    port: int = typer.Option(8765, "--port", help="Port to listen on (http)."),
+    router_model: str = typer.Option("minilm", "--router-model",
+                                     help="Text model of the query router ('' for rules only)."),
+    allowed_host: Annotated[list[str] | None, typer.Option(
+        "--allowed-host", help="Another Host header to accept (http; repeatable).")] = None,
+) -> None:
+    """Serve MCP tools (search, describe_collections, fetch_item) over one index for agents."""
+    if transport not in ("stdio", "http"):
+        typer.echo(f"error: unknown transport {transport!r}: use stdio or http", err=True)
+        raise typer.Exit(2)
+    try:
+        from .api.mcp import run_mcp
+    except ImportError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    raise typer.Exit(run_mcp(index, transport=transport, host=host, port=port,  # type: ignore[arg-type]
+                             router_model=router_model or None,
+                             allowed_hosts=allowed_host or []))
+
+
+@app.command()
+def calibrate(
+    index: str = typer.Option(..., "--index", help="Index folder or URI."),
+    collection: Annotated[list[str] | None, typer.Option(
+        "--collection", help="Item collection to calibrate (repeatable; default: all).")] = None,
+    precision: float = typer.Option(None, "--precision",
+                                    help="Target precision of the threshold (default 0.8)."),
+    recall: float = typer.Option(None, "--recall", help="Or: a target recall."),
+    method: str = typer.Option("isotonic", "--method", help="isotonic or platt."),
+    gap: bool = typer.Option(False, "--gap", help="Also fit and store a gap projection."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Calibrate text queries on each image/audio collection (matched vs non-matched captions,
+    checked on held-out documents) and store the calibration with the collection."""
+    from .api.calibrate import run_calibrate
+
+    raise typer.Exit(run_calibrate(index_uri=index, collections=collection or None,
+                                   precision=precision, recall=recall, method=method, gap=gap,
+                                   as_json=as_json))

@@ -57,6 +57,11 @@ class CollectionBase:
         return int(self._meta["dim"])
 
     @property
+    def model(self) -> str:
+        """The model whose vectors the collection holds."""
+        return str(self._meta["model"])
+
+    @property
     def info(self) -> CollectionInfo:
         """Name, dimension, model, modality, card, calibration, count and backend."""
         m = self._meta

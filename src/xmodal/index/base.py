@@ -40,6 +40,16 @@ class Collection(Protocol):
         """Name, dimension, model, modality, card, calibration, count and backend."""
         ...
 
+    @property
+    def dim(self) -> int:
+        """The dimension (from the stored metadata: no count, cheap on a hot path)."""
+        ...
+
+    @property
+    def model(self) -> str:
+        """The model whose vectors the collection holds (stored metadata, cheap)."""
+        ...
+
     def upsert(
         self,
         ids: Sequence[str],

@@ -1,0 +1,188 @@
+"""The HTTP API's outermost guard: a plain ASGI middleware (no web framework needed).
+
+In order, for every HTTP request:
+
+1. **Host** must name an allowed host (default: the loopback names) — a page on another site
+   that rebinds its DNS name to 127.0.0.1 still sends its own name → 400 ``invalid_host``.
+2. **Origin**: a non-GET request from another origin (a browser on another site) is refused
+   unless that origin is listed → 403 ``cross_origin``. Requests without Origin (curl, agents)
+   pass.
+3. **Token** (when set), on every route: ``Authorization: Bearer T``, ``X-XModal-Token: T``,
+   or the HttpOnly SameSite=Strict cookie that opening ``/?token=T`` sets (so the web page
+   works in a browser) → 401 ``unauthorized`` otherwise. Compared in constant time.
+4. **Body size**: a declared Content-Length above the limit, or more bytes actually streamed
+   (chunked bodies), → 413 ``too_large``, before any handler parses the body.
+
+Example:
+    >>> async def app(scope, receive, send): ...
+    >>> guard = Guard(app, hosts=["localhost"], token="s3cret", cors_origins=(),
+    ...               max_body_bytes=1024)
+    >>> hostname("[::1]:8000"), hostname("LocalHost:80"), hostname("::1")
+    ('::1', 'localhost', '::1')
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import parse_qs
+
+COOKIE = "xmodal_token"
+"""The cookie holding the token once the page was opened with ``/?token=T``."""
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def send_error(send: Callable[..., Any], status: int, code: str, detail: str,
+                     headers: dict[str, str] | None = None) -> None:
+    """Answer ``{"error": code, "detail": detail}`` with ``status``."""
+    body = json.dumps({"error": code, "detail": detail}).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+
+class Admission:
+    """ASGI middleware, outermost: answers 429 + Retry-After at once when ``max_in_flight``
+    HTTP requests are already inside the app, before any parsing, routing or validation — so
+    an overload is shed for the cost of one small response, and the requests let in keep
+    their latency. (The service's work slots bound the *work*; this bounds the *requests*.)
+    """
+
+    def __init__(self, app: Any, *, max_in_flight: int) -> None:
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
+        self.app, self.max_in_flight, self.in_flight = app, max_in_flight, 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.max_in_flight:
+            await send_error(send, 429, "overloaded", f"{self.in_flight} requests in flight; "
+                             "retry shortly", headers={"Retry-After": "1"})
+            return
+        self.in_flight += 1  # one event loop: no lock needed
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+class Guard:
+    """ASGI middleware: Host check, token, same-origin writes, body size (in that order)."""
+
+    def __init__(self, app: Any, *, hosts: Sequence[str], token: str | None,
+                 cors_origins: Sequence[str], max_body_bytes: int) -> None:
+        self.app, self.token = app, token
+        self.hosts = {h.lower().strip("[]") for h in hosts}
+        self.origins = set(cors_origins)
+        self.max_body = max_body_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope.get("headers", ())}
+        host = headers.get("host", "")
+        if "*" not in self.hosts and hostname(host) not in self.hosts:
+            allowed = ", ".join(sorted(self.hosts))
+            await send_error(send, 400, "invalid_host",
+                             f"Host {host!r} is not served here (allowed: {allowed})")
+            return
+        method, origin = scope["method"], headers.get("origin")
+        same = origin is not None and origin.lower() == f"{scope.get('scheme', 'http')}://{host}"
+        if origin and origin not in self.origins and not same and method not in SAFE_METHODS:
+            await send_error(send, 403, "cross_origin",
+                             f"requests from origin {origin!r} are not allowed")
+            return
+        set_cookie = False
+        if self.token and not (method == "OPTIONS" and origin in self.origins):
+            given, set_cookie = self._given_token(scope, headers)
+            if given is None or not hmac.compare_digest(given.encode("utf-8", "replace"),
+                                                         self.token.encode("utf-8")):
+                await send_error(send, 401, "unauthorized", "missing or wrong token "
+                                 "(Authorization: Bearer TOKEN or X-XModal-Token)",
+                                 {"WWW-Authenticate": "Bearer"})
+                return
+        if method not in SAFE_METHODS:
+            try:
+                declared = int(headers.get("content-length", "0") or 0)
+            except ValueError:
+                declared = 0
+            if declared > self.max_body:
+                await self._too_large(declared, send)
+                return
+            chunks, total, more = [], 0, True
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                chunk = message.get("body", b"")
+                total += len(chunk)
+                if total > self.max_body:
+                    await self._too_large(total, send)
+                    return
+                chunks.append(chunk)
+                more = message.get("more_body", False)
+            receive = _replay(b"".join(chunks), receive)
+        if set_cookie:
+            send = _with_cookie(send, self.token or "")
+        await self.app(scope, receive, send)
+
+    def _given_token(self, scope: Any, headers: dict[str, str]) -> tuple[str | None, bool]:
+        auth = headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip(), False
+        if "x-xmodal-token" in headers:
+            return headers["x-xmodal-token"], False
+        for part in headers.get("cookie", "").split(";"):
+            key, _, value = part.strip().partition("=")
+            if key == COOKIE:
+                return value, False
+        if scope["method"] == "GET" and scope["path"] == "/":  # the page's launch link
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            if query.get("token"):
+                return query["token"][0], True
+        return None, False
+
+    async def _too_large(self, size: int, send: Any) -> None:
+        await send_error(send, 413, "too_large", f"the request body has at least {size} "
+                         f"bytes; the limit is {self.max_body}")
+
+
+def hostname(host: str) -> str:
+    """The name in a Host header, without port or IPv6 brackets, lower-cased."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    return host.split(":")[0] if host.count(":") == 1 else host
+
+
+def _replay(body: bytes, receive: Callable[..., Any]) -> Callable[..., Any]:
+    sent = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _with_cookie(send: Callable[..., Any], token: str) -> Callable[..., Any]:
+    async def wrapped(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            cookie = f"{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/"
+            message = {**message, "headers": [*message.get("headers", []),
+                                              (b"set-cookie", cookie.encode("latin-1"))]}
+        await send(message)
+
+    return wrapped

@@ -1,0 +1,430 @@
+"""An MCP server over one index: three tools an agent can call to search it.
+
+``search`` (text, an image or a clip as base64, or a raw vector), ``describe_collections``
+(what each collection holds and how its scores read) and ``fetch_item`` (one stored record).
+Every tool calls :class:`~xmodal.api.service.SearchService`, so inputs meet the same limits and
+refusals as the HTTP API; a refusal (empty query, k out of range, NaN vector, unknown
+collection, wrong dimension, missing item) comes back as a tool error (``isError``) whose text
+names the problem, and the session stays up.
+
+Transports: stdio (``xmodal mcp --index DIR``, for a desktop agent) and streamable HTTP
+(``--transport http``, bound to 127.0.0.1 with the SDK's DNS-rebinding protection on).
+Needs the ``serve`` extra: ``pip install 'xmodal[serve]'``.
+
+Example (in-process, exact store, vectors only)::
+
+    >>> import asyncio, tempfile, numpy as np
+    >>> from mcp import Client
+    >>> from xmodal.index import open_index
+    >>> folder = tempfile.mkdtemp()
+    >>> with open_index("exact:" + folder) as index:
+    ...     col = index.create_collection("toy.image", dim=2, model="toy", modality="image")
+    ...     _ = col.upsert(["a", "b"], np.eye(2), [{"modality": "image"}] * 2)
+    >>> service = SearchService("exact:" + folder, router_model=None)
+    >>> async def ask():
+    ...     async with Client(create_mcp_server(service), mode="legacy") as client:
+    ...         got = await client.call_tool("search", {"vector": [0.0, 2.0],
+    ...                                                 "collection": "toy.image", "k": 1})
+    ...         return got.structured_content["hits"][0]["id"]
+    >>> asyncio.run(ask())
+    'b'
+    >>> service.close()
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from typing_extensions import TypedDict  # pydantic needs this one below Python 3.12
+
+try:  # pydantic comes with the SDK (the serve extra); create_mcp_server says so if missing
+    from pydantic import Field
+except ImportError:  # pragma: no cover
+    Field = None  # type: ignore[assignment,misc]
+
+from xmodal.api.limits import (
+    BadInput,
+    InputTooLarge,
+    error_status,
+)
+from xmodal.api.service import SearchService
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import MCPServer
+
+__all__ = ["DEFAULT_PORT", "MAX_TEXT_CHARS", "create_mcp_server", "mcp_http_app", "run_mcp"]
+
+DEFAULT_PORT = 8765
+"""Port of ``xmodal mcp --transport http`` (``xmodal serve`` uses 8000)."""
+
+MAX_TEXT_CHARS = 20_000
+"""Most characters of a text document ``fetch_item`` returns (the rest is cut, and said so)."""
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+MODALITIES = ("text", "image", "audio")
+
+INSTRUCTIONS = (
+    "Search a multimodal index (images, audio, text). Call describe_collections first to see "
+    "the collections, their models and score thresholds; then search with a text query (it is "
+    "routed to the right document modality), an image/audio example as base64, or a raw "
+    "vector; fetch_item reads one stored record. Scores are raw cosines per list; a fused "
+    "score (fused=true) ranks results but is not a similarity."
+)
+
+
+class HitJSON(TypedDict):
+    """One hit, as ``xmodal search --json`` prints it."""
+
+    id: str
+    path: str | None
+    modality: str | None
+    collection: str
+    rank: int
+    score: float
+    fused: bool
+    raw_scores: dict[str, float]
+    ranks: dict[str, int]
+    caption: str | None
+    calibrated: dict[str, float | None] | None
+
+
+class SearchJSON(TypedDict):
+    """Hits best first, the router's decisions (trace) and what went wrong (errors)."""
+
+    hits: list[HitJSON]
+    trace: list[str]
+    errors: list[str]
+
+
+class CollectionJSON(TypedDict):
+    """One collection, its model and how to read its scores."""
+
+    name: str
+    modality: str
+    count: int
+    dim: int
+    backend: str
+    model: str
+    family: str | None
+    model_modalities: list[str]
+    strengths: str | None
+    weaknesses: str | None
+    card: dict[str, Any]
+    calibration: dict[str, dict[str, Any]]
+
+
+class DescribeJSON(TypedDict):
+    """Every collection plus the limits a search must respect."""
+
+    collections: list[CollectionJSON]
+    documents: int
+    limits: dict[str, Any]
+
+
+class ItemJSON(TypedDict):
+    """A stored record; ``text`` for text documents (their file as indexed)."""
+
+    collection: str
+    id: str
+    payload: dict[str, Any]
+    vector: list[float] | None
+    text: str | None
+    text_truncated: bool
+
+
+def _require_mcp() -> Any:
+    """The SDK's server module, or an ImportError naming the extra."""
+    try:
+        from mcp.server import mcpserver
+    except ImportError as exc:  # pragma: no cover - exercised by the sys.modules test
+        raise ImportError("the MCP server needs the 'mcp' package: pip install "
+                          "'xmodal[serve]'") from exc
+    return mcpserver
+
+
+def _decode(data: str, what: str, limit: int) -> bytes:
+    """Base64 text → bytes, refusing malformed or oversized content before decoding."""
+    if len(data) > limit * 4 // 3 + 4:
+        raise InputTooLarge(f"{what} holds about {len(data) * 3 // 4} bytes; the limit is "
+                            f"{limit}")
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadInput(f"{what} is not valid base64 ({exc})") from exc
+
+
+def _calibration_summary(info: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per query modality the model embeds: the raw-cosine threshold and where it came from
+    (a stored calibration, or the family's default), without the calibrator's knot arrays."""
+    from xmodal.search.thresholds import calibration_for, threshold_for
+
+    card = info.get("card") or {}
+    family = str(card.get("family") or "")
+    out: dict[str, dict[str, Any]] = {}
+    for q in card.get("modalities") or [info["modality"]]:
+        if q not in MODALITIES:
+            continue
+        entry = calibration_for(info.get("calibration"), q) or {}
+        try:
+            threshold: float | None = threshold_for(family, info.get("calibration"),
+                                                    query_modality=q)
+        except ValueError:
+            threshold = None
+        out[q] = {"threshold": threshold, "calibrated": bool(entry),
+                  "cross_modal": q != info["modality"], "method": entry.get("method"),
+                  "target": entry.get("target"), "heldout": entry.get("heldout"),
+                  "projection": "projection" in entry}
+    return out
+
+
+def _collection_json(info: dict[str, Any]) -> CollectionJSON:
+    from xmodal.encoders.card import FAMILY_NOTES
+
+    card = dict(info.get("card") or {})
+    notes = FAMILY_NOTES.get(card.get("family"))  # type: ignore[call-overload]
+    return CollectionJSON(
+        name=info["name"], modality=info["modality"], count=info["count"], dim=info["dim"],
+        backend=info["backend"], model=info["model"], family=card.get("family"),
+        model_modalities=list(card.get("modalities") or []),
+        strengths=notes.strengths if notes else None,
+        weaknesses=notes.weaknesses if notes else None,
+        card=card, calibration=_calibration_summary(info))
+
+
+def _search(service: SearchService, collections: list[str] | None,
+            **kw: Any) -> dict[str, Any]:
+    """``service.search``, restricted to ``collections`` when given."""
+    return service.search(collections=collections or None, **kw)
+
+
+def create_mcp_server(service: SearchService, *, name: str = "xmodal") -> MCPServer:
+    """An MCP server (the SDK's ``MCPServer``) whose tools search ``service``'s index.
+
+    Args:
+        service: The open service every tool calls (the caller closes it).
+        name: The server's name, as clients see it.
+
+    Returns:
+        The server: ``server.run("stdio")``, or ``server.streamable_http_app()`` to mount.
+
+    Example:
+        >>> server = create_mcp_server(service)  # doctest: +SKIP
+        >>> server.run("stdio")  # doctest: +SKIP
+    """
+    import anyio
+    import anyio.to_thread
+
+    mcpserver = _require_mcp()
+    from mcp.server.mcpserver.exceptions import ToolError
+    from mcp_types import ToolAnnotations
+
+    from xmodal import __version__
+
+    server = mcpserver.MCPServer(name, version=__version__, instructions=INSTRUCTIONS)
+    read_only = ToolAnnotations(read_only_hint=True, idempotent_hint=True,
+                                open_world_hint=False)
+
+    async def call(fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on a worker thread in a work slot, within the request timeout; an
+        expected refusal becomes a tool error naming it."""
+        def work() -> Any:
+            with service.slot():
+                return fn()
+
+        try:
+            with anyio.fail_after(service.limits.request_timeout_s):
+                return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        except TimeoutError as exc:
+            raise ToolError(f"timeout: no answer within {service.limits.request_timeout_s:g} s"
+                            ) from exc
+        except Exception as exc:
+            status = error_status(exc)
+            if status is None:
+                raise
+            raise ToolError(f"{status[1]}: {exc}") from exc
+
+    @server.tool(annotations=read_only, structured_output=True)
+    async def search(
+        query: Annotated[str | None, Field(description="Text query, e.g. 'a dog barking' or "
+                                           "'red heart emoji'.")] = None,
+        k: Annotated[int, Field(description="Hits wanted (1..max_k, see "
+                                "describe_collections).")] = 10,
+        modalities: Annotated[list[Literal["text", "image", "audio"]] | None, Field(
+            description="Document modalities to search; default: the router decides "
+            "from the query.")] = None,
+        collections: Annotated[list[str] | None, Field(
+            description="Search only these collections (names from "
+            "describe_collections).")] = None,
+        mixed: Annotated[bool, Field(description="Search every modality and fuse by "
+                                     "rank.")] = False,
+        image_base64: Annotated[str | None, Field(description="Query by example: an image "
+                                                  "file, base64-encoded.")] = None,
+        audio_base64: Annotated[str | None, Field(description="Query by example: an audio "
+                                                  "file, base64-encoded.")] = None,
+        vector: Annotated[list[float] | None, Field(
+            description="A raw query vector of `collection`'s model (its dim).")] = None,
+        collection: Annotated[str | None, Field(description="The collection `vector` "
+                                                "searches (required with it).")] = None,
+        filter: Annotated[dict[str, str | int | bool] | None, Field(
+            description="Exact match on stored payload fields, e.g. {\"modality\": "
+            "\"image\"}; all must match.")] = None,
+    ) -> SearchJSON:
+        """Search the index for images, sounds and text documents.
+
+        Give exactly one of: query (text), image_base64 / audio_base64 (find similar), or
+        vector + collection. Text queries are cross-modal: the router picks the document
+        modality ('the sound of rain' → audio) unless modalities or mixed say otherwise.
+        Each hit has raw cosine scores and ranks per list, calibrated probabilities when the
+        collection is calibrated, and `score` (a raw cosine, or a rank-fusion score when
+        fused=true: that one is not a similarity). `trace` explains the routing; `errors`
+        names the lists that failed.
+        """
+        def run() -> Any:
+            limit = service.limits.max_body_bytes
+            image = None if image_base64 is None else _decode(image_base64, "image_base64",
+                                                              limit)
+            audio = None if audio_base64 is None else _decode(audio_base64, "audio_base64",
+                                                              limit)
+            return _search(service, collections, query=query, image=image, audio=audio,
+                           vector=vector, collection=collection, k=k,
+                           modalities=list(modalities) if modalities else None, mixed=mixed,
+                           filter=filter)
+
+        return await call(run)
+
+    @server.tool(annotations=read_only, structured_output=True)
+    async def describe_collections() -> DescribeJSON:
+        """List every collection: its modality, size, model (family, modalities, dim,
+        strengths), and per query modality the raw-cosine threshold above which a hit is
+        likely relevant (calibrated, or the family default). Call this first to choose
+        collections, modalities and k."""
+        def run() -> Any:
+            infos = service.collections()
+            lim = service.limits
+            return DescribeJSON(
+                collections=[_collection_json(i) for i in infos],
+                documents=int(service.health()["documents"]),
+                limits={"max_k": lim.max_k, "max_text_chars": lim.max_text_chars,
+                        "max_upload_bytes": lim.max_body_bytes,
+                        "max_image_pixels": lim.max_image_pixels,
+                        "max_audio_seconds": lim.max_audio_seconds})
+
+        return await call(run)
+
+    @server.tool(annotations=read_only, structured_output=True)
+    async def fetch_item(
+        collection: Annotated[str, Field(description="The collection name (a hit's "
+                                         "`collection`).")],
+        id: Annotated[str, Field(description="The item id (a hit's `id`).")],
+        with_vector: Annotated[bool, Field(description="Also return the stored unit "
+                                           "vector.")] = False,
+    ) -> ItemJSON:
+        """Read one stored item: its payload (path, modality, caption…), its stored vector if
+        asked, and for a text document the document's text (as indexed, cut at 20,000
+        characters)."""
+        def run() -> Any:
+            got = service.get(collection, [id], with_vectors=with_vector)[0]
+            if got is None:
+                raise ToolError(f"not_found: no item {id!r} in collection {collection}")
+            payload = dict(got["payload"])
+            text = None
+            if payload.get("modality") == "text":
+                try:
+                    text = service.media_path(id).read_text("utf-8", errors="replace")
+                except (OSError, KeyError):  # NotFound: not in the manifest, or gone
+                    text = None
+            return ItemJSON(collection=collection, id=id, payload=payload,
+                            vector=got.get("vector"),
+                            text=None if text is None else text[:MAX_TEXT_CHARS],
+                            text_truncated=text is not None and len(text) > MAX_TEXT_CHARS)
+
+        return await call(run)
+
+    return server
+
+
+def mcp_http_app(server: MCPServer, *, host: str = "127.0.0.1",
+                 allowed_hosts: list[str] | None = None,
+                 max_body_bytes: int = 25 * 1024 * 1024) -> Any:
+    """The streamable-HTTP ASGI app of ``server`` (endpoint ``/mcp``), with the SDK's
+    DNS-rebinding protection on: the Host header must be loopback, ``host`` itself, or one of
+    ``allowed_hosts`` (``"name:*"`` for any port), and an Origin must match one of them.
+
+    Args:
+        server: From :func:`create_mcp_server`.
+        host: The address the app is bound to.
+        allowed_hosts: More Host header values to accept.
+        max_body_bytes: Largest upload a tool call carries (base64 adds a third on top).
+
+    Example:
+        >>> import uvicorn  # doctest: +SKIP
+        >>> uvicorn.run(mcp_http_app(create_mcp_server(service)), port=8765)  # doctest: +SKIP
+    """
+    _require_mcp()
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*", *(allowed_hosts or [])]
+    if host not in LOOPBACK:
+        hosts.append(f"[{host}]:*" if ":" in host else f"{host}:*")
+    origins = [f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")]
+    security = TransportSecuritySettings(enable_dns_rebinding_protection=True,
+                                         allowed_hosts=hosts, allowed_origins=origins)
+    return server.streamable_http_app(transport_security=security, host=host,
+                                      max_request_body_size=max_body_bytes * 4 // 3 + 65536)
+
+
+def run_mcp(index_uri: str, *, transport: Literal["stdio", "http"] = "stdio",
+            host: str = "127.0.0.1", port: int = DEFAULT_PORT,
+            router_model: str | None = "minilm", max_concurrency: int | None = None,
+            allowed_hosts: list[str] | None = None,
+            load: Callable[[str], Any] | None = None) -> int:
+    """Serve the MCP tools over one index until stopped; the exit status.
+
+    Args:
+        index_uri: What :func:`xmodal.index.open_index` opens.
+        transport: ``"stdio"`` (stdin/stdout, for a local agent) or ``"http"`` (streamable
+            HTTP at ``http://HOST:PORT/mcp``).
+        host: Address to bind (HTTP). Loopback by default; the Host header is checked
+            against it (DNS-rebinding protection) in every case.
+        port: Port (HTTP).
+        router_model: Text model of the query router ('' or None: rules only).
+        max_concurrency: Tool calls worked on at once (default: 2 × cores).
+        allowed_hosts: More Host header values to accept (HTTP), e.g. ``"mcp.example:*"``.
+        load: Encoder loader by model name (tests); default ``load_encoder``.
+
+    Example:
+        >>> run_mcp("xmodal-index", transport="http", port=8765)  # doctest: +SKIP
+    """
+    import dataclasses
+
+    from xmodal.api.limits import ServeLimits
+
+    if transport not in ("stdio", "http"):
+        raise ValueError(f"unknown transport {transport!r}: use stdio or http")
+    _require_mcp()
+    limits = ServeLimits()
+    if max_concurrency:
+        limits = dataclasses.replace(limits, max_concurrency=max_concurrency)
+    service = SearchService(index_uri, load=load, router_model=router_model or None,
+                            limits=limits, read_only=True)
+    try:
+        server = create_mcp_server(service)
+        if transport == "stdio":
+            server.run("stdio")
+            return 0
+        if host not in LOOPBACK:
+            print(f"warning: the MCP server on {host} has no authentication; anyone who "
+                  "reaches it can search the index", file=sys.stderr)
+        import uvicorn
+
+        app = mcp_http_app(server, host=host, allowed_hosts=allowed_hosts,
+                           max_body_bytes=limits.max_body_bytes)
+        print(f"xmodal MCP server: http://{host}:{port}/mcp", file=sys.stderr)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+        return 0
+    finally:
+        service.close()

@@ -1,0 +1,385 @@
+"""One served index: what the HTTP API, the MCP server and the web page all call.
+
+:class:`SearchService` opens the index once (a Qdrant Edge folder is single-process), holds a
+:class:`~xmodal.search.searcher.Searcher`, validates every input against :class:`ServeLimits`
+before a model or the store sees it, and returns plain JSON-able dicts. Refusals are typed
+(:mod:`xmodal.api.limits`); :func:`~xmodal.api.limits.error_status` maps each to its HTTP status:
+unknown collection 404, model mismatch 409, bad input 422, too large 413, overloaded 429.
+
+Example (exact store, vectors only — no encoder is loaded)::
+
+    >>> import tempfile, numpy as np
+    >>> from xmodal.index import open_index
+    >>> folder = tempfile.mkdtemp()
+    >>> with open_index("exact:" + folder) as index:
+    ...     col = index.create_collection("toy.image", dim=2, model="toy", modality="image")
+    ...     _ = col.upsert(["a", "b"], np.eye(2), [{"modality": "image"}] * 2)
+    >>> service = SearchService("exact:" + folder, router_model=None)
+    >>> service.health()
+    {'status': 'ok', 'collections': 1, 'documents': 2}
+    >>> [c["name"] for c in service.collections()]
+    ['toy.image']
+    >>> service.get("toy.image", ["b", "nope"])[1] is None
+    True
+    >>> service.close()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from xmodal.api.limits import (
+    BadInput,
+    InputTooLarge,
+    NotFound,
+    Overloaded,
+    ReadOnly,
+    ServeLimits,
+    check_audio,
+    check_image,
+    check_k,
+    check_text,
+    check_vector,
+)
+from xmodal.index.types import CollectionMismatchError
+
+__all__ = [
+    "BadInput",
+    "InputTooLarge",
+    "NotFound",
+    "Overloaded",
+    "ReadOnly",
+    "SearchService",
+    "ServeLimits",
+]
+
+DIAGNOSE_CAP = 2000
+"""Most stored vectors :meth:`SearchService.diagnostics` samples (seeded, reproducible)."""
+
+MAX_BATCH = 1000
+"""Most items one upsert, get or delete call may carry."""
+
+
+def _finite(value: Any) -> Any:
+    """JSON-safe: non-finite floats become None (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class SearchService:
+    """Search, inspect and (unless read-only) edit one index, with limits on every input.
+
+    Thread-safe: searches run concurrently; writes take a lock. :meth:`slot` bounds the work
+    in flight (callers wrap each request in it; a full service raises :class:`Overloaded`).
+
+    Args:
+        index_uri: What :func:`xmodal.index.open_index` opens (a folder, ``exact:PATH``, a URL).
+        load: Loads an encoder from a model name (default: ``xmodal.encoders.load_encoder``).
+        router_model: Text model of the router's zero-shot part (None: rules only).
+        limits: What one request may ask for.
+        read_only: Refuse :meth:`upsert` and :meth:`delete` (:class:`ReadOnly`, 403).
+    """
+
+    def __init__(self, index_uri: str, *, load: Callable[[str], Any] | None = None,
+                 router_model: str | None = "minilm", limits: ServeLimits | None = None,
+                 read_only: bool = False) -> None:
+        from xmodal.index import open_index
+        from xmodal.search.searcher import Searcher
+
+        self.index_uri = str(index_uri)
+        self.limits = limits or ServeLimits()
+        self.read_only = read_only
+        self.index = open_index(self.index_uri)
+        self.searcher = Searcher(self.index, load=load, router_model=router_model)
+        self._write_lock = threading.RLock()
+        self._slots = threading.BoundedSemaphore(self.limits.max_concurrency)
+        self._manifest: tuple[float, dict[str, dict[str, Any]]] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release the index (idempotent)."""
+        self.index.close()
+
+    def __enter__(self) -> SearchService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one of ``max_concurrency`` work slots, or raise :class:`Overloaded` at once."""
+        if not self._slots.acquire(blocking=False):
+            raise Overloaded(f"all {self.limits.max_concurrency} work slots are busy; retry "
+                             "shortly", retry_after=1)
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    def try_acquire(self) -> None:
+        """Take a slot without a context (release with :meth:`release`); Overloaded if full."""
+        if not self._slots.acquire(blocking=False):
+            raise Overloaded(f"all {self.limits.max_concurrency} work slots are busy; retry "
+                             "shortly", retry_after=1)
+
+    def release(self) -> None:
+        """Give back a slot taken with :meth:`try_acquire`."""
+        self._slots.release()
+
+    # -- search ----------------------------------------------------------------------------
+    def search(self, *, query: str | None = None, image: bytes | None = None,
+               audio: bytes | None = None, vector: Sequence[float] | None = None,
+               collection: str | None = None, model: str | None = None, k: int = 10,
+               modalities: list[str] | None = None, mixed: bool = False,
+               route: bool = True, collections: Sequence[str] | None = None,
+               fusion: Literal["rrf", "calibrated"] = "rrf",
+               filter: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Search with exactly one of a text ``query``, ``image`` / ``audio`` bytes, or a
+        ``vector`` of ``collection``'s model; the JSON of ``xmodal search --json``.
+
+        Args:
+            query: Text (routed to document modalities unless ``modalities`` / ``mixed``).
+            image: Image file bytes (query by example).
+            audio: Audio file bytes (query by example).
+            vector: A query vector of the collection's model (normalised here).
+            collection: The collection a ``vector`` searches (required with it).
+            model: With ``vector``: the model that made it; refused (409) when not the
+                collection's.
+            k: Hits wanted, 1..``limits.max_k``.
+            modalities: Document modalities to search ("text", "image", "audio").
+            mixed: Search every reachable collection and fuse by rank.
+            route: Let the router pick document modalities for text queries.
+            collections: Search only these collections (text / image / audio queries).
+            fusion: ``"rrf"`` (by rank) or ``"calibrated"`` (by calibrated probability when
+                every list searched has a calibration; else RRF, said in the trace).
+            filter: Exact match on stored payload fields (``{"key": str | int | bool}``, all
+                must match), in every collection searched.
+
+        Returns:
+            ``{"hits": [...], "trace": [...], "errors": [...]}`` (``SearchResult.to_json``).
+
+        Example::
+
+            hits = service.search(query="a red heart", k=3)["hits"]
+            hits[0]["path"], hits[0]["score"]  # ('/photos/heart.png', 0.31)
+            service.search(vector=v, collection="starter-image.image", k=5)
+        """
+        given = [n for n, v in (("query", query), ("image", image), ("audio", audio),
+                                ("vector", vector)) if v is not None]
+        if len(given) != 1:
+            raise BadInput("give exactly one of query, image, audio, vector"
+                           + (f" (got {', '.join(given)})" if given else ""))
+        check_k(k, self.limits)
+        if modalities is not None:
+            bad = [m for m in modalities if m not in ("text", "image", "audio")]
+            if bad:
+                raise BadInput(f"unknown modalities {bad}: use text, image or audio")
+        if vector is not None:
+            if not collection:
+                raise BadInput("a vector search needs the collection the vector belongs to")
+            if collections:
+                raise BadInput("a vector search names one collection: use collection, "
+                               "not collections")
+            col = self.index.collection(collection)  # CollectionNotFoundError: 404
+            # .dim / .model read stored metadata: .info would count every point (ms at 100k)
+            if model is not None and model != col.model:
+                raise CollectionMismatchError(f"the vector is from model {model!r}; "
+                                              f"{collection} holds {col.model!r} vectors")
+            vec = check_vector(vector, col.dim)
+            result = self.searcher.search(vector=vec, collection=collection, k=k,
+                                          filter=filter)
+            return result.to_json()
+        if query is not None:
+            check_text(query, self.limits)
+        elif image is not None:
+            check_image(bytes(image), self.limits)
+        elif audio is not None:
+            check_audio(bytes(audio), self.limits)
+        if fusion not in ("rrf", "calibrated"):
+            raise BadInput(f"fusion must be 'rrf' or 'calibrated', got {fusion!r}")
+        result = self.searcher.search(query, image=image, audio=audio, k=k,
+                                      modalities=modalities, mixed=mixed, route=route,
+                                      collections=list(collections) if collections else None,
+                                      fusion=fusion, filter=filter)
+        return result.to_json()
+
+    # -- collections -----------------------------------------------------------------------
+    @staticmethod
+    def _info_dict(info: Any) -> dict[str, Any]:
+        return {"name": info.name, "model": info.model, "modality": info.modality,
+                "dim": int(info.dim), "count": int(info.count), "backend": info.backend,
+                "card": dict(info.card), "calibration": info.calibration}
+
+    def collections(self) -> list[dict[str, Any]]:
+        """Every collection: name, model, modality, dim, count, backend, card, calibration."""
+        return [self._info_dict(info) for info in self.index.collections()]
+
+    def collection(self, name: str) -> dict[str, Any]:
+        """One collection's dict plus ``"stats"`` (backend statistics); 404 when unknown."""
+        col = self.index.collection(name)
+        stats = json.loads(json.dumps(col.stats(), default=str))
+        return {**self._info_dict(col.info), "stats": stats}
+
+    def _manifest_entries(self) -> dict[str, dict[str, Any]]:
+        """The ingest manifest (path → entry), re-read when its file changes."""
+        from xmodal.index.ingest import load_manifest, manifest_path
+
+        path = manifest_path(self.index_uri)
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return {}
+        if self._manifest is None or self._manifest[0] != mtime:
+            try:
+                self._manifest = (mtime, load_manifest(path))
+            except (OSError, ValueError):
+                return {}
+        return self._manifest[1]
+
+    def _sample_ids(self, name: str, count: int, cap: int) -> list[str]:
+        """Up to ``cap`` stored ids of a collection: its manifest documents, else the
+        neighbours of a seeded random direction (every id when the collection is small)."""
+        docs = sorted({e["doc"] for e in self._manifest_entries().values()
+                       if name in e.get("collections", ()) and "doc" in e})
+        if not docs:
+            col = self.index.collection(name)
+            rng = np.random.default_rng(0)
+            q = rng.normal(size=col.info.dim)
+            got = col.search(q / np.linalg.norm(q), k=max(1, min(count, cap)))[0]
+            return list(got.ids)
+        if len(docs) > cap:
+            pick = np.random.default_rng(0).choice(len(docs), size=cap, replace=False)
+            docs = [docs[i] for i in sorted(pick.tolist())]
+        return docs
+
+    def diagnostics(self, name: str) -> dict[str, Any]:
+        """``xmodal diagnose --json`` of a collection's stored vectors (at most
+        :data:`DIAGNOSE_CAP`, a seeded sample), plus ``collection`` and ``sampled``."""
+        from xmodal.diagnostics import diagnose
+
+        col = self.index.collection(name)
+        ids = self._sample_ids(name, col.count(), DIAGNOSE_CAP)
+        records = [r for r in col.get(ids) if r is not None and r.vector is not None]
+        if len(records) < 2:
+            raise BadInput(f"{name} holds {len(records)} readable vectors; diagnostics need 2")
+        d = diagnose(np.stack([r.vector for r in records]))
+        out = {"collection": name, "sampled": len(records), "n": d.n, "dim": d.dim,
+               "gap": d.gap, "gap_cosine": d.gap_cosine,
+               "random_pair_mean": d.random_pair_mean, "random_pair_std": d.random_pair_std,
+               "effective_rank": d.effective_rank, "anisotropy": d.anisotropy,
+               "matched_cos_mean": d.matched_cos_mean}
+        out = {k: _finite(float(v)) if isinstance(v, float | np.floating) else v
+               for k, v in out.items()}
+        out["findings"] = [{"code": f.code, "severity": f.severity, "message": f.message,
+                            "remedy": f.remedy} for f in d.findings]
+        return out
+
+    # -- items -----------------------------------------------------------------------------
+    @staticmethod
+    def _check_ids(ids: Sequence[str]) -> list[str]:
+        ids = list(ids)
+        if not ids:
+            raise BadInput("give at least one id")
+        if len(ids) > MAX_BATCH:
+            raise InputTooLarge(f"{len(ids)} ids in one call; the limit is {MAX_BATCH}")
+        if not all(isinstance(i, str) and i for i in ids):
+            raise BadInput("ids must be non-empty strings")
+        return ids
+
+    def get(self, collection: str, ids: Sequence[str],
+            with_vectors: bool = False) -> list[dict[str, Any] | None]:
+        """The stored record of each id (``{id, payload[, vector]}``), None where absent."""
+        ids = self._check_ids(ids)
+        out: list[dict[str, Any] | None] = []
+        for rec in self.index.collection(collection).get(ids):
+            if rec is None:
+                out.append(None)
+                continue
+            item: dict[str, Any] = {"id": rec.id, "payload": rec.payload}
+            if with_vectors and rec.vector is not None:
+                item["vector"] = [float(x) for x in rec.vector]
+            out.append(item)
+        return out
+
+    def upsert(self, collection: str, items: Sequence[Mapping[str, Any]], *,
+               model: str | None = None, normalize: bool = False) -> dict[str, Any]:
+        """Insert or replace ``[{"id", "vector", "payload"}]`` in an existing collection.
+
+        Returns:
+            ``{"inserted": n, "updated": m}``.
+
+        Raises:
+            ReadOnly: the service is read-only. CollectionMismatchError: ``model`` is not the
+            collection's. VectorError: a bad vector (names the id). BadInput: bad payloads.
+        """
+        if self.read_only:
+            raise ReadOnly("this service is read-only")
+        if not items:
+            raise BadInput("give at least one item")
+        if len(items) > MAX_BATCH:
+            raise InputTooLarge(f"{len(items)} items in one call; the limit is {MAX_BATCH}")
+        col = self.index.collection(collection)
+        info = col.info
+        if model is not None and model != info.model:
+            raise CollectionMismatchError(f"the vectors are from model {model!r}; {collection} "
+                                          f"holds {info.model!r} vectors")
+        ids = self._check_ids([it.get("id") for it in items])
+        rows = []
+        for it in items:
+            raw = it.get("vector")
+            check_vector(raw if raw is not None else [], info.dim, what=f"vector of {it['id']}")
+            rows.append(np.asarray(raw, dtype=np.float32))
+        payloads = []
+        for it in items:
+            p = it.get("payload") or {}
+            if not isinstance(p, dict):
+                raise BadInput(f"payload of {it['id']} must be an object")
+            try:
+                json.dumps(p, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise BadInput(f"payload of {it['id']} is not plain JSON ({exc})") from exc
+            payloads.append(p)
+        with self._write_lock:
+            res = col.upsert(ids, np.stack(rows), payloads, model=info.model,
+                             normalize=normalize)
+        return {"inserted": res.inserted, "updated": res.updated}
+
+    def delete(self, collection: str, ids: Sequence[str]) -> dict[str, Any]:
+        """Delete ids from a collection; ``{"deleted": how many were present}``."""
+        if self.read_only:
+            raise ReadOnly("this service is read-only")
+        ids = self._check_ids(ids)
+        col = self.index.collection(collection)
+        with self._write_lock:
+            return {"deleted": int(col.delete(ids))}
+
+    # -- media and health ------------------------------------------------------------------
+    def media_path(self, doc_id: str) -> Path:
+        """The original file of an indexed document, as ``xmodal index`` recorded it in the
+        index's manifest. Never a path from a request or from an API-written payload: a
+        document the manifest does not list, or whose file is gone, is :class:`NotFound`."""
+        for path, entry in self._manifest_entries().items():
+            if entry.get("doc") == doc_id:
+                p = Path(path)
+                if p.is_file():
+                    return p
+                raise NotFound(f"the file of document {doc_id} is gone")
+        raise NotFound(f"no indexed document {doc_id!r}")
+
+    def health(self) -> dict[str, Any]:
+        """``{"status": "ok", "collections": n, "documents": m}``: documents are the files in
+        the ingest manifest, or (without one) the vectors stored over all collections."""
+        infos = self.index.collections()
+        manifest = self._manifest_entries()
+        docs = len(manifest) if manifest else sum(int(i.count) for i in infos)
+        return {"status": "ok", "collections": len(infos), "documents": docs}

@@ -1,0 +1,51 @@
+"""The outermost admission gate: beyond ``max_in_flight`` requests, 429 + Retry-After at once,
+before the app sees the request; the requests let in finish normally."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from xmodal.api.guard import Admission
+
+
+def _blocking_app(release: asyncio.Event, entered: list[str]) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        entered.append(scope["path"])
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+    return app
+
+
+def test_requests_beyond_the_limit_get_429_without_reaching_the_app() -> None:
+    async def scenario() -> tuple[list[int], list[int], list[str], str | None, int]:
+        release, entered = asyncio.Event(), []
+        gate = Admission(_blocking_app(release, entered), max_in_flight=3)
+        transport = httpx.ASGITransport(app=gate)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            admitted = [asyncio.create_task(client.get(f"/a{i}")) for i in range(3)]
+            while len(entered) < 3:  # all three are inside the app, holding their places
+                await asyncio.sleep(0.001)
+            refused = [await client.get(f"/b{i}") for i in range(4)]
+            release.set()
+            done = await asyncio.gather(*admitted)
+            after = await client.get("/c")  # the places are free again
+        return ([r.status_code for r in done], [r.status_code for r in refused], entered,
+                refused[0].headers.get("retry-after"), after.status_code)
+
+    done, refused, entered, retry_after, after = asyncio.run(scenario())
+    assert done == [200, 200, 200]
+    assert refused == [429] * 4
+    assert retry_after == "1"
+    assert sorted(entered) == ["/a0", "/a1", "/a2", "/c"]  # no refused request reached the app
+    assert after == 200
+
+
+def test_the_limit_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_in_flight"):
+        Admission(lambda *a: None, max_in_flight=0)
