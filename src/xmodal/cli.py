@@ -196,7 +196,10 @@ def serve(
                                         help="Requests worked on at once (default 2 × cores)."),
     router_model: str = typer.Option("minilm", "--router-model",
                                      help="Text model of the query router ('' for rules only)."),
-    read_only: bool = typer.Option(False, "--read-only", help="Refuse upserts and deletes."),
+    read_only: bool = typer.Option(False, "--read-only",
+                                   help="Refuse upserts, deletes and folder indexing."),
+    root: str = typer.Option(None, "--root", help="Allow POST /index of files and folders "
+                             "under this folder (off by default)."),
     allowed_host: Annotated[list[str] | None, typer.Option(
         "--allowed-host", help="Another Host header name to accept (repeatable).")] = None,
     cors_origin: Annotated[list[str] | None, typer.Option(
@@ -208,7 +211,7 @@ def serve(
     raise typer.Exit(run_serve(index_uri=index, host=host, port=port, token=token,
                                max_concurrency=max_concurrency, router_model=router_model,
                                read_only=read_only, allowed_hosts=allowed_host or [],
-                               cors_origins=cors_origin or []))
+                               cors_origins=cors_origin or [], root=root))
 
 
 @app.command("mcp")

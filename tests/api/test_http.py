@@ -174,6 +174,7 @@ def test_page_and_schema(client):
     assert set(paths) == {"/health", "/collections", "/collections/{name}",
                           "/collections/{name}/diagnostics", "/search", "/search/file",
                           "/items/{collection}/{id}", "/media/{doc_id}",
-                          "/collections/{name}/upsert", "/collections/{name}/delete"}
+                          "/collections/{name}/upsert", "/collections/{name}/delete",
+                          "/index"}
     r = client.get("/no/such/route")
     assert r.status_code == 404 and r.json()["error"] == "http_404"

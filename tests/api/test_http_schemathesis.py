@@ -31,12 +31,17 @@ from xmodal.index.ingest import load_manifest, manifest_path  # noqa: E402
 EXAMPLES = 150
 """Examples per operation (operations without inputs generate fewer: they have no variety)."""
 
+REAL_PATHS = ("images", "docs", "sounds/drum.wav", ".", "misc")
+"""Paths under the served root (the toy corpus) that ``POST /index`` accepts."""
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, list, list]]:
     """(schema, collection names, document ids) of a served toy index."""
-    uri, encoders, _ = build_index(Path(tmp_path_factory.mktemp("schemathesis")))
+    uri, encoders, corpus = build_index(Path(tmp_path_factory.mktemp("schemathesis")))
     limits = ServeLimits(max_body_bytes=256 * 1024, max_concurrency=4)
-    with SearchService(uri, load=loader(encoders), router_model=None, limits=limits) as service:
+    with SearchService(uri, load=loader(encoders), router_model=None, limits=limits,
+                       index_root=corpus) as service:
         app = create_app(service, allowed_hosts=("localhost", "127.0.0.1", "testserver"))
         names = [c["name"] for c in service.collections()]
         docs = sorted(e["doc"] for e in load_manifest(manifest_path(uri)).values())
@@ -47,7 +52,8 @@ def exercise(operation: object, names: list[str], docs: list[str],
              statuses: Counter[tuple[str, int]]) -> None:
     """Send up to ``EXAMPLES`` generated requests to one operation, checking every answer:
     valid requests and requests that break the schema (negative mode). Half the time a path
-    parameter names a real collection / document, so requests reach past the 404s."""
+    parameter names a real collection / document, and a ``POST /index`` body a real folder or
+    file under the root, so requests reach past the 404s and 422s."""
     name = f"{operation.method.upper()} {operation.path}"
 
     cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
@@ -65,6 +71,8 @@ def exercise(operation: object, names: list[str], docs: list[str],
             for key in ("doc_id", "id"):
                 if key in params:
                     params[key] = docs[i % len(docs)]
+        if real and operation.path == "/index" and isinstance(case.body, dict):
+            case.body = {**case.body, "paths": [REAL_PATHS[i % len(REAL_PATHS)]]}
         response = case.call_and_validate(checks=[
             not_a_server_error, status_code_conformance, content_type_conformance,
             response_schema_conformance])
@@ -80,10 +88,10 @@ def test_api_conforms_to_its_schema(served) -> None:
     for operation in operations:
         exercise(operation, names, docs, statuses)
     sent = Counter(op for op, _ in statuses.elements())
-    assert len(sent) == len(operations) == 10, sent  # every operation of the schema
+    assert len(sent) == len(operations) == 11, sent  # every operation of the schema
     assert sum(sent.values()) >= 1000, sent
     assert not [k for k in statuses if k[1] >= 500]
     reached = {op for op, code in statuses if code == 200}
     assert reached >= {"GET /collections/{name}", "GET /collections/{name}/diagnostics",
                        "GET /items/{collection}/{id}", "GET /media/{doc_id}",
-                       "POST /search"}, statuses
+                       "POST /index", "POST /search"}, statuses

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,23 @@ def _encoders(models: dict[str, str], wanted: set[str]) -> dict[str, Any]:
     from xmodal.encoders import load_encoder
 
     return {m: load_encoder(spec) for m, spec in models.items() if m in wanted and spec}
+
+
+def index_json(report: Any, scan_skipped: Sequence[Any], seconds: float) -> dict[str, Any]:
+    """What ``xmodal index --json`` prints (and ``POST /index`` answers) for an ingest.
+
+    Args:
+        report: The :class:`~xmodal.index.ingest.IngestReport`.
+        scan_skipped: Files the scan skipped (listed before the ingest's own skips).
+        seconds: The wall time of scan plus ingest.
+    """
+    return {
+        "indexed": report.indexed, "unchanged": report.unchanged,
+        "replaced": report.replaced, "pruned": report.pruned,
+        "failed": [{"path": p.item, "reason": p.reason} for p in report.failed],
+        "skipped": [{"path": p.item, "reason": p.reason}
+                    for p in (*scan_skipped, *report.skipped)],
+        "collections": list(report.collections), "seconds": round(seconds, 2)}
 
 
 def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune: bool,
@@ -74,12 +92,7 @@ def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune
     for p in report.failed:
         _echo(f"failed: {p.item}: {p.reason}", err=True)
     if as_json:
-        _echo(json.dumps({
-            "indexed": report.indexed, "unchanged": report.unchanged,
-            "replaced": report.replaced, "pruned": report.pruned,
-            "failed": [{"path": p.item, "reason": p.reason} for p in report.failed],
-            "skipped": [{"path": p.item, "reason": p.reason} for p in skipped],
-            "collections": list(report.collections), "seconds": round(seconds, 2)}, indent=1))
+        _echo(json.dumps(index_json(report, skipped_scan, seconds), indent=1))
     else:
         _echo(f"{report.summary()} in {seconds:.1f} s")
         for p in skipped[:20]:

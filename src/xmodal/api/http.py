@@ -12,6 +12,8 @@ Routes (the OpenAPI schema is at ``/openapi.json``)::
     GET  /media/{doc_id}                  the original file of an indexed document
     POST /collections/{name}/upsert       {"items": [{"id", "vector", "payload"}]}
     POST /collections/{name}/delete       {"ids": [...]}
+    POST /index                           {"paths": [...], "prune"?}: xmodal index --json
+                                          (only under ``--root``; 403 without one)
     GET  /                                the web page (``/static`` holds its files)
 
 Hardening (:class:`Guard`, outermost): the Host header must name an allowed host (against DNS
@@ -20,7 +22,8 @@ rebinding) → 400; a token, when set, is checked on every route (``Authorizatio
 from another origin is refused unless listed in ``cors_origins`` → 403; bodies above
 ``max_body_bytes`` → 413 (Content-Length and the bytes actually streamed). Work runs in a thread
 pool, at most ``max_concurrency`` requests at once (more: 429 with Retry-After), each within
-``request_timeout_s`` (504). Every error body is ``{"error": code, "detail": message}``.
+``request_timeout_s`` (504; ``POST /index``: ``index_timeout_s``). Every error body is
+``{"error": code, "detail": message}``.
 
 Example (in a test; ``xmodal serve`` runs the same app under uvicorn)::
 
@@ -61,6 +64,8 @@ from xmodal.api.models import (
     DeleteResponse,
     Diagnostics,
     Health,
+    IndexRequest,
+    IndexResponse,
     ItemResponse,
     Modality,
     SearchRequest,
@@ -124,8 +129,11 @@ def create_app(service: SearchService, *, token: str | None = None,
     app = FastAPI(title="xmodal", description="Multimodal search over one xmodal index.",
                   version=_version(), docs_url=None, redoc_url=None)
 
-    async def work(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run ``fn`` in a thread, holding a work slot, within the request timeout."""
+    async def work(fn: Callable[..., Any], *args: Any, timeout_s: float | None = None,
+                   **kwargs: Any) -> Any:
+        """Run ``fn`` in a thread, holding a work slot, within ``timeout_s`` (default: the
+        request timeout)."""
+        timeout = limits.request_timeout_s if timeout_s is None else timeout_s
         try:
             service.try_acquire()
         except Overloaded as exc:
@@ -145,15 +153,15 @@ def create_app(service: SearchService, *, token: str | None = None,
                 service.release()
 
         try:
-            with anyio.fail_after(limits.request_timeout_s):
+            with anyio.fail_after(timeout):
                 return await anyio.to_thread.run_sync(job, abandon_on_cancel=True)
         except TimeoutError as exc:
             with lock:
                 state["abandoned"] = True
                 if not state["started"]:
                     service.release()
-            raise ApiError(504, "timeout", f"the request took longer than "
-                           f"{limits.request_timeout_s:g} s") from exc
+            raise ApiError(504, "timeout",
+                           f"the request took longer than {timeout:g} s") from exc
         except ApiError:
             raise
         except Exception as exc:
@@ -254,6 +262,12 @@ def create_app(service: SearchService, *, token: str | None = None,
         """Delete ids from a collection."""
         return await work(service.delete, name, body.ids)
 
+    @app.post("/index", response_model=IndexResponse, responses=ERRORS)
+    async def index(body: IndexRequest) -> Any:
+        """Index files and folders under the server's ``--root`` (off without one: 403)."""
+        return await work(service.index_paths, body.paths, prune=body.prune,
+                          timeout_s=limits.index_timeout_s)
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:
         index = WEB_DIR / "index.html"
@@ -316,8 +330,10 @@ def is_loopback(host: str) -> bool:
 def run_serve(*, index_uri: str, host: str = "127.0.0.1", port: int = 8000,
               token: str | None = None, max_concurrency: int | None = None,
               router_model: str | None = "minilm", read_only: bool = False,
-              allowed_hosts: Sequence[str] = (), cors_origins: Sequence[str] = ()) -> int:
+              allowed_hosts: Sequence[str] = (), cors_origins: Sequence[str] = (),
+              root: str | None = None) -> int:
     """``xmodal serve``: refuse a non-loopback bind without a token, then run uvicorn.
+    ``root``: the folder ``POST /index`` may index under (None: folder indexing is off).
 
     Returns the exit code (2: refused or the index would not open).
     """
@@ -328,6 +344,9 @@ def run_serve(*, index_uri: str, host: str = "127.0.0.1", port: int = 8000,
         print(f"error: --host {host} is reachable from other machines: give a token "
               "(--token or env XMODAL_TOKEN), or bind 127.0.0.1", file=sys.stderr)
         return 2
+    if root is not None and not Path(root).expanduser().is_dir():
+        print(f"error: --root {root} is not a folder", file=sys.stderr)
+        return 2
     uvicorn = require_uvicorn()
     limits = ServeLimits()
     if max_concurrency is not None:
@@ -337,7 +356,7 @@ def run_serve(*, index_uri: str, host: str = "127.0.0.1", port: int = 8000,
         limits = dataclasses.replace(limits, max_concurrency=max_concurrency)
     try:
         service = SearchService(index_uri, router_model=router_model or None, limits=limits,
-                                read_only=read_only)
+                                read_only=read_only, index_root=root)
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"error: cannot open {index_uri}: {exc}", file=sys.stderr)
         return 2
@@ -349,7 +368,9 @@ def run_serve(*, index_uri: str, host: str = "127.0.0.1", port: int = 8000,
     app = create_app(service, token=token, allowed_hosts=hosts, cors_origins=cors_origins)
     shown = f"[{host}]" if ":" in host else host
     print(f"xmodal: serving {index_uri} on http://{shown}:{port}/"
-          + (" (token required)" if token else ""), file=sys.stderr)
+          + (" (token required)" if token else "")
+          + (f"; POST /index under {service.index_root}" if service.index_root else ""),
+          file=sys.stderr)
     try:
         # no access log: one line per request costs ~8 % of a loaded server (serve_load.py)
         uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)

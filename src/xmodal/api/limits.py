@@ -53,6 +53,8 @@ class ServeLimits:
         max_k: Most hits one search may ask for.
         max_concurrency: Requests doing work at once; more are refused (429), not queued.
         request_timeout_s: Seconds a request may work before it is answered 504.
+        index_timeout_s: Seconds a ``POST /index`` may work before it is answered 504 (the
+            ingest then finishes in the background, still holding its slot).
     """
 
     max_body_bytes: int = 25 * MiB
@@ -62,6 +64,7 @@ class ServeLimits:
     max_k: int = 100
     max_concurrency: int = field(default_factory=_default_concurrency)
     request_timeout_s: float = 30.0
+    index_timeout_s: float = 600.0
 
 
 class ServiceError(Exception):
@@ -96,6 +99,12 @@ class ReadOnly(ServiceError, PermissionError):
     """A write to a service started read-only (403)."""
 
     status, code = 403, "read_only"
+
+
+class IndexingDisabled(ServiceError, PermissionError):
+    """Folder indexing asked of a service started without an index root (403)."""
+
+    status, code = 403, "indexing_disabled"
 
 
 class Overloaded(ServiceError):

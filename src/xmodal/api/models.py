@@ -145,6 +145,34 @@ class DeleteResponse(BaseModel):
     deleted: int
 
 
+class IndexRequest(BaseModel):
+    """Files and folders to index, relative to the server's ``--root`` (at most 100)."""
+
+    model_config = ConfigDict(extra="forbid")
+    paths: list[str] = Field(description="Paths under the root (relative, or absolute inside "
+                             "it); no '..', no symbolic links.")
+    prune: bool = Field(False, description="Delete the documents of files gone from these "
+                        "paths (never any other).")
+
+
+class PathProblem(BaseModel):
+    path: str
+    reason: str
+
+
+class IndexResponse(BaseModel):
+    """What ``xmodal index --json`` prints."""
+
+    indexed: int
+    unchanged: int
+    replaced: int
+    pruned: int
+    failed: list[PathProblem]
+    skipped: list[PathProblem]
+    collections: list[str]
+    seconds: float
+
+
 class ItemResponse(BaseModel):
     id: str
     payload: dict[str, Any]
@@ -154,7 +182,7 @@ class ItemResponse(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text} for code, text in (
         (400, "Malformed request or bad Host header"), (401, "Missing or wrong token"),
-        (403, "Cross-origin write, or the service is read-only"),
+        (403, "Cross-origin write, the service is read-only, or folder indexing is off"),
         (404, "Unknown collection, item or document"),
         (409, "The vector's model is not the collection's"), (413, "Input above a limit"),
         (422, "Invalid input"), (429, "Every work slot is busy (see Retry-After)"),

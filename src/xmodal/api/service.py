@@ -29,15 +29,19 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from xmodal.api import folders
 from xmodal.api.limits import (
     BadInput,
+    IndexingDisabled,
     InputTooLarge,
     NotFound,
     Overloaded,
@@ -53,6 +57,7 @@ from xmodal.index.types import CollectionMismatchError
 
 __all__ = [
     "BadInput",
+    "IndexingDisabled",
     "InputTooLarge",
     "NotFound",
     "Overloaded",
@@ -86,18 +91,22 @@ class SearchService:
         load: Loads an encoder from a model name (default: ``xmodal.encoders.load_encoder``).
         router_model: Text model of the router's zero-shot part (None: rules only).
         limits: What one request may ask for.
-        read_only: Refuse :meth:`upsert` and :meth:`delete` (:class:`ReadOnly`, 403).
+        read_only: Refuse :meth:`upsert`, :meth:`delete` and :meth:`index_paths`
+            (:class:`ReadOnly`, 403).
+        index_root: The folder :meth:`index_paths` may index under (None: off, 403).
     """
 
     def __init__(self, index_uri: str, *, load: Callable[[str], Any] | None = None,
                  router_model: str | None = "minilm", limits: ServeLimits | None = None,
-                 read_only: bool = False) -> None:
+                 read_only: bool = False,
+                 index_root: str | os.PathLike[str] | None = None) -> None:
         from xmodal.index import open_index
         from xmodal.search.searcher import Searcher
 
         self.index_uri = str(index_uri)
         self.limits = limits or ServeLimits()
         self.read_only = read_only
+        self.index_root = None if index_root is None else folders.index_root(index_root)
         self.index = open_index(self.index_uri)
         self.searcher = Searcher(self.index, load=load, router_model=router_model)
         self._write_lock = threading.RLock()
@@ -362,6 +371,40 @@ class SearchService:
         col = self.index.collection(collection)
         with self._write_lock:
             return {"deleted": int(col.delete(ids))}
+
+    # -- folders ---------------------------------------------------------------------------
+    def index_paths(self, paths: Sequence[str], *, prune: bool = False) -> dict[str, Any]:
+        """Scan and ingest files and folders under the index root into the open index; the
+        JSON of ``xmodal index --json``. Each modality is encoded by the model of the index's
+        collection of that modality (else the default), through the searcher's encoder and
+        its lock. ``prune`` deletes documents of files gone from the given paths, no other.
+
+        Raises:
+            ReadOnly, IndexingDisabled: 403. BadInput: a refused path, named (see
+            :mod:`xmodal.api.folders`). InputTooLarge: too many paths.
+        """
+        from xmodal.api.commands import index_json
+        from xmodal.index.ingest import ingest, manifest_path
+
+        if self.read_only:
+            raise ReadOnly("this service is read-only")
+        started = time.perf_counter()
+        root = folders.require_root(self.index_root)
+        targets = folders.confine_all(root, list(paths))
+        files, skipped = folders.scan_confined(root, targets)
+        models = folders.document_models(self.index.collections())
+        encoders, why = folders.load_encoders({f.modality for f in files}, models,
+                                              self.searcher.shared_encoder)
+        with self._write_lock:  # files without an encoder: skipped by ingest, never pruned
+            report = ingest(self.index, files=files, encoders=encoders,
+                            manifest=manifest_path(self.index_uri), prune=prune,
+                            prune_within=targets)
+            self.searcher.refresh()  # new collections become searchable
+            self._manifest = None
+        out = index_json(report, skipped, time.perf_counter() - started)
+        for item in out["skipped"]:
+            item["reason"] = why.get(item["reason"], item["reason"])
+        return out
 
     # -- media and health ------------------------------------------------------------------
     def media_path(self, doc_id: str) -> Path:

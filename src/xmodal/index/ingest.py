@@ -118,6 +118,7 @@ def ingest(
     files: Sequence[CorpusFile] | None = None,
     manifest: str | os.PathLike[str] | None = None,
     prune: bool = False,
+    prune_within: Sequence[str | os.PathLike[str]] | None = None,
     batch_size: int = 64,
     workers: int = 0,
     captions: bool = True,
@@ -135,6 +136,8 @@ def ingest(
         manifest: The manifest file (default: none kept — every file is looked up in the
             index, and ``prune`` is unavailable).
         prune: Delete the documents of manifest paths that are gone or no longer scanned.
+        prune_within: With ``prune``: only manifest paths at or under these absolute paths
+            are candidates (a served ``POST /index`` prunes what it names, nothing else).
         batch_size: Files encoded and stored per batch (and between manifest writes).
         workers: Decoding worker processes for images and audio.
         captions: Also store side-car captions in the encoder's text collection.
@@ -209,7 +212,9 @@ def ingest(
                 progress(modality, min(start + batch_size, len(todo)), len(todo))
     if prune and manifest_file:
         present = {str(f.path) for f in files}
-        for key in [k for k in known if k not in present]:
+        scope = [Path(w) for w in prune_within] if prune_within is not None else None
+        for key in [k for k in known if k not in present and (scope is None or any(
+                Path(k) == w or Path(k).is_relative_to(w) for w in scope))]:
             _delete_doc(index, known.pop(key))
             counts["pruned"] += 1
         _save_manifest(manifest_file, known)

@@ -141,6 +141,17 @@ class Searcher:
                 self._encode_locks[model] = threading.Lock()
             return self._encoders[model]
 
+    def shared_encoder(self, model: str) -> Any:
+        """The encoder of ``model`` (the cached one) for another caller in this process, e.g.
+        an ingest while the server searches: its ``encode_*`` methods take the same per-model
+        lock as the searches, so the model is loaded once and never runs two calls at once."""
+        encoder = self.encoder(model)
+        return _Locked(encoder, self._encode_locks[model])
+
+    def refresh(self) -> None:
+        """Re-read the index's collection list (after an ingest created collections)."""
+        self.collections = list(self.index.collections())
+
     def _encode(self, model: str, method: str, values: list[Any]) -> np.ndarray:
         """``encoder(model).<method>(values)``, one call per model at a time: tokenizers (HF
         fast tokenizers among them) are not thread-safe, and a search server runs searches in
@@ -371,6 +382,24 @@ class Searcher:
             method = "encode_query" if q.modality == "text" else f"encode_{q.modality}"
             q.vectors[model] = self._encode(model, method, [q.value])[0]
         return q.vectors[model]
+
+
+class _Locked:
+    """An encoder whose ``encode_*`` calls hold a lock; every other attribute passes through."""
+
+    def __init__(self, encoder: Any, lock: threading.Lock) -> None:
+        self._encoder, self._lock = encoder, lock
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._encoder, name)
+        if not (name.startswith("encode_") and callable(attr)):
+            return attr
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attr(*args, **kwargs)
+
+        return locked
 
 
 def _allows(filter: Mapping[str, Any] | None, modality: str) -> bool:
