@@ -81,3 +81,12 @@ def slow_index(root: Path) -> tuple[str, SlowEncoder]:
 
 
 __all__ = ["BASE", "build_index", "loader", "png", "slow_index", "wav"]
+
+
+def stored(service: Any, name: str) -> tuple[list[str], np.ndarray]:
+    """Every (id, vector) of a served collection, read back through the manifest's doc ids."""
+    from xmodal.index.ingest import load_manifest, manifest_path
+
+    docs = sorted({e["doc"] for e in load_manifest(manifest_path(service.index_uri)).values()})
+    recs = [r for r in service.index.collection(name).get(docs) if r is not None]
+    return [r.id for r in recs], np.stack([r.vector for r in recs])

@@ -24,7 +24,7 @@ pytest.importorskip("mcp")
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
-from tests.api.served import build_index, loader, png
+from tests.api.served import build_index, loader, png, stored
 from tests.api.toy import DIM, embed
 from xmodal.api.limits import ServeLimits
 from xmodal.api.mcp import create_mcp_server, mcp_http_app
@@ -47,11 +47,6 @@ def service(built) -> Iterator[SearchService]:
         yield s
 
 
-def stored(service: SearchService, name: str) -> tuple[list[str], np.ndarray]:
-    """Every (id, vector) of a collection, through the manifest's document ids."""
-    docs = sorted({e["doc"] for e in load_manifest(manifest_path(service.index_uri)).values()})
-    recs = [r for r in service.index.collection(name).get(docs) if r is not None]
-    return [r.id for r in recs], np.stack([r.vector for r in recs])
 
 
 def text_of(result: Any) -> str:

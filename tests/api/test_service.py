@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.api.served import build_index, loader, png, wav
+from tests.api.served import build_index, loader, png, stored, wav
 from tests.api.toy import DIM, embed
 from xmodal.api.limits import (
     BadInput,
@@ -40,11 +40,6 @@ def service(built) -> Iterator[SearchService]:
         yield s
 
 
-def stored(service: SearchService, name: str) -> tuple[list[str], np.ndarray]:
-    """Every (id, vector) of a collection, read back through the manifest's doc ids."""
-    docs = sorted({e["doc"] for e in load_manifest(manifest_path(service.index_uri)).values()})
-    recs = [r for r in service.index.collection(name).get(docs) if r is not None]
-    return [r.id for r in recs], np.stack([r.vector for r in recs])
 
 
 def test_text_search_equals_the_searcher(service, built):

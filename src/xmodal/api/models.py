@@ -85,6 +85,7 @@ class HitModel(BaseModel):
     raw_scores: dict[str, float]
     ranks: dict[str, int]
     caption: str | None = None
+    calibrated: dict[str, float] | None = None
 
 
 class SearchResponse(BaseModel):
