@@ -68,7 +68,9 @@ def test_search_options_reach_the_searcher(client, service):
     """collections, fusion and filter: the HTTP answer equals the searcher's own."""
     for body in ({"query": "heart", "mixed": True, "filter": {"modality": "text"}},
                  {"query": "heart", "collections": ["toy-image.image"], "k": 2},
-                 {"query": "drum", "mixed": True, "fusion": "calibrated"}):
+                 {"query": "drum", "mixed": True, "fusion": "calibrated"},
+                 {"query": "drum", "mixed": True, "rrf_k": 5,
+                  "weights": {"toy-audio.audio": 3.0}}):
         r = client.post("/search", json=body)
         assert r.status_code == 200, r.text
         opts = {k: v for k, v in body.items() if k != "query"}
@@ -79,6 +81,8 @@ def test_search_options_reach_the_searcher(client, service):
     assert {h["modality"] for h in only_text} == {"text"}
     r = client.post("/search", json={"query": "heart", "filter": {"x": 1.5}})
     assert r.status_code == 422 and "filter.x" in r.json()["detail"]
+    r = client.post("/search", json={"query": "heart", "mixed": True, "weights": {"nope": 1}})
+    assert r.status_code == 422 and "no such collection" in r.json()["detail"]
 
 
 def test_search_vector_equals_numpy(client, service):

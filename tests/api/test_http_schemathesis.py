@@ -71,6 +71,15 @@ def exercise(operation: object, names: list[str], docs: list[str],
             for key in ("doc_id", "id"):
                 if key in params:
                     params[key] = docs[i % len(docs)]
+        if real and operation.path == "/search" and isinstance(case.body, dict):
+            # name real collections where the body names any (random names only reach 422)
+            body = {k: v for k, v in case.body.items()
+                    if k not in ("weights", "collections", "filter")}
+            if i % 3 == 0:
+                body["weights"] = {names[i % len(names)]: 1.5}
+            elif i % 3 == 1 and "vector" not in body:
+                body["collections"] = [names[i % len(names)]]
+            case.body = body
         if real and operation.path == "/index" and isinstance(case.body, dict):
             case.body = {**case.body, "paths": [REAL_PATHS[i % len(REAL_PATHS)]]}
         response = case.call_and_validate(checks=[

@@ -114,3 +114,24 @@ def test_payload_filter_restricts_every_list(setup):
     assert text_only.hits and {h.payload["modality"] for h in text_only.hits} == {"text"}
     with pytest.raises(ValueError, match="not a str, int or bool"):
         searcher.search("a red heart", filter={"album": 1.5})
+
+
+def test_rrf_constant_and_weights_equal_the_formula(setup):
+    _, _, _, searcher = setup
+    plain = searcher.search("a red heart drum", k=8, mixed=True)
+    assert len({n for h in plain.hits for n in h.ranks}) >= 3  # several lists fused
+    weights = {"toy-image.image": 2.5, "toy-image.text[image]": 0.0}
+    got = searcher.search("a red heart drum", k=8, mixed=True, rrf_k=10, weights=weights)
+    for h in got.hits:  # each fused score is Σ w_l / (k + rank_l) over the lists holding it
+        want = sum(weights.get(n, weights.get(n.split("[")[0], 1.0)) / (10 + r)
+                   for n, r in h.ranks.items())
+        assert h.fused and abs(h.score - want) < 1e-12
+    assert [h.score for h in got.hits] == sorted((h.score for h in got.hits), reverse=True)
+    assert "k=10" in got.trace[-1] and "toy-image.image ×2.5" in got.trace[-1]
+    for bad, match in (({"nope": 1.0}, "no such collection"),
+                       ({"toy-image.image": -1.0}, ">= 0"),
+                       ({"toy-image.image": float("nan")}, ">= 0")):
+        with pytest.raises(ValueError, match=match):
+            searcher.search("heart", mixed=True, weights=bad)
+    with pytest.raises(ValueError, match="rrf_k"):
+        searcher.search("heart", mixed=True, rrf_k=-1)

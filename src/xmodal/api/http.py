@@ -216,7 +216,7 @@ def create_app(service: SearchService, *, token: str | None = None,
                           collection=body.collection, model=body.model, k=body.k,
                           modalities=body.modalities, mixed=body.mixed, route=body.route,
                           collections=body.collections, fusion=body.fusion,
-                          filter=body.filter)
+                          filter=body.filter, rrf_k=body.rrf_k, weights=body.weights)
 
     @app.post("/search/file", response_model=SearchResponse, responses=ERRORS)
     async def search_file(file: Annotated[UploadFile, File()],

@@ -116,6 +116,10 @@ class SearchRequest(BaseModel):
     filter: dict[str, str | int | bool] | None = Field(
         None, description="Exact match on stored payload fields (e.g. {\"modality\": "
         "\"image\"}); all must match.")
+    rrf_k: float = Field(60.0, ge=0, description="RRF rank constant: Σ w / (rrf_k + rank).")
+    weights: dict[str, float] | None = Field(
+        None, description="RRF weight (>= 0) per collection, or per list "
+        "(\"COLLECTION[modality]\").")
 
 
 class Item(BaseModel):

@@ -152,7 +152,8 @@ class SearchService:
                modalities: list[str] | None = None, mixed: bool = False,
                route: bool = True, collections: Sequence[str] | None = None,
                fusion: Literal["rrf", "calibrated"] = "rrf",
-               filter: Mapping[str, Any] | None = None) -> dict[str, Any]:
+               filter: Mapping[str, Any] | None = None, rrf_k: float = 60.0,
+               weights: Mapping[str, float] | None = None) -> dict[str, Any]:
         """Search with exactly one of a text ``query``, ``image`` / ``audio`` bytes, or a
         ``vector`` of ``collection``'s model; the JSON of ``xmodal search --json``.
 
@@ -173,6 +174,8 @@ class SearchService:
                 every list searched has a calibration; else RRF, said in the trace).
             filter: Exact match on stored payload fields (``{"key": str | int | bool}``, all
                 must match), in every collection searched.
+            rrf_k: RRF's rank constant (default 60).
+            weights: RRF weight per collection or list name (>= 0, default 1).
 
         Returns:
             ``{"hits": [...], "trace": [...], "errors": [...]}`` (``SearchResult.to_json``).
@@ -219,7 +222,8 @@ class SearchService:
         result = self.searcher.search(query, image=image, audio=audio, k=k,
                                       modalities=modalities, mixed=mixed, route=route,
                                       collections=list(collections) if collections else None,
-                                      fusion=fusion, filter=filter)
+                                      fusion=fusion, filter=filter, rrf_k=rrf_k,
+                                      weights=weights)
         return result.to_json()
 
     # -- collections -----------------------------------------------------------------------

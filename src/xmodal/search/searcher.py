@@ -57,6 +57,7 @@ from xmodal.index.validate import check_filter
 
 from .calibrated import calibrated_fuse
 from .hits import Hit, RankedList
+from .options import allows_modality, check_fusion, list_weight
 from .router import Router, RouteTarget
 from .rrf import rrf_fuse
 from .stored import StoredCalibration
@@ -104,6 +105,8 @@ class _Query:
     trace: list[str]
     errors: list[str]
     filter: Mapping[str, Any] | None = None
+    rrf_k: float = 60.0
+    weights: Mapping[str, float] | None = None  # per collection or list name
     vectors: dict[str, np.ndarray] = field(default_factory=dict)  # per model
 
 
@@ -176,6 +179,8 @@ class Searcher:
         fusion: Fusion = "rrf",
         project: bool = False,
         filter: Mapping[str, Any] | None = None,
+        rrf_k: float = 60.0,
+        weights: Mapping[str, float] | None = None,
     ) -> SearchResult:
         """Search with a text ``query``, an ``image`` / ``audio`` file, or a raw ``vector``.
 
@@ -201,6 +206,10 @@ class Searcher:
                 modalities; rank fusion never needs it).
             filter: Exact match on stored payload fields, all must match (``{"key": value}``;
                 a list value matches any of its items), applied in every collection searched.
+            rrf_k: RRF's rank constant (``Σ w / (rrf_k + rank)``; 60 as in the paper).
+            weights: RRF weight (>= 0, default 1) per collection name (all its lists) or per
+                list name (``"COLLECTION[modality]"``: a text collection filtered to one
+                document modality); names must exist.
 
         Raises:
             ValueError: not exactly one query kind, bad ``k`` / ``fusion``, no collection can
@@ -224,7 +233,9 @@ class Searcher:
         names = {*(collections or ()), *([collection] if collection else [])}
         if filter is not None:
             filter = check_filter(filter)  # a bad filter is the caller's error, not one per list
-        q = _Query(q_modality, q_value, k, fusion, project, [], [], filter)
+        check_fusion(rrf_k, weights, self.collections)
+        q = _Query(q_modality, q_value, k, fusion, project, [], [], filter, float(rrf_k),
+                   dict(weights) if weights else None)
         scope = self.collections
         if names:
             missing = sorted(names - {c.name for c in self.collections})
@@ -327,7 +338,7 @@ class Searcher:
                 if info.modality != doc_modality and info.modality != "text":
                     continue
                 by_doc = info.modality == "text"  # a text collection, filtered to the documents
-                if by_doc and not _allows(q.filter, doc_modality):
+                if by_doc and not allows_modality(q.filter, doc_modality):
                     continue  # the caller's filter excludes this document modality
                 name = f"{info.name}[{doc_modality}]" if by_doc else info.name
                 filt = ({**(q.filter or {}), "modality": doc_modality} if by_doc
@@ -344,7 +355,9 @@ class Searcher:
                     q.errors.append(f"{info.name}: {exc}")
                     continue
                 if len(got):
-                    lists.append(RankedList(name, got.ids, tuple(float(s) for s in got.scores)))
+                    weight = list_weight(q.weights, name)
+                    lists.append(RankedList(name, got.ids, tuple(float(s) for s in got.scores),
+                                            weight=weight))
                     tops[name] = (float(got.scores[0]), info)
                     if stored.calibrator is not None and name not in projected:
                         cals[name] = stored.calibrator  # fitted on raw, unprojected cosines
@@ -371,8 +384,10 @@ class Searcher:
                             fused=True, payload=payloads[h.id]) for h in fused]
             q.trace.append(f"calibrated fusion unavailable: no calibration for {missing} "
                            f"({q.modality} queries); fusing by rank instead")
-        fused = rrf_fuse(lists, k=60, limit=q.k)
-        q.trace.append(f"fused {len(lists)} lists with RRF (k=60, 1-based ranks)")
+        fused = rrf_fuse(lists, k=q.rrf_k, limit=q.k)
+        weighted = ", ".join(f"{r.name} ×{r.weight:g}" for r in lists if r.weight != 1.0)
+        q.trace.append(f"fused {len(lists)} lists with RRF (k={q.rrf_k:g}, 1-based ranks"
+                       + (f"; weights {weighted})" if weighted else ")"))
         return [Hit(h.id, h.score, None, h.raw_scores, h.ranks,
                     calibrated=_probabilities(h.raw_scores, cals), fused=True,
                     payload=payloads[h.id]) for h in fused]
@@ -400,12 +415,6 @@ class _Locked:
                 return attr(*args, **kwargs)
 
         return locked
-
-
-def _allows(filter: Mapping[str, Any] | None, modality: str) -> bool:
-    """Whether a payload filter's ``modality`` (if any) admits ``modality``."""
-    want = (filter or {}).get("modality")
-    return want is None or modality in (want if isinstance(want, (list, tuple)) else [want])
 
 
 def _probabilities(raw_scores: Mapping[str, float],
