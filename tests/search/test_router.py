@@ -19,6 +19,8 @@ TARGETS = (
 LABELLED = [
     # audio
     ("a dog barking", ("audio",)),
+    ("a crow cawing", ("audio",)),
+    ("frogs croaking at night", ("audio",)),
     ("sound of rain", ("audio",)),
     ("what does a lion sound like?", ("audio",)),
     ("relaxing piano music", ("audio",)),

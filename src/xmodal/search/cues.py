@@ -46,7 +46,9 @@ _COLOURS = ("red|green|blue|yellow|orange|purple|violet|pink|black|white|brown|g
             "|silver|colou?r(?:ful|ed|s)?")
 _ANIMAL_SOUNDS = ("bark(?:s|ing|ed)?|meow(?:s|ing)?|purr(?:s|ing)?|chirp(?:s|ing)?|roar(?:s|ing)?"
                   "|growl(?:s|ing)?|howl(?:s|ing)?|moo(?:s|ing)?|neigh(?:s|ing)?|quack(?:s|ing)?"
-                  "|tweet(?:s|ing)?|buzz(?:es|ing)?|hiss(?:es|ing)?|oink(?:s|ing)?")
+                  "|tweet(?:s|ing)?|buzz(?:es|ing)?|hiss(?:es|ing)?|oink(?:s|ing)?"
+                  "|caw(?:s|ing|ed)?|croak(?:s|ing)?|squawk(?:s|ing)?|bleat(?:s|ing)?"
+                  "|cluck(?:s|ing)?|honk(?:s|ing)?|hoot(?:s|ing)?|whinn(?:y|ies|ying)|trill(?:s|ing)?")
 _SOUND_EVENTS = ("beep(?:s|ing)?|ring(?:s|ing)|ringtone|siren|alarm|knock(?:s|ing)?|thunder"
                  "|footsteps|applause|clapping|whistl(?:e|es|ing)|explosion|chime(?:s)?|bell(?:s)?")
 
