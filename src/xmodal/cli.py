@@ -225,6 +225,9 @@ def mcp_cmd(
                                      help="Text model of the query router ('' for rules only)."),
     allowed_host: Annotated[list[str] | None, typer.Option(
         "--allowed-host", help="Another Host header to accept (http; repeatable).")] = None,
+    token: str = typer.Option(None, "--token", envvar="XMODAL_TOKEN",
+                              help="Require this token on every HTTP request (env "
+                              "XMODAL_TOKEN); needed to bind beyond loopback."),
 ) -> None:
     """Serve MCP tools (search, describe_collections, fetch_item) over one index for agents."""
     if transport not in ("stdio", "http"):
@@ -237,7 +240,7 @@ def mcp_cmd(
         raise typer.Exit(1) from exc
     raise typer.Exit(run_mcp(index, transport=transport, host=host, port=port,  # type: ignore[arg-type]
                              router_model=router_model or None,
-                             allowed_hosts=allowed_host or []))
+                             allowed_hosts=allowed_host or [], token=token))
 
 
 @app.command()

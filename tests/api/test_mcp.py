@@ -276,3 +276,42 @@ def test_missing_sdk_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "mcp.server.mcpserver", None)
     with pytest.raises(ImportError, match=r"xmodal\[serve\]"):
         module._require_mcp()
+
+
+def test_http_token_is_required_on_every_request(service):
+    import httpx
+    import uvicorn
+
+    port = free_port()
+    app = mcp_http_app(create_mcp_server(service), token="s3cret")
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}/mcp"
+        body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"}}}
+        accept = {"Accept": "application/json, text/event-stream"}
+
+        def post(**headers: str) -> httpx.Response:
+            return httpx.post(url, json=body, timeout=10, headers={**accept, **headers})
+
+        assert post().status_code == 401
+        assert post(Authorization="Bearer wrong").status_code == 401
+        assert post(Authorization="Bearer s3cret").status_code == 200
+        assert post(**{"X-XModal-Token": "s3cret"}).status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_non_loopback_http_without_a_token_is_refused(service, capsys):
+    from xmodal.api.mcp import run_mcp
+
+    assert run_mcp(service.index_uri, transport="http", host="0.0.0.0") == 2
+    assert "give a token" in capsys.readouterr().err

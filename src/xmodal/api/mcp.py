@@ -349,7 +349,7 @@ def create_mcp_server(service: SearchService, *, name: str = "xmodal") -> MCPSer
 
 def mcp_http_app(server: MCPServer, *, host: str = "127.0.0.1",
                  allowed_hosts: list[str] | None = None,
-                 max_body_bytes: int = 25 * 1024 * 1024) -> Any:
+                 max_body_bytes: int = 25 * 1024 * 1024, token: str | None = None) -> Any:
     """The streamable-HTTP ASGI app of ``server`` (endpoint ``/mcp``), with the SDK's
     DNS-rebinding protection on: the Host header must be loopback, ``host`` itself, or one of
     ``allowed_hosts`` (``"name:*"`` for any port), and an Origin must match one of them.
@@ -359,6 +359,8 @@ def mcp_http_app(server: MCPServer, *, host: str = "127.0.0.1",
         host: The address the app is bound to.
         allowed_hosts: More Host header values to accept.
         max_body_bytes: Largest upload a tool call carries (base64 adds a third on top).
+        token: When given, every request must carry it (``Authorization: Bearer TOKEN`` or
+            ``X-XModal-Token``), as ``xmodal serve`` checks it; 401 otherwise.
 
     Example:
         >>> import uvicorn  # doctest: +SKIP
@@ -373,15 +375,22 @@ def mcp_http_app(server: MCPServer, *, host: str = "127.0.0.1",
     origins = [f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")]
     security = TransportSecuritySettings(enable_dns_rebinding_protection=True,
                                          allowed_hosts=hosts, allowed_origins=origins)
-    return server.streamable_http_app(transport_security=security, host=host,
-                                      max_request_body_size=max_body_bytes * 4 // 3 + 65536)
+    limit = max_body_bytes * 4 // 3 + 65536
+    app = server.streamable_http_app(transport_security=security, host=host,
+                                     max_request_body_size=limit)
+    if token:
+        from xmodal.api.guard import Guard
+
+        # hosts "*": the SDK checks Host and Origin itself (above); Guard adds the token
+        app = Guard(app, hosts=["*"], token=token, cors_origins=(), max_body_bytes=limit)
+    return app
 
 
 def run_mcp(index_uri: str, *, transport: Literal["stdio", "http"] = "stdio",
             host: str = "127.0.0.1", port: int = DEFAULT_PORT,
             router_model: str | None = "minilm", max_concurrency: int | None = None,
             allowed_hosts: list[str] | None = None,
-            load: Callable[[str], Any] | None = None) -> int:
+            load: Callable[[str], Any] | None = None, token: str | None = None) -> int:
     """Serve the MCP tools over one index until stopped; the exit status.
 
     Args:
@@ -395,6 +404,8 @@ def run_mcp(index_uri: str, *, transport: Literal["stdio", "http"] = "stdio",
         max_concurrency: Tool calls worked on at once (default: 2 × cores).
         allowed_hosts: More Host header values to accept (HTTP), e.g. ``"mcp.example:*"``.
         load: Encoder loader by model name (tests); default ``load_encoder``.
+        token: Required on every HTTP request when given; binding HTTP to a non-loopback
+            address without one is refused (exit 2), as for ``xmodal serve``.
 
     Example:
         >>> run_mcp("xmodal-index", transport="http", port=8765)  # doctest: +SKIP
@@ -405,6 +416,10 @@ def run_mcp(index_uri: str, *, transport: Literal["stdio", "http"] = "stdio",
 
     if transport not in ("stdio", "http"):
         raise ValueError(f"unknown transport {transport!r}: use stdio or http")
+    if transport == "http" and host not in LOOPBACK and not token:
+        print(f"error: --host {host} is reachable from other machines: give a token "
+              "(--token or env XMODAL_TOKEN), or bind 127.0.0.1", file=sys.stderr)
+        return 2
     _require_mcp()
     limits = ServeLimits()
     if max_concurrency:
@@ -416,13 +431,10 @@ def run_mcp(index_uri: str, *, transport: Literal["stdio", "http"] = "stdio",
         if transport == "stdio":
             server.run("stdio")
             return 0
-        if host not in LOOPBACK:
-            print(f"warning: the MCP server on {host} has no authentication; anyone who "
-                  "reaches it can search the index", file=sys.stderr)
         import uvicorn
 
         app = mcp_http_app(server, host=host, allowed_hosts=allowed_hosts,
-                           max_body_bytes=limits.max_body_bytes)
+                           max_body_bytes=limits.max_body_bytes, token=token)
         print(f"xmodal MCP server: http://{host}:{port}/mcp", file=sys.stderr)
         uvicorn.run(app, host=host, port=port, log_level="warning")
         return 0
