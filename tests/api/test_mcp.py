@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import socket
 import sys
 import threading
@@ -229,12 +230,12 @@ def test_stdio_subprocess(built):
     assert any("unknown encoder spec 'toy-audio'" in e for e in errors), errors
 
 
-def test_streamable_http_with_host_check(service):
-    import httpx
+@contextlib.contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Run ``app`` with uvicorn on a free loopback port in a thread; yields its /mcp URL."""
     import uvicorn
 
     port = free_port()
-    app = mcp_http_app(create_mcp_server(service), allowed_hosts=["mcp.test:*"])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -243,8 +244,25 @@ def test_streamable_http_with_host_check(service):
         deadline = time.monotonic() + 20
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
-        url = f"http://127.0.0.1:{port}/mcp"
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
+
+def initialize(url: str, **headers: str) -> int:
+    """The status of a raw JSON-RPC ``initialize`` POST with extra ``headers``."""
+    import httpx
+
+    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "0"}}}
+    return httpx.post(url, json=body, timeout=10, headers={
+        "Accept": "application/json, text/event-stream", **headers}).status_code
+
+
+def test_streamable_http_with_host_check(service):
+    with serving(mcp_http_app(create_mcp_server(service), allowed_hosts=["mcp.test:*"])) as url:
         async def talk() -> Any:
             async with Client(url, mode="legacy") as client:
                 return await client.call_tool("search", {"query": "red heart", "k": 3})
@@ -252,21 +270,10 @@ def test_streamable_http_with_host_check(service):
         got = asyncio.run(talk())
         assert not got.is_error, text_of(got)
         assert got.structured_content == service.search(query="red heart", k=3)
-
-        def post(**headers: str) -> int:
-            body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-                "protocolVersion": "2025-06-18", "capabilities": {},
-                "clientInfo": {"name": "t", "version": "0"}}}
-            return httpx.post(url, json=body, timeout=10, headers={
-                "Accept": "application/json, text/event-stream", **headers}).status_code
-
         # DNS rebinding: another Host or a foreign Origin is refused before any tool runs
-        assert post(Host="evil.example") == 421
-        assert post(Origin="http://evil.example") == 403
-        assert post(Host="mcp.test:8080") == 200  # --allowed-host
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        assert initialize(url, Host="evil.example") == 421
+        assert initialize(url, Origin="http://evil.example") == 403
+        assert initialize(url, Host="mcp.test:8080") == 200  # --allowed-host
 
 
 def test_missing_sdk_names_the_extra(monkeypatch):
@@ -279,35 +286,11 @@ def test_missing_sdk_names_the_extra(monkeypatch):
 
 
 def test_http_token_is_required_on_every_request(service):
-    import httpx
-    import uvicorn
-
-    port = free_port()
-    app = mcp_http_app(create_mcp_server(service), token="s3cret")
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        url = f"http://127.0.0.1:{port}/mcp"
-        body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {},
-            "clientInfo": {"name": "t", "version": "0"}}}
-        accept = {"Accept": "application/json, text/event-stream"}
-
-        def post(**headers: str) -> httpx.Response:
-            return httpx.post(url, json=body, timeout=10, headers={**accept, **headers})
-
-        assert post().status_code == 401
-        assert post(Authorization="Bearer wrong").status_code == 401
-        assert post(Authorization="Bearer s3cret").status_code == 200
-        assert post(**{"X-XModal-Token": "s3cret"}).status_code == 200
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(mcp_http_app(create_mcp_server(service), token="s3cret")) as url:
+        assert initialize(url) == 401
+        assert initialize(url, Authorization="Bearer wrong") == 401
+        assert initialize(url, Authorization="Bearer s3cret") == 200
+        assert initialize(url, **{"X-XModal-Token": "s3cret"}) == 200
 
 
 def test_non_loopback_http_without_a_token_is_refused(service, capsys):
