@@ -6,7 +6,7 @@ Example:
     >>> SearchRequest(query="a red heart", k=3).k
     3
     >>> sorted(HitModel.model_fields)[:4]
-    ['caption', 'collection', 'fused', 'id']
+    ['calibrated', 'caption', 'collection', 'fused']
 """
 
 from __future__ import annotations
