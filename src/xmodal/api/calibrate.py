@@ -49,18 +49,15 @@ def _pairs(index: Any, manifest: dict[str, Any], item: Any, text: Any,
            load: Callable[[str], Any] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """(items, texts, caption groups, how the texts were embedded) of the shared documents."""
     from xmodal.data.dedup import normalize_caption
+    from xmodal.index.ingest import shared_records
 
-    docs = sorted({e["doc"] for e in manifest.values()
-                   if {item.name, text.name} <= set(e.get("collections", ()))})
-    item_recs = index.collection(item.name).get(docs)
-    text_recs = index.collection(text.name).get(docs)
-    keep = [i for i in range(len(docs)) if item_recs[i] is not None and text_recs[i] is not None]
-    if len(keep) < 4:
-        raise ValueError(f"{item.name}: only {len(keep)} documents also in {text.name}")
-    items = np.stack([item_recs[i].vector for i in keep]).astype(np.float64)  # (n, d)
-    texts = np.stack([text_recs[i].vector for i in keep]).astype(np.float64)  # (n, d)
-    captions = [text_recs[i].payload.get("caption") or item_recs[i].payload.get("caption")
-                for i in keep]
+    item_recs, text_recs = shared_records(index, manifest, [item.name, text.name])
+    if len(item_recs) < 4:
+        raise ValueError(f"{item.name}: only {len(item_recs)} documents also in {text.name}")
+    items = np.stack([r.vector for r in item_recs]).astype(np.float64)  # (n, d)
+    texts = np.stack([r.vector for r in text_recs]).astype(np.float64)  # (n, d)
+    captions = [t.payload.get("caption") or i.payload.get("caption")
+                for i, t in zip(item_recs, text_recs, strict=True)]
     how = "stored"
     with_caption = [j for j, c in enumerate(captions) if c]
     if with_caption and load is not None:
@@ -68,7 +65,7 @@ def _pairs(index: Any, manifest: dict[str, Any], item: Any, text: Any,
             enc = load(item.model)
             texts[with_caption] = np.asarray(
                 enc.encode_query([captions[j] for j in with_caption]), np.float64)
-            how = "encode_query" if len(with_caption) == len(keep) else "encode_query+stored"
+            how = "encode_query" if len(with_caption) == len(item_recs) else "encode_query+stored"
         except Exception as exc:  # no model here: the stored caption vectors still calibrate
             how = f"stored ({item.model} did not load: {exc})"
     keys: dict[str, int] = {}

@@ -70,17 +70,14 @@ def run_eval(*, run: str | None, qrels: str | None, model: str | None, data: str
 def _collection_vectors(index_uri: str, names: list[str]) -> list[np.ndarray]:
     """Vectors of the documents stored in every one of ``names`` (same order in each)."""
     from xmodal.index import open_index
-    from xmodal.index.ingest import load_manifest, manifest_path
+    from xmodal.index.ingest import load_manifest, manifest_path, shared_records
 
     manifest = load_manifest(manifest_path(index_uri))
-    docs = sorted({e["doc"] for e in manifest.values()
-                   if all(n in e.get("collections", []) for n in names)})
-    if not docs:
-        raise ValueError(f"no documents of the manifest are in {' and '.join(names)}")
     with open_index(index_uri) as index:
-        records = [index.collection(n).get(docs) for n in names]
-    keep = [i for i in range(len(docs)) if all(r[i] is not None for r in records)]
-    return [np.stack([r[i].vector for i in keep]) for r in records]
+        records = shared_records(index, manifest, names)
+    if not records[0]:
+        raise ValueError(f"no documents of the manifest are in {' and '.join(names)}")
+    return [np.stack([r.vector for r in recs]) for recs in records]
 
 
 def _calibration_summary(arrays: list[np.ndarray]) -> tuple[Any, dict[str, Any]]:
@@ -142,13 +139,7 @@ def run_diagnose(*, a: str | None, b: str | None, index_uri: str | None,
             extra["recall_curves"] = curves
         if cal_json is not None:
             extra["calibration"] = cal_json
-        _echo(json.dumps({
-            "n": d.n, "dim": d.dim, "gap": d.gap, "gap_cosine": d.gap_cosine,
-            "random_pair_mean": d.random_pair_mean, "random_pair_std": d.random_pair_std,
-            "effective_rank": d.effective_rank, "anisotropy": d.anisotropy,
-            "matched_cos_mean": d.matched_cos_mean,
-            "findings": [{"code": f.code, "severity": f.severity, "message": f.message,
-                          "remedy": f.remedy} for f in d.findings], **extra}, indent=1))
+        _echo(json.dumps({**d.to_json(), **extra}, indent=1))
     else:
         _echo(f"{d.n} vectors, dim {d.dim}: random-pair cosine {d.random_pair_mean:.3f} ± "
               f"{d.random_pair_std:.3f}, effective rank {d.effective_rank:.1f}"

@@ -286,16 +286,9 @@ class SearchService:
         if len(records) < 2:
             raise BadInput(f"{name} holds {len(records)} readable vectors; diagnostics need 2")
         d = diagnose(np.stack([r.vector for r in records]))
-        out = {"collection": name, "sampled": len(records), "n": d.n, "dim": d.dim,
-               "gap": d.gap, "gap_cosine": d.gap_cosine,
-               "random_pair_mean": d.random_pair_mean, "random_pair_std": d.random_pair_std,
-               "effective_rank": d.effective_rank, "anisotropy": d.anisotropy,
-               "matched_cos_mean": d.matched_cos_mean}
-        out = {k: _finite(float(v)) if isinstance(v, float | np.floating) else v
-               for k, v in out.items()}
-        out["findings"] = [{"code": f.code, "severity": f.severity, "message": f.message,
-                            "remedy": f.remedy} for f in d.findings]
-        return out
+        out = {"collection": name, "sampled": len(records), **d.to_json()}
+        return {k: _finite(float(v)) if isinstance(v, float | np.floating) else v
+                for k, v in out.items()}
 
     # -- items -----------------------------------------------------------------------------
     @staticmethod

@@ -19,6 +19,7 @@ Definitions:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -194,6 +195,17 @@ class Diagnosis:
     def worst(self) -> str:
         """The highest severity among the findings (``"ok"`` when all are fine)."""
         return self.findings[0].severity if self.findings else "ok"
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON ``xmodal diagnose --json`` prints (and the served diagnostics extend): the
+        headline statistics and every finding."""
+        return {"n": self.n, "dim": self.dim, "gap": self.gap, "gap_cosine": self.gap_cosine,
+                "random_pair_mean": self.random_pair_mean,
+                "random_pair_std": self.random_pair_std,
+                "effective_rank": self.effective_rank, "anisotropy": self.anisotropy,
+                "matched_cos_mean": self.matched_cos_mean,
+                "findings": [{"code": f.code, "severity": f.severity, "message": f.message,
+                              "remedy": f.remedy} for f in self.findings]}
 
 
 _RANK = {"error": 0, "warning": 1, "info": 2, "ok": 3}

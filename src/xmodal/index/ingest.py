@@ -96,6 +96,22 @@ def load_manifest(path: Path) -> dict[str, dict[str, Any]]:
     return json.loads(path.read_text("utf-8"))
 
 
+def shared_records(index: Index, manifest: Mapping[str, Mapping[str, Any]],
+                   names: Sequence[str]) -> list[list[Any]]:
+    """The stored records of the manifest's documents held in every one of ``names``: one
+    list per name, aligned row by row (a document missing from any collection is left out).
+
+    The representations of one document (an image, its caption) share the document id, so
+    row ``i`` of every list is the same document: matched pairs for calibration and
+    diagnostics.
+    """
+    docs = sorted({e["doc"] for e in manifest.values()
+                   if set(names) <= set(e.get("collections", ()))})
+    records = [index.collection(n).get(docs) for n in names]
+    keep = [i for i in range(len(docs)) if all(r[i] is not None for r in records)]
+    return [[r[i] for i in keep] for r in records]
+
+
 def _save_manifest(path: Path, manifest: Mapping[str, Any]) -> None:
     """Write the manifest atomically: a kill leaves the old or the new one, never a torn one."""
     path.parent.mkdir(parents=True, exist_ok=True)
