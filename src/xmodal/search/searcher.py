@@ -159,9 +159,7 @@ class Searcher:
         """``encoder(model).<method>(values)``, one call per model at a time: tokenizers (HF
         fast tokenizers among them) are not thread-safe, and a search server runs searches in
         threads."""
-        enc = self.encoder(model)
-        with self._encode_locks[model]:
-            return getattr(enc, method)(values)
+        return getattr(self.shared_encoder(model), method)(values)
 
     def search(
         self,
