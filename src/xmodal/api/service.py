@@ -202,11 +202,7 @@ class SearchService:
             if collections:
                 raise BadInput("a vector search names one collection: use collection, "
                                "not collections")
-            col = self.index.collection(collection)  # CollectionNotFoundError: 404
-            # .dim / .model read stored metadata: .info would count every point (ms at 100k)
-            if model is not None and model != col.model:
-                raise CollectionMismatchError(f"the vector is from model {model!r}; "
-                                              f"{collection} holds {col.model!r} vectors")
+            col = self._collection_of(collection, model, "the vector is")
             vec = check_vector(vector, col.dim)
             result = self.searcher.search(vector=vec, collection=collection, k=k,
                                           filter=filter)
@@ -225,6 +221,16 @@ class SearchService:
                                       fusion=fusion, filter=filter, rrf_k=rrf_k,
                                       weights=weights)
         return result.to_json()
+
+    def _collection_of(self, name: str, model: str | None, what: str) -> Any:
+        """The collection ``name`` (404 when unknown), refused (409) when ``model`` is given
+        and is not the collection's. Reads stored metadata only (``.info`` would count every
+        point: milliseconds at 100k, on every vector query)."""
+        col = self.index.collection(name)
+        if model is not None and model != col.model:
+            raise CollectionMismatchError(f"{what} from model {model!r}; {name} holds "
+                                          f"{col.model!r} vectors")
+        return col
 
     # -- collections -----------------------------------------------------------------------
     @staticmethod
@@ -267,7 +273,7 @@ class SearchService:
         if not docs:
             col = self.index.collection(name)
             rng = np.random.default_rng(0)
-            q = rng.normal(size=col.info.dim)
+            q = rng.normal(size=col.dim)
             got = col.search(q / np.linalg.norm(q), k=max(1, min(count, cap)))[0]
             return list(got.ids)
         if len(docs) > cap:
@@ -334,16 +340,12 @@ class SearchService:
             raise BadInput("give at least one item")
         if len(items) > MAX_BATCH:
             raise InputTooLarge(f"{len(items)} items in one call; the limit is {MAX_BATCH}")
-        col = self.index.collection(collection)
-        info = col.info
-        if model is not None and model != info.model:
-            raise CollectionMismatchError(f"the vectors are from model {model!r}; {collection} "
-                                          f"holds {info.model!r} vectors")
+        col = self._collection_of(collection, model, "the vectors are")
         ids = self._check_ids([it.get("id") for it in items])
         rows = []
         for it in items:
             raw = it.get("vector")
-            check_vector(raw if raw is not None else [], info.dim, what=f"vector of {it['id']}")
+            check_vector(raw if raw is not None else [], col.dim, what=f"vector of {it['id']}")
             rows.append(np.asarray(raw, dtype=np.float32))
         payloads = []
         for it in items:
@@ -356,7 +358,7 @@ class SearchService:
                 raise BadInput(f"payload of {it['id']} is not plain JSON ({exc})") from exc
             payloads.append(p)
         with self._write_lock:
-            res = col.upsert(ids, np.stack(rows), payloads, model=info.model,
+            res = col.upsert(ids, np.stack(rows), payloads, model=col.model,
                              normalize=normalize)
         return {"inserted": res.inserted, "updated": res.updated}
 

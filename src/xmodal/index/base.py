@@ -41,6 +41,11 @@ class Collection(Protocol):
         ...
 
     @property
+    def name(self) -> str:
+        """The collection's name (stored metadata: no count, cheap on a hot path)."""
+        ...
+
+    @property
     def dim(self) -> int:
         """The dimension (from the stored metadata: no count, cheap on a hot path)."""
         ...

@@ -195,7 +195,7 @@ def ingest(
         caption_col = (_collection(index, encoder, "text")
                        if captions and modality != "text" and encoder.card.supports("text")
                        else None)
-        todo, main_name = [], main.info.name
+        todo, main_name = [], main.name
         for f in group:
             key, doc = str(f.path), document_id(str(f.path), f.sha256)
             entry = known.get(key)
@@ -219,7 +219,7 @@ def ingest(
             stored = _store_batch(batch, encoder, modality, main, caption_col, workers, failed)
             counts["replaced"] += _record(known, stored, index, main, caption_col)
             counts["indexed"] += len(stored)
-            written.update(c.info.name for c in (main, caption_col) if c is not None)
+            written.update(c.name for c in (main, caption_col) if c is not None)
             if manifest_file:
                 _save_manifest(manifest_file, known)
             if on_stored and stored:
@@ -268,13 +268,14 @@ def _record(known: dict[str, dict[str, Any]], stored: list[CorpusFile], index: I
             main: Collection, caption_col: Collection | None) -> int:
     """Enter stored files in the manifest (deleting old versions); returns how many replaced."""
     replaced = 0
+    names = {c.name for c in (main, caption_col) if c is not None}
     for f in stored:
         key, doc = str(f.path), document_id(str(f.path), f.sha256)
         old = known.get(key)
         if old is not None and old.get("doc") != doc:
             _delete_doc(index, old)
             replaced += 1
-        cols = {c.info.name for c in (main, caption_col) if c is not None}
+        cols = set(names)
         if old is not None and old.get("doc") == doc:
             cols |= set(old.get("collections", ()))  # also stored by another model
         known[key] = {"doc": doc, "sha256": f.sha256, "caption": f.caption,
