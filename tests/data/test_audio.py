@@ -236,3 +236,17 @@ def test_missing_soundfile_names_the_extra(tmp_path, monkeypatch):
         load_audio(tmp_path / "x.wav", sample_rate=SR_OUT)
     with pytest.raises(MissingDependencyError):  # not a bad item: the batch stops
         load_audios([b"RIFF"], sample_rate=SR_OUT)
+
+
+def test_mp3_with_a_large_id3_tag_decodes_whole_and_a_cut_one_is_refused():
+    # Scratch's Cat.mp3: 8 KB, of which an ID3v2 tag is most; libsndfile estimates 44,673
+    # samples from the file size, and the file holds 21,888 (checked by walking its frames)
+    from xmodal.data.sources._common import deb_root
+
+    path = deb_root("scratch") / "usr/share/scratch/Media/Sounds/Animal/Cat.mp3"
+    blob = path.read_bytes()
+    assert blob[:3] == b"ID3"
+    wave = load_audio(blob, sample_rate=22050)  # the MP3 is 44.1 kHz
+    assert wave.shape == (21888 // 2,)
+    with pytest.raises(AudioDecodeError, match="truncated or corrupt"):
+        load_audio(blob[: int(len(blob) * 0.8)], sample_rate=22050)

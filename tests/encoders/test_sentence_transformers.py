@@ -29,7 +29,9 @@ def test_round_trip_matches_sentence_transformers(tiny_st):
     assert v.shape == (4, 32) and v.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-6)
     np.testing.assert_allclose(v, _reference(tiny_st, TEXTS), atol=1e-6)
-    np.testing.assert_array_equal(v, enc.encode_text(TEXTS))  # deterministic
+    np.testing.assert_array_equal(v, enc.encode_text(TEXTS, batch_size=3))  # same call: same bits
+    # another batching may pick other kernels (oneDNN differs per CPU): equal within rounding
+    np.testing.assert_allclose(v, enc.encode_text(TEXTS), rtol=0, atol=1e-6)
     assert enc.card.family == "sentence-transformers" and enc.card.dim == 32
     assert enc.card.max_text_tokens == 16 and enc.card.modalities == ("text",)
 

@@ -16,17 +16,38 @@ from typing import Any
 DEFAULT_MODELS = {"image": "starter-image", "audio": "starter-audio", "text": "minilm"}
 """Encoder per document modality when none is given: the packaged models (no download)."""
 
-DEMO_OPENMOJI = 2500
+DEMO_OPENMOJI = 1000
 """OpenMoji emoji in the default demo (all 4,495 with ``xmodal demo --full``): the demo stays
 well under 15 minutes on 2 cores."""
 
+DEMO_SOURCES: tuple[tuple[str, str, int | None], ...] = (
+    ("openmoji", "image", DEMO_OPENMOJI),
+    ("emoji-datasource", "image", None),
+    ("sweethome3d", "image", None),  # furniture, household objects, vehicles (renders)
+    ("gcompris-images", "image", None),  # photos and drawings of tools, animals, food
+    ("scratch-images", "image", None),  # animals, things, vehicles; photo backgrounds
+    ("sonic-pi", "audio", None),
+    ("freedesktop-sounds", "audio", None),
+    ("gm-instruments", "audio", None),
+    ("openttd-sounds", "audio", None),  # vehicles, machines, animals
+    ("widelands-sounds", "audio", None),  # animals, crafts, tools
+    ("minetest-sounds", "audio", None),  # footsteps, doors, fire, water
+    ("lincity-sounds", "audio", None),  # city ambiences, traffic, crowds
+    ("gcompris-sounds", "audio", None),  # farm animals, instruments, field recordings
+    ("scratch-sounds", "audio", None),  # animals, household effects, human sounds
+)
+"""The demo corpus: (source, modality, cap). Emoji and instrument notes, plus everyday objects,
+photos and sounds from Debian's education and game packages."""
+
 DEMO_QUERIES = (
     "a red heart",
-    "a smiling face with sunglasses",
     "a cat",
+    "a wooden chair",
+    "a bicycle",
     "the sound of a drum",
-    "a soft violin note",
-    "a crow cawing",
+    "a steam train whistle",
+    "footsteps on gravel",
+    "a cow mooing",
     "how do I copy a file in python",
 )
 
@@ -145,28 +166,18 @@ def print_table(query: str, result: Any) -> None:
 
 
 def demo_files(root: Path, limit: int | None, *, full: bool = False) -> list[Any]:
-    """The demo corpus as corpus files: emoji images, sounds, Python FAQ texts (written to
-    ``root/demo-texts``), each with its dataset caption. OpenMoji's SVGs cost 2.5× a PNG to
-    encode (rendering), so the demo takes its first :data:`DEMO_OPENMOJI` unless ``full``."""
+    """The demo corpus (:data:`DEMO_SOURCES`) as corpus files: images, sounds, Python FAQ texts
+    (written to ``root/demo-texts``), each with its dataset caption. OpenMoji's SVGs cost 2.5×
+    a PNG to encode (rendering), so the demo takes its first :data:`DEMO_OPENMOJI` unless
+    ``full``; ``limit`` caps every source (quick runs)."""
     from xmodal.data.corpus import CorpusFile, file_sha256
-    from xmodal.data.sources import (
-        load_emoji_datasource,
-        load_freedesktop_sounds,
-        load_gm_instruments,
-        load_openmoji,
-        load_python_faq,
-        load_sonic_pi,
-    )
+    from xmodal.data.sources import load_python_faq, load_source
 
     files: list[CorpusFile] = []
     seen: set[Path] = set()
-    for loader, modality, cap in ((load_openmoji, "image", DEMO_OPENMOJI),
-                                  (load_emoji_datasource, "image", None),
-                                  (load_sonic_pi, "audio", None),
-                                  (load_freedesktop_sounds, "audio", None),
-                                  (load_gm_instruments, "audio", None)):
+    for source, modality, cap in DEMO_SOURCES:
         n = min(x for x in (limit, None if full else cap, 10**9) if x is not None)
-        for item in loader(limit=n).items:
+        for item in load_source(source, limit=n).items:
             path = Path(item.path).resolve()
             if path in seen:  # a dataset naming one file twice (aliases): indexed once
                 continue

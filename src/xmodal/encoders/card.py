@@ -44,7 +44,8 @@ FAMILY_NOTES: dict[Family, FamilyNotes] = {
     "lit": FamilyNotes(
         training_data="xmodal's locked-tower heads trained on the packaged real data",
         strengths="runs with no hub; small trained heads over frozen pretrained towers",
-        weaknesses="narrow training data (emoji, clip art, instrument and UI sounds)",
+        weaknesses="trained on thousands of captions, not millions: far below CLIP/CLAP on "
+                   "photos and open-vocabulary queries (see the card's figures)",
     ),
     "efficientnet": FamilyNotes(
         training_data="ImageNet-1k photos (1,000 object classes), classifier features",
@@ -81,6 +82,9 @@ class ModelCard:
     sample_rate: int | None = None  # audio sample rate the model expects
     query_prompt: str | None = None  # prefix encode_query adds (BGE / E5 instructions)
     document_prompt: str | None = None  # prefix encode_document adds
+    training_sources: tuple[tuple[str, int], ...] = ()  # trained models: (source, pairs) used
+    figures: tuple[tuple[str, float], ...] = ()  # measured figures, labelled ("out-of-domain
+    #                                              hit@10 image→text", value)
 
     def supports(self, modality: Modality) -> bool:
         """Whether the model embeds ``modality``."""

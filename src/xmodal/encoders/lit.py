@@ -59,6 +59,11 @@ class LiTConfig:
     hidden: int = 512  # hidden width of the "mlp" head (unused by "linear")
     init_scale: float = 1 / 0.07  # initial logit scale exp(t) (CLIP's τ = 0.07)
     max_scale: float = 100.0  # clamp of the learnt logit scale (CLIP: 100)
+    # ConSE label-space bridge (xmodal.encoders.bridge): "imagenet" needs an item tower giving
+    # ImageNet class probabilities after its features (efficientnet-lite0+classes)
+    bridge: Literal["imagenet"] | None = None
+    bridge_weight: float = 0.5  # the bridge's share w of the cosine: (1-w)·heads + w·ConSE
+    bridge_top_k: int = 10  # classes mixed per item
     notes: dict[str, Any] = field(default_factory=dict)  # free-form: training data, metrics…
 
     def __post_init__(self) -> None:
@@ -74,6 +79,13 @@ class LiTConfig:
             raise ValueError(f"head must be 'linear' or 'mlp', got {self.head!r}")
         if self.dim < 1 or self.hidden < 1:
             raise ValueError(f"dim and hidden must be >= 1, got {self.dim}, {self.hidden}")
+        if self.bridge not in (None, "imagenet"):
+            raise ValueError(f"bridge must be None or 'imagenet', got {self.bridge!r}")
+        if self.bridge and ("text" not in towers or len(towers) != 2):
+            raise ValueError("a bridged LiT model has one item tower and a text tower")
+        if not 0.0 <= self.bridge_weight <= 1.0 or self.bridge_top_k < 1:
+            raise ValueError(f"bridge_weight must be in [0, 1] and bridge_top_k >= 1, got "
+                             f"{self.bridge_weight}, {self.bridge_top_k}")
         object.__setattr__(self, "towers", {m: towers[m] for m in MODALITIES if m in towers})
 
     def to_dict(self) -> dict[str, Any]:
@@ -132,23 +144,41 @@ class LiTModel(nn.Module):
     """
 
     def __init__(
-        self, config: LiTConfig, towers: dict[Modality, Encoder], *, seed: int = 0
+        self, config: LiTConfig, towers: dict[Modality, Encoder], *, seed: int = 0,
+        class_embeddings: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         if set(towers) != set(config.towers):
             raise ValueError(f"towers for {sorted(towers)}, config for {sorted(config.towers)}")
         self.config = config
         self.towers = dict(towers)  # plain dict: not submodules, never trained nor saved
+        widths = _head_widths(config, self.towers)
         generator_state = torch.random.get_rng_state()
         torch.manual_seed(seed)
-        self.heads = nn.ModuleDict({m: make_head(config, t.card.dim) for m, t in towers.items()})
+        self.heads = nn.ModuleDict({m: make_head(config, widths[m]) for m in towers})
         torch.random.set_rng_state(generator_state)
+        if config.bridge:
+            self.heads = _bridged(config, self.towers, self.heads, class_embeddings)
         self.logit_scale = LogitScale(config.init_scale, max_scale=config.max_scale)
+
+    @property
+    def out_dim(self) -> int:
+        """Width of the embeddings: ``dim``, plus the text tower's width when bridged."""
+        bridge = self.towers["text"].card.dim if self.config.bridge else 0
+        return self.config.dim + bridge
 
     @classmethod
     def build(cls, config: LiTConfig, *, seed: int = 0, device: str = "cpu") -> LiTModel:
-        """A new model with freshly initialised heads over the config's towers."""
-        return cls(config, load_towers(config, device=device), seed=seed).to(device)
+        """A new model with freshly initialised heads over the config's towers (a bridge's
+        class names are embedded by the text tower here, once)."""
+        towers = load_towers(config, device=device)
+        names = None
+        if config.bridge:
+            from .towers.efficientnet import imagenet_classes
+
+            names = torch.from_numpy(
+                towers["text"].encode_text(list(imagenet_classes()), progress=False))
+        return cls(config, towers, seed=seed, class_embeddings=names).to(device)
 
     def project(self, modality: Modality, features: torch.Tensor) -> torch.Tensor:
         """Tower features ``(n, tower_dim)`` -> L2-normalised embeddings ``(n, dim)``."""
@@ -231,6 +261,42 @@ class LiTModel(nn.Module):
         return self.towers[modality]
 
 
+def _head_widths(config: LiTConfig, towers: dict[Modality, Encoder]) -> dict[Modality, int]:
+    """Input width of each head: the tower's, less the class probabilities a bridge takes."""
+    from .towers.efficientnet import CLASSES
+
+    widths = {m: t.card.dim for m, t in towers.items()}
+    if config.bridge:
+        item = next(m for m in towers if m != "text")
+        widths[item] -= CLASSES
+        if widths[item] < 1:
+            raise EncoderLoadError(
+                f"bridge {config.bridge!r} needs an {item} tower that gives features followed "
+                f"by {CLASSES} ImageNet class probabilities (efficientnet-lite0+classes or "
+                f"efficientnet-lite2+classes); "
+                f"{config.towers[item]!r} gives {towers[item].card.dim}-d vectors")
+    return widths
+
+
+def _bridged(config: LiTConfig, towers: dict[Modality, Encoder], heads: nn.ModuleDict,
+             class_embeddings: torch.Tensor | None) -> nn.ModuleDict:
+    """Wrap the heads of a bridged model (see :mod:`xmodal.encoders.bridge`)."""
+    from .bridge import BridgedHead, ConseBridge
+    from .towers.efficientnet import CLASSES
+
+    item = next(m for m in towers if m != "text")
+    text_dim = towers["text"].card.dim
+    if class_embeddings is None:  # loading: the saved buffer replaces these zeros
+        class_embeddings = torch.zeros(CLASSES, text_dim)
+    w = config.bridge_weight
+    bridge = ConseBridge(class_embeddings, top_k=config.bridge_top_k)
+    return nn.ModuleDict({
+        item: BridgedHead(heads[item], split=towers[item].card.dim - CLASSES, weight=w,
+                          bridge=bridge),
+        "text": BridgedHead(heads["text"], split=text_dim, weight=w),
+    })
+
+
 class LiTEncoder:
     """A :class:`LiTModel` behind the :class:`~xmodal.encoders.Encoder` protocol.
 
@@ -243,11 +309,15 @@ class LiTEncoder:
         towers = model.towers
         audio = towers.get("audio")
         self.card = ModelCard(
-            name=name, family="lit", dim=model.config.dim, modalities=tuple(towers),
+            name=name, family="lit", dim=model.out_dim, modalities=tuple(towers),
             logit_scale=model.logit_scale.scale,
             max_text_tokens=towers["text"].card.max_text_tokens if "text" in towers else None,
             audio_window_s=audio.card.audio_window_s if audio else None,
             sample_rate=audio.card.sample_rate if audio else None,
+            training_sources=tuple((str(k), int(v)) for k, v in
+                                   model.config.notes.get("sources", {}).items()),
+            figures=tuple((str(k), float(v)) for k, v in
+                          model.config.notes.get("figures", {}).items()),
         )
 
     @classmethod

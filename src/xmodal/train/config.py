@@ -30,6 +30,8 @@ from .._optional import require
 LossName = Literal["clip", "siglip", "infonce"]
 NegativeSource = Literal["none", "data", "synthetic", "mined"]
 Schedule = Literal["cosine", "constant"]
+HeadKind = Literal["linear", "mlp"]
+Bridge = Literal["none", "imagenet"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,10 @@ class TrainConfig:
     #                     "st:PATH" (text–text, sentence-transformers)
     towers: tuple[str, ...] = ("efficientnet-lite0", "minilm")  # lit: (item tower, text tower)
     dim: int = 512  # lit: shared embedding dimension
+    head: HeadKind = "linear"  # lit: projection heads, Linear or Linear-GELU-Linear
+    bridge: Bridge = "none"  # lit: "imagenet" adds a ConSE label-space bridge beside the heads
+    #                          (item tower efficientnet-lite0+classes; xmodal.encoders.bridge)
+    bridge_weight: float = 0.5  # lit: the bridge's share w of the cosine
     freeze_layers: int = 0  # fine-tuning: freeze the first K layers of each tower
     feature_cache: str = "~/.cache/xmodal/features"  # lit: frozen-tower features, by content
     # --- loss
@@ -97,6 +103,10 @@ class TrainConfig:
         _check_choice("loss", self.loss, LossName)
         _check_choice("hard_negatives", self.hard_negatives, NegativeSource)
         _check_choice("schedule", self.schedule, Schedule)
+        _check_choice("head", self.head, HeadKind)
+        _check_choice("bridge", self.bridge, Bridge)
+        if not 0.0 <= self.bridge_weight <= 1.0:
+            raise ValueError(f"bridge_weight must be in [0, 1], got {self.bridge_weight}")
         for name in ("steps", "batch_size", "dim", "log_every", "checkpoint_every",
                      "keep_checkpoints", "negatives_per_row", "augment_copies"):
             if getattr(self, name) < 1:

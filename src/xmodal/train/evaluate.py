@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,27 +60,52 @@ def embed_all(model: DualModel, side: int, items: list[Any], batch: int = 256) -
 def retrieval_figures(model: DualModel, data: PairDataset,
                       ks: tuple[int, ...] = (1, 5, 10)) -> RetrievalFigures:
     """Recall@K item→caption and caption→item on ``data`` (see the module docstring)."""
-    keys = [normalize_caption(p) for p in data.positives]
-    captions = sorted(set(keys))
+    items, captions, own = paired_layout(data.anchors, data.positives)
     first = {}
-    for p, k in zip(data.positives, keys, strict=True):
-        first.setdefault(k, p)
-    where = {c: i for i, c in enumerate(captions)}
-    items = list(dict.fromkeys(data.anchors))
-    item_row = {item: i for i, item in enumerate(items)}
-    own = np.zeros((len(items), len(captions)), dtype=bool)  # (n_items, n_cap) positives
-    for anchor, key in zip(data.anchors, keys, strict=True):
-        own[item_row[anchor], where[key]] = True
+    for p in data.positives:
+        first.setdefault(normalize_caption(p), p)
     a = embed_all(model, 0, items)  # (n_items, d)
     t = embed_all(model, 1, [first[c] for c in captions])  # (n_cap, d)
-    scores = a @ t.T  # (n_items, n_cap)
+    return figures_from_scores(a @ t.T, own, ks)
+
+
+def paired_layout(anchors: Sequence[Any], positives: Sequence[str]
+                  ) -> tuple[list[Any], list[str], np.ndarray]:
+    """Distinct items, distinct normalised captions (sorted), and which caption is whose.
+
+    Returns:
+        ``(items, captions, own)`` with ``own`` ``(n_items, n_captions)`` boolean.
+    """
+    keys = [normalize_caption(p) for p in positives]
+    captions = sorted(set(keys))
+    where = {c: i for i, c in enumerate(captions)}
+    items = list(dict.fromkeys(anchors))
+    item_row = {item: i for i, item in enumerate(items)}
+    own = np.zeros((len(items), len(captions)), dtype=bool)  # (n_items, n_cap) positives
+    for anchor, key in zip(anchors, keys, strict=True):
+        own[item_row[anchor], where[key]] = True
+    return items, captions, own
+
+
+def figures_from_scores(scores: np.ndarray, own: np.ndarray,
+                        ks: tuple[int, ...] = (1, 5, 10)) -> RetrievalFigures:
+    """:class:`RetrievalFigures` from an item × caption score matrix and its positives.
+
+    Any score works (cosines, fused RRF scores): only the order within a row or column counts.
+
+    Example:
+        >>> s = np.array([[0.9, 0.1], [0.8, 0.2]])
+        >>> figures_from_scores(s, np.eye(2, dtype=bool), ks=(1,)).to_text
+        {1: 0.5}
+    """
     best_pos_row = np.where(own, scores, -np.inf).max(axis=1)  # (n_items,)
     i2t_rank = (np.where(own, -np.inf, scores) > best_pos_row[:, None]).sum(axis=1)
     best_pos_col = np.where(own, scores, -np.inf).max(axis=0)  # (n_cap,)
     t2i_rank = (np.where(own, -np.inf, scores) > best_pos_col[None, :]).sum(axis=0)
+    n_items, n_captions = own.shape
     return RetrievalFigures(
-        n_items=len(items), n_captions=len(captions),
+        n_items=n_items, n_captions=n_captions,
         to_text={k: float((i2t_rank < k).mean()) for k in ks},
         from_text={k: float((t2i_rank < k).mean()) for k in ks},
-        chance_to_text_at_10=min(1.0, 10 / len(captions)),
+        chance_to_text_at_10=min(1.0, 10 / n_captions),
     )

@@ -18,10 +18,15 @@ Run (what ``scripts/train-starters.sh`` does):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from xmodal.data import load_images
 from xmodal.data.dedup import dedup_pairs
@@ -42,6 +47,7 @@ from xmodal.eval import DEFAULT_TEMPLATES, ZeroShotResult, zero_shot_classify
 from .build import build_model
 from .config import TrainConfig
 from .evaluate import RetrievalFigures, retrieval_figures
+from .starter_data import StarterPair, dedup_across, load_families
 from .trainer import Trainer, TrainResult, make_loss
 
 HELD_OUT_BUCKET = 1  # captions whose hash % 10 is this are held out (bucket 0 chose the settings)
@@ -81,6 +87,99 @@ def _pairs(items: list[ImageText] | list[AudioClip], modality: str, name: str) -
                        negatives=None, anchor_modality=modality, name=name)
 
 
+@dataclass(frozen=True)
+class FitSettings:
+    """How a starter's heads are fitted (the defaults are the shipped starters')."""
+
+    steps: int = 300  # optimiser steps (few: longer runs overfit the training sources)
+    batch_size: int = 1024  # pairs per step (capped at the training set's size)
+    lr: float = 5e-4  # peak learning rate (AdamW, cosine decay)
+    dim: int = 512  # width of the trained heads' space
+    head: str = "linear"  # "linear" or "mlp"
+    bridge_weight: float | None = None  # image: the ConSE bridge's share w; None: no bridge
+    audio_augment: bool = False  # audio: train on 4 cached augmented variants per clip too
+    image_tower: str = "efficientnet-lite0"  # image: the frozen tower ("efficientnet-lite2")
+    text_tower: str = "minilm"  # the frozen text tower ("mpnet")
+    seed: int = 0
+
+
+PREVIOUS_SOURCES = {"image": ("openmoji", "emoji-datasource"),
+                    "audio": ("sonic-pi", "freedesktop-sounds", "gm-instruments")}
+"""What the starters were trained on before the everyday sources: their held-out figures are
+reported apart, to compare with the earlier starters'."""
+IMAGE_SETTINGS = FitSettings(bridge_weight=0.5)
+AUDIO_SETTINGS = FitSettings(steps=100, batch_size=256)
+
+
+def towers_for(modality: str, settings: FitSettings) -> tuple[str, str]:
+    """The (item, text) tower specs of a starter."""
+    if modality == "audio":
+        return ("aisfx", settings.text_tower)
+    bridged = settings.bridge_weight is not None
+    return (settings.image_tower + ("+classes" if bridged else ""), settings.text_tower)
+
+
+def build_trainable(modality: str, settings: FitSettings, *, cache: str | Path,
+                    run_dir: str | Path) -> tuple[Any, TrainConfig]:
+    """A fresh :class:`~xmodal.train.LiTTrainable` and the run's config (batch size to be
+    capped by :func:`fit` once the data is known)."""
+    bridged = settings.bridge_weight is not None
+    config = TrainConfig(
+        data=f"starter-{modality}", towers=towers_for(modality, settings), dim=settings.dim,
+        head=settings.head, bridge="imagenet" if bridged else "none",
+        bridge_weight=settings.bridge_weight if bridged else 0.5, steps=settings.steps,
+        lr=settings.lr, batch_size=settings.batch_size, seed=settings.seed,
+        audio_augment=settings.audio_augment,
+        feature_cache=str(cache), out=str(run_dir), log_every=25,
+        checkpoint_every=settings.steps, resume=False, progress=False,
+    )
+    return build_model(config, modality), config
+
+
+def usable(trainable: Any, items: list[str], chunk: int = 256
+           ) -> tuple[list[int], np.ndarray, list[tuple[str, str]]]:
+    """Tower features of the items that decode: ``(kept indices, (n_kept, t) features,
+    [(item, reason)] for the rest)``. A run over many files reports the bad ones and goes on."""
+    keep, parts, bad = [], [], []
+    for start in range(0, len(items), chunk):
+        part = list(range(start, min(start + chunk, len(items))))
+        try:
+            parts.append(trainable.tower_features(0, [items[i] for i in part]))
+            keep += part
+        except Exception:  # one bad file in the chunk: find it, keep the rest
+            for i in part:
+                try:
+                    parts.append(trainable.tower_features(0, [items[i]]))
+                    keep.append(i)
+                except Exception as exc:
+                    bad.append((items[i], f"{type(exc).__name__}: {exc}"))
+    width = trainable.lit.towers[trainable.modalities[0]].card.dim
+    feats = np.concatenate(parts) if parts else np.zeros((0, width), np.float32)
+    return keep, feats, bad
+
+
+def unit_main_features(features: np.ndarray, modality: str) -> np.ndarray:
+    """The tower's own unit features (without class probabilities), for near-duplicate search."""
+    if modality == "image" and features.shape[1] > 1280:
+        features = features[:, :1280]  # efficientnet-lite0+classes: [pooled, probs] / √2
+    return features / np.linalg.norm(features, axis=1, keepdims=True).clip(1e-12)
+
+
+def fit(trainable: Any, config: TrainConfig, pairs: Sequence[StarterPair], name: str
+        ) -> tuple[TrainResult, Any]:
+    """Train the heads on ``pairs`` (exact duplicates removed, same captions grouped)."""
+    data = PairDataset(anchors=tuple(p.item for p in pairs),
+                       positives=tuple(p.caption for p in pairs), negatives=None,
+                       anchor_modality=trainable.modalities[0], name=name)
+    dedup = dedup_pairs(list(data.anchors), list(data.positives),
+                        modality=trainable.modalities[0])
+    data = data.subset(dedup.keep)
+    config = dataclasses.replace(config, batch_size=min(config.batch_size, len(data)))
+    result = Trainer(trainable, make_loss(config), config, data=data,
+                     group_ids=dedup.group_ids).fit()
+    return result, dedup
+
+
 def fashion_mnist_zero_shot(encoder: Any, limit: int = 2000) -> ZeroShotResult:
     """Zero-shot top-1 on the first ``limit`` Fashion-MNIST test images, prompt ensemble."""
     from PIL import Image
@@ -94,82 +193,119 @@ def fashion_mnist_zero_shot(encoder: Any, limit: int = 2000) -> ZeroShotResult:
 class StarterReport:
     """What training a starter measured."""
 
-    held_out: RetrievalFigures
+    held_out: RetrievalFigures  # every family's held-out captions
+    held_out_previous: RetrievalFigures | None  # the previous starters' sources only
     zero_shot_accuracy: float | None  # Fashion-MNIST (image starter), else None
     zero_shot_chance: float | None
     train: TrainResult
 
 
 def train_starter(
-    which: str, out: str | Path, *, steps: int = 300, dim: int = 512, lr: float = 5e-4,
-    batch_size: int = 1024, seed: int = 0, cache: str | Path = "~/.cache/xmodal/features",
-    run_dir: str | Path | None = None, zero_shot_images: int = 2000,
+    which: str, out: str | Path, *, settings: FitSettings | None = None,
+    cache: str | Path = "~/.cache/xmodal/features", run_dir: str | Path | None = None,
+    zero_shot_images: int = 2000, generalisation: dict[str, Any] | None = None,
 ) -> StarterReport:
-    """Train with :class:`~xmodal.train.Trainer`, measure on the held-out captions, save.
+    """Train on every family of :mod:`xmodal.train.starter_data`, measure, save.
 
-    ``which`` is ``"image"`` or ``"audio"``; the run (metrics, plot, checkpoints) goes to
-    ``run_dir`` (default: a ``runs/starter-WHICH`` folder), the model to ``out``.
+    Pairs whose item does not decode are reported and skipped; near duplicates across families
+    go before the split; captions are held out by hash (:func:`held_out`). ``which`` is
+    ``"image"`` or ``"audio"``; the run (metrics, plot, checkpoints) goes to ``run_dir``
+    (default ``runs/starter-WHICH``), the model to ``out``. ``generalisation``: the
+    out-of-domain figures of ``benchmarks/generalisation.py`` (its JSON's ``summary``) for
+    the model card.
     """
-    if which == "image":
-        items, modality, tower = emoji_pairs(), "image", "efficientnet-lite0"
-        data = "OpenMoji 17.0.0 + emoji-datasource-google 16.0.0 captions (annotation/name)"
-    else:
-        items, modality, tower = sound_pairs(), "audio", "aisfx"
-        data = "Sonic Pi samples + freedesktop sounds + TimGM6mb General-MIDI renders"
-    train = _pairs([i for i in items if not held_out(i.caption)], modality, f"starter-{which}")
-    test = _pairs([i for i in items if held_out(i.caption)], modality, f"held-out-{which}")
-    dedup = dedup_pairs(list(train.anchors), list(train.positives), modality=modality)
-    train = train.subset(dedup.keep)
-    config = TrainConfig(
-        data=f"starter-{which}", towers=(tower, "minilm"), dim=dim, steps=steps, lr=lr,
-        batch_size=min(batch_size, len(train)), seed=seed, feature_cache=str(cache),
-        out=str(run_dir or Path("runs") / f"starter-{which}"), log_every=25,
-        checkpoint_every=steps, resume=False,
-    )
-    model = build_model(config, modality)
-    result = Trainer(model, make_loss(config), config, data=train,
-                     group_ids=dedup.group_ids).fit()
-    figures = retrieval_figures(model, test)
+    modality = which
+    settings = settings or (IMAGE_SETTINGS if which == "image" else AUDIO_SETTINGS)
+    trainable, config = build_trainable(
+        modality, settings, cache=cache, run_dir=run_dir or Path("runs") / f"starter-{which}")
+    pairs = load_families(modality)
+    keep, feats, bad = usable(trainable, [p.item for p in pairs])
+    for item, why in bad:
+        print(f"skipped {item}: {why}")
+    pairs = [pairs[i] for i in keep]
+    kept = dedup_across(pairs, unit_main_features(feats, modality))
+    removed = len(pairs) - len(kept)
+    pairs = [pairs[i] for i in kept]
+    train = [p for p in pairs if not held_out(p.caption)]
+    test = [p for p in pairs if held_out(p.caption)]
+    result, dedup = fit(trainable, config, train, name=f"starter-{which}")
+    figures = retrieval_figures(trainable, _dataset(test, modality))
+    before = [p for p in test if p.source in PREVIOUS_SOURCES[modality]]
+    before_figures = retrieval_figures(trainable, _dataset(before, modality)) if before else None
     zero_shot = None
     if which == "image" and zero_shot_images:
-        zero_shot = fashion_mnist_zero_shot(LiTEncoder(model.lit, name="starter-image"),
+        zero_shot = fashion_mnist_zero_shot(LiTEncoder(trainable.lit, name="starter-image"),
                                             limit=zero_shot_images)
-    notes = {
-        "data": data,
+    notes: dict[str, Any] = {
+        "sources": dict(Counter(p.source for p in train)),
+        "families": dict(Counter(p.family for p in train)),
+        "licenses": dict(Counter(p.license for p in train)),
         "split": f"held out: captions with sha1 % 10 == {HELD_OUT_BUCKET}",
         "trainer": "xmodal.train.Trainer (CLIP loss, AdamW, cosine LR)",
-        "train_pairs": len(train), "dedup": dedup.report(max_lines=0).splitlines()[0],
-        "steps": steps, "lr": lr, "batch_size": config.batch_size, "seed": seed,
-        "final_loss": result.losses[-1], "temperature": result.temperature,
-        "held_out": asdict(figures),
+        "train_pairs": len(train), "skipped_undecodable": len(bad),
+        "cross_family_duplicates_removed": removed,
+        "dedup": dedup.report(max_lines=0).splitlines()[0],
+        "settings": asdict(settings), "final_loss": result.losses[-1],
+        "temperature": result.temperature, "held_out": asdict(figures),
     }
+    w = modality
+    card_figures = {f"in-domain hit@10 {w}→text": figures.to_text[10],
+                    f"in-domain hit@10 text→{w}": figures.from_text[10]}
+    if before_figures is not None:
+        notes["held_out_previous_sources"] = asdict(before_figures)
+    if generalisation:
+        notes["out_of_domain"] = generalisation
+        card_figures[f"out-of-domain hit@10 {w}→text"] = generalisation["to_text"]
+        card_figures[f"out-of-domain hit@10 text→{w}"] = generalisation["from_text"]
     if zero_shot is not None:
         notes["zero_shot_fashion_mnist"] = {
             "images": zero_shot_images, "accuracy": zero_shot.accuracy,
             "chance": zero_shot.chance, "templates": len(DEFAULT_TEMPLATES)}
-    model.save(out, logit_scale=1 / result.temperature, logit_bias=None, notes=notes)
+        card_figures["zero-shot fashion-mnist accuracy"] = zero_shot.accuracy
+    notes["figures"] = card_figures
+    trainable.save(out, logit_scale=1 / result.temperature, logit_bias=None, notes=notes)
     return StarterReport(
-        held_out=figures, train=result,
+        held_out=figures, held_out_previous=before_figures, train=result,
         zero_shot_accuracy=None if zero_shot is None else zero_shot.accuracy,
         zero_shot_chance=None if zero_shot is None else zero_shot.chance)
+
+
+def _dataset(pairs: Sequence[StarterPair], modality: str) -> PairDataset:
+    return PairDataset(anchors=tuple(p.item for p in pairs),
+                       positives=tuple(p.caption for p in pairs), negatives=None,
+                       anchor_modality=modality, name="held-out")
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Train xmodal's starter models.")
     ap.add_argument("which", choices=["image", "audio"])
     ap.add_argument("--out", required=True)
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=None, help="override the shipped setting")
     ap.add_argument("--cache", default="~/.cache/xmodal/features")
     ap.add_argument("--run-dir", default=None, help="metrics, plot and checkpoints")
+    ap.add_argument("--generalisation", default=None,
+                    help="JSON written by benchmarks/generalisation.py --json (for the card)")
     args = ap.parse_args(argv)
-    report = train_starter(args.which, args.out, steps=args.steps, cache=args.cache,
-                           run_dir=args.run_dir)
-    figures, what = report.held_out, args.which
-    print(f"held out: {figures.n_items} {what} items, {figures.n_captions} captions "
-          f"(chance R@10 {what}→text {figures.chance_to_text_at_10:.3f})")
-    for k in (1, 5, 10):
-        print(f"R@{k}: {what}→text {figures.to_text[k]:.3f}  "
-              f"text→{what} {figures.from_text[k]:.3f}")
+    settings = IMAGE_SETTINGS if args.which == "image" else AUDIO_SETTINGS
+    if args.steps:
+        settings = dataclasses.replace(settings, steps=args.steps)
+    ood = None
+    if args.generalisation:
+        import json
+
+        ood = json.loads(Path(args.generalisation).read_text("utf-8"))["summary"]
+    report = train_starter(args.which, args.out, settings=settings, cache=args.cache,
+                           run_dir=args.run_dir, generalisation=ood)
+    what = args.which
+    for label, figures in (("held out (all families)", report.held_out),
+                           ("held out (previous sources)", report.held_out_previous)):
+        if figures is None:
+            continue
+        print(f"{label}: {figures.n_items} {what} items, {figures.n_captions} captions "
+              f"(chance R@10 {what}→text {figures.chance_to_text_at_10:.3f})")
+        for k in (1, 5, 10):
+            print(f"  R@{k}: {what}→text {figures.to_text[k]:.3f}  "
+                  f"text→{what} {figures.from_text[k]:.3f}")
     if report.zero_shot_accuracy is not None:
         print(f"zero-shot Fashion-MNIST (prompt ensemble): {report.zero_shot_accuracy:.3f} "
               f"(chance {report.zero_shot_chance:.3f})")

@@ -77,5 +77,14 @@ def test_missing_package_names_the_install_command(tmp_path):
 def test_registry():
     assert load_source("python-faq", limit=2).name == "python-faq"
     assert len(load_source("sonic-pi", limit=4).items) == 4
-    with pytest.raises(ValueError, match="known: emoji-datasource, fashion-mnist"):
+    with pytest.raises(ValueError, match="known: cataclysm-dda, emoji-datasource, fashion"):
         load_source("imagenet")
+
+
+def test_every_registered_source_loads_under_its_own_name():
+    from xmodal.data.sources import SOURCES
+
+    for name in SOURCES:
+        loaded = load_source(name, limit=2)
+        assert loaded.name == name and loaded.items, name
+        assert loaded.license and loaded.origin, name
