@@ -1,4 +1,5 @@
-"""The shipped image–text starter model: loads from the package and retrieves real emoji."""
+"""The shipped starter models: they load from the package, their cards list the training sources
+with both figures, and they retrieve held-out captions of the old and the everyday sources."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from xmodal.data.sources import load_gm_instruments, load_openmoji, load_sonic_pi
 from xmodal.encoders import load_encoder
 from xmodal.encoders.registry import STARTERS
+from xmodal.train.starter_data import load_family
 from xmodal.train.starters import caption_key, held_out
 
 
@@ -18,34 +20,81 @@ def starter():
     return load_encoder("starter-image")
 
 
-def test_card_and_recorded_figures(starter):
-    assert starter.card.family == "lit" and starter.card.dim == 512
-    assert set(starter.card.modalities) == {"image", "text"}
-    notes = json.loads((STARTERS / "image" / "config.json").read_text())["notes"]
-    figures = notes["held_out"]
-    assert figures["to_text"]["10"] >= 0.70 and figures["from_text"]["10"] >= 0.70
-    assert figures["chance_to_text_at_10"] < 0.05
+@pytest.fixture(scope="module")
+def audio_starter():
+    return load_encoder("starter-audio")
+
+
+def _notes(which):
+    return json.loads((STARTERS / which / "config.json").read_text())["notes"]
+
+
+def _top5(items, captions, encode_items, encoder):
+    """Share of captions whose own item ranks in the top 5 of ``items`` (caption → item)."""
+    a = encode_items(items)  # (n, d)
+    t = encoder.encode_text(captions)  # (n, d)
+    ranks = (a @ t.T).T.argsort(axis=1)[:, ::-1]  # (n, n) captions → items
+    return np.mean([i in ranks[i, :5] for i in range(len(items))])
+
+
+def test_image_card_lists_sources_and_both_figures(starter):
+    card = starter.card
+    assert card.family == "lit" and card.dim == 512 + 384  # heads beside the ConSE bridge
+    assert set(card.modalities) == {"image", "text"}
+    sources = dict(card.training_sources)
+    assert {"sweethome3d", "cataclysm-dda", "scratch-images", "gcompris-images", "game-icons",
+            "openmoji", "emoji-datasource", "fluent-emoji"} <= set(sources)
+    assert sum(sources.values()) == _notes("image")["train_pairs"] > 10_000
+    figures = dict(card.figures)
+    assert figures["out-of-domain hit@10 image→text"] > 0.3  # chance ≈ 0.04 (300-item draws)
+    assert figures["out-of-domain hit@10 text→image"] > 0.3
+    assert figures["in-domain hit@10 image→text"] > 0.45  # chance 0.013
+    assert _notes("image")["out_of_domain"]["row"] == "bridge-trained w=0.5"
 
 
 def test_retrieves_held_out_emoji_by_caption(starter):
     # 40 held-out OpenMoji emoji (captions never trained on): each caption's own image should
     # rank in the top 5 of the 40 for most of them (chance: 5/40).
     items = [e for e in load_openmoji().items if held_out(e.caption)][:40]
-    img = starter.encode_image([str(e.path) for e in items])  # (40, 512)
-    txt = starter.encode_text([caption_key(e.caption) for e in items])  # (40, 512)
-    ranks = (img @ txt.T).T.argsort(axis=1)[:, ::-1]  # (40, 40) captions → images
-    hits = np.mean([i in ranks[i, :5] for i in range(len(items))])
+    hits = _top5([str(e.path) for e in items], [caption_key(e.caption) for e in items],
+                 starter.encode_image, starter)
     assert hits > 0.5
 
 
-def test_audio_starter_retrieves_held_out_sounds_by_caption():
-    enc = load_encoder("starter-audio")
-    assert set(enc.card.modalities) == {"audio", "text"} and enc.card.dim == 512
-    notes = json.loads((STARTERS / "audio" / "config.json").read_text())["notes"]
+def test_retrieves_held_out_everyday_objects_by_caption(starter):
+    # held-out Sweet Home 3D renders and GCompris photos (chance: 5/40 each)
+    for family in ("sweethome3d", "gcompris"):
+        pairs = [p for p in load_family(family, "image") if held_out(p.caption)]
+        pairs = list({p.caption: p for p in pairs}.values())[:40]
+        hits = _top5([p.item for p in pairs], [p.caption for p in pairs], starter.encode_image,
+                     starter)
+        assert hits > 0.4, (family, hits)
+
+
+def test_audio_card_lists_sources_and_both_figures(audio_starter):
+    card = audio_starter.card
+    assert set(card.modalities) == {"audio", "text"} and card.dim == 512
+    sources = dict(card.training_sources)
+    assert {"openttd-sounds", "widelands-sounds", "minetest-sounds", "lincity-sounds",
+            "scratch-sounds", "gcompris-sounds", "sonic-pi"} <= set(sources)
+    figures = dict(card.figures)
+    assert figures["out-of-domain hit@10 audio→text"] > 0.4  # mean chance 0.23: small families
+    notes = _notes("audio")
     assert notes["held_out"]["to_text"]["10"] > 3 * notes["held_out"]["chance_to_text_at_10"]
+
+
+def test_audio_starter_retrieves_held_out_sounds_by_caption(audio_starter):
     clips = [c for c in [*load_sonic_pi().items, *load_gm_instruments().items]
              if held_out(c.caption)][:30]
-    audio = enc.encode_audio([str(c.path) for c in clips])  # (30, 512)
-    text = enc.encode_text([caption_key(c.caption) for c in clips])  # (30, 512)
-    ranks = (audio @ text.T).T.argsort(axis=1)[:, ::-1]  # captions → clips
-    assert np.mean([i in ranks[i, :5] for i in range(len(clips))]) > 0.5  # chance: 5/30
+    hits = _top5([str(c.path) for c in clips], [caption_key(c.caption) for c in clips],
+                 audio_starter.encode_audio, audio_starter)
+    assert hits > 0.5  # chance: 5/30
+
+
+def test_audio_starter_retrieves_held_out_everyday_sounds_by_caption(audio_starter):
+    pairs = [p for f in ("openttd", "widelands", "minetest", "lincity", "scratch", "gcompris")
+             for p in load_family(f, "audio") if held_out(p.caption)]
+    pairs = list({p.caption: p for p in pairs}.values())[:40]
+    hits = _top5([p.item for p in pairs], [p.caption for p in pairs], audio_starter.encode_audio,
+                 audio_starter)
+    assert hits > 0.4  # chance: 5 / 36 (36 distinct held-out captions)

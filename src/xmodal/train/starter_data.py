@@ -42,7 +42,7 @@ EXCLUDED_GROUPS: dict[str, frozenset[str]] = {
 
 # family -> [(source name, cap or None)]
 IMAGE_FAMILIES: dict[str, tuple[tuple[str, int | None], ...]] = {
-    "emoji": (("emoji-datasource", None), ("openmoji", 2000), ("fluent-emoji-flat", 1000),
+    "emoji": (("emoji-datasource", None), ("openmoji", None), ("fluent-emoji-flat", 1000),
               ("fluent-emoji", 1000)),
     "sweethome3d": (("sweethome3d", None),),
     "cataclysm-dda": (("cataclysm-dda", 2500),),

@@ -1,18 +1,23 @@
 """Train xmodal's starter models on the installed real data, and measure them.
 
-Both starters are locked-tower models: frozen pretrained towers, linear heads into a 512-d
-space, trained by :class:`~xmodal.train.Trainer` with CLIP's loss (exact duplicate pairs
-removed; rows sharing a caption grouped, never each other's negatives). Image–text:
-EfficientNet-Lite0 + MiniLM on OpenMoji and emoji-datasource captions. Audio–text: aisfx +
-MiniLM on Sonic Pi samples, freedesktop sounds and rendered General-MIDI notes (instrument,
-register, dynamics). Pairs are split by a hash of the caption (10 %: held out), so one caption
-never straddles the split. The held-out figures (and, for the image model, zero-shot accuracy
-on Fashion-MNIST with a prompt ensemble) are written into the saved model's ``config.json``
-(``notes``).
+Both starters are locked-tower models: frozen pretrained towers and heads trained by
+:class:`~xmodal.train.Trainer` with CLIP's loss (exact duplicate pairs removed; rows sharing a
+caption grouped, never each other's negatives), on every family of
+:mod:`xmodal.train.starter_data`: emoji, Sweet Home 3D, Cataclysm DDA, Scratch, GCompris and
+game-icons images; OpenTTD, Scratch, Widelands, GCompris, Minetest, LinCity-NG, Wesnoth, Flare
+and instrument sounds. Image–text: EfficientNet-Lite0 (+ its ImageNet class probabilities) and
+MiniLM, linear heads beside a ConSE label-space bridge (:mod:`xmodal.encoders.bridge`), trained
+through the bridged cosine. Audio–text: aisfx + MiniLM, linear heads. Pairs whose file does not
+decode are reported and skipped, near duplicates across families go, and captions are split by
+hash (10 % held out), so one caption never straddles the split. The held-out (in-domain)
+figures, the training sources with their counts and, when given, the out-of-domain figures of
+``benchmarks/generalisation.py`` go into the saved model's ``config.json`` (``notes``) and its
+model card.
 
 Run (what ``scripts/train-starters.sh`` does):
-    python -m xmodal.train.starters image --out src/xmodal/starters/image
-    python -m xmodal.train.starters audio --out src/xmodal/starters/audio
+    python benchmarks/generalisation.py --modality image --json runs/generalisation-image.json
+    python -m xmodal.train.starters image --out src/xmodal/starters/image \\
+        --generalisation runs/generalisation-image.json
 """
 
 from __future__ import annotations

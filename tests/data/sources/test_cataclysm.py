@@ -17,9 +17,6 @@ from xmodal.data.sources.cataclysm import (
     load_cataclysm,
 )
 
-pytestmark = pytest.mark.skipif(not (deb_root(PKG) / ".complete").is_file(),
-                                reason="cataclysm-dda-data not unpacked (scripts/install-data.sh)")
-
 
 @pytest.fixture(scope="module")
 def chibi():

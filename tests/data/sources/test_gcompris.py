@@ -17,8 +17,6 @@ from xmodal.data.sources.debian_copyright import parse_copyright, stanza_for
 from xmodal.data.sources.gcompris import load_gcompris_images, load_gcompris_sounds
 
 ROOT = deb_root("gcompris-qt-data")
-pytestmark = pytest.mark.skipif(not (ROOT / ".complete").exists(),
-                                reason="gcompris-qt-data is not unpacked (scripts/install-data.sh)")
 
 
 @pytest.fixture(scope="module")

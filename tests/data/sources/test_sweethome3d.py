@@ -10,18 +10,13 @@ import pytest
 from xmodal.data.images import load_images
 from xmodal.data.sources._common import SourceMissingError, deb_root
 from xmodal.data.sources.sweethome3d import (
-    JAR_PKG,
     PKG,
     catalog_licenses,
     load_sweethome3d,
     parse_properties,
 )
 
-installed = (deb_root(PKG) / ".complete").is_file() and (deb_root(JAR_PKG) / ".complete").is_file()
-needs_data = pytest.mark.skipif(not installed, reason="run scripts/install-data.sh")
 
-
-@needs_data
 def test_every_catalog_counts_groups_and_licences():
     items = load_sweethome3d().items
     assert len(items) == 920  # 820 plugin models + 100 default; no icon repeats in 1.8-1
@@ -40,7 +35,6 @@ def test_every_catalog_counts_groups_and_licences():
     assert not any(noise & set(i.tags) for i in items)
 
 
-@needs_data
 def test_rich_captions_and_decoding(tmp_path, monkeypatch):
     root = deb_root(PKG)
     monkeypatch.setenv("XMODAL_DATA_DIR", str(tmp_path))  # extract afresh into tmp
@@ -57,7 +51,6 @@ def test_rich_captions_and_decoding(tmp_path, monkeypatch):
     assert decoded.images[0].size == (128, 128)
 
 
-@needs_data
 def test_licences_follow_the_copyright_file():
     assert catalog_licenses(deb_root(PKG)) == {
         "KatorLegaz": "CC-BY-3.0-US", "Reallusion": "CC-BY-3.0-US", "Scopia": "CC-BY-3.0",

@@ -15,25 +15,19 @@ the stem for drawings ("bedroom"). ``Letters/``, ``*.sprite`` projects, the UI b
 
 Sounds: Animal, Effects, Human (coughs, laughs, sneezes: no speech), Instruments (minus the
 musical cues "Chord", "SpookyString", "Suspense"), Percussion and the computer beeps of
-Electronic (its sci-fi zaps are dropped); Music Loops and Vocals are music and speech. libsndfile
-decodes every MP3 frame, but its length estimate counts their large ID3v2 tags as audio, so
-:func:`xmodal.data.audio.load_audio` takes 25 of the 45 for truncated: the 14 kept MP3s are
-decoded once and written as FLAC under ``data_dir()/scratch-sounds/<version>-flac-<hash>/``.
+Electronic (its sci-fi zaps are dropped); Music Loops and Vocals are music and speech. Most
+MP3s carry large ID3v2 tags, which :func:`xmodal.data.audio.load_audio` discounts from
+libsndfile's length estimate (it read 25 of the 45 as truncated before).
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
-
-from xmodal._optional import require
 
 from ._common import (
     AudioClip,
     ImageText,
     Source,
-    build_once,
-    data_dir,
     deb_root,
     require_deb,
     require_path,
@@ -201,8 +195,7 @@ def load_scratch_sounds(*, limit: int | None = None, root: Path | None = None
                         ) -> Source[AudioClip]:
     """The everyday sounds, by folder then name; label = the folder ("animal", "human").
 
-    WAVs are the package's files; MP3s are decoded once and written as FLAC (see the module
-    docstring), so every item decodes with :func:`xmodal.data.audio.load_audio`.
+    The items are the package's own WAV and MP3 files.
 
     Args:
         limit: keep only the first ``limit`` items.
@@ -215,45 +208,17 @@ def load_scratch_sounds(*, limit: int | None = None, root: Path | None = None
         >>> clips = load_scratch_sounds().items
         >>> [(c.label, c.caption) for c in clips[:2]]
         [('animal', 'bird chirp'), ('animal', 'cat')]
-        >>> clips[1].path.suffix, clips[1].origin.endswith("Sounds/Animal/Cat.mp3")
-        ('.flac', True)
+        >>> clips[1].path.name, clips[1].origin.endswith("Sounds/Animal/Cat.mp3")
+        ('Cat.mp3', True)
     """
-    default = root is None
     media, root = _media(root)
-    kept: list[tuple[Path, str, str]] = []  # (package file, label, caption)
+    items = []
     for folder, drops in SOUNDS.items():
         for path in _files(media / "Sounds" / folder, SOUND_SUFFIXES):
             words = stem_caption(path.name)
             if words not in drops:
-                kept.append((path, folder.lower(), SOUND_FIXES.get(words, words)))
-    mp3s = [p for p, _, _ in kept if p.suffix.lower() == ".mp3"]
-    # The folder's name follows the list converted (and the tree, when not the default one).
-    key = "\n".join([*(p.relative_to(media).as_posix() for p in mp3s),
-                     "" if default else str(root.resolve())])
-    tag = hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:8]
-    flac = data_dir() / "scratch-sounds" / f"{VERSION}-flac-{tag}"
-    if mp3s:
-        build_once(flac, lambda tmp: _write_flacs(mp3s, media / "Sounds", tmp))
-    items = []
-    for path, label, caption in kept:
-        file = path
-        if path.suffix.lower() == ".mp3":
-            file = (flac / path.relative_to(media / "Sounds")).with_suffix(".flac")
-        items.append(AudioClip(path=file, label=label, caption=caption, license=LICENSE,
-                               origin=_origin(path, root)))
+                items.append(AudioClip(path=path, label=folder.lower(),
+                                       caption=SOUND_FIXES.get(words, words), license=LICENSE,
+                                       origin=_origin(path, root)))
     return Source(name="scratch-sounds", items=tuple(items[:limit]),
                   origin=f"Debian {PKG} {VERSION}", license=LICENSE)
-
-
-def _write_flacs(mp3s: list[Path], sounds: Path, out: Path) -> None:
-    """Decode each MP3 whole (libsndfile) and write it as 16-bit FLAC at its own rate."""
-    soundfile = require("soundfile", "audio")
-    for path in mp3s:
-        with soundfile.SoundFile(path) as f:
-            rate = f.samplerate
-            audio = f.read(dtype="float32", always_2d=True)  # (n, channels)
-        if len(audio) == 0:
-            raise ValueError(f"{path}: no audio decoded")
-        target = (out / path.relative_to(sounds)).with_suffix(".flac")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        soundfile.write(target, audio, rate, subtype="PCM_16", format="FLAC")
