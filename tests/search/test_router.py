@@ -166,6 +166,6 @@ def test_target_from_card():
     card = ModelCard(name="lit-starter", family="lit", dim=256, modalities=("text", "image"))
     t = RouteTarget.from_card("emoji", card, "image")
     assert t.model == "lit-starter" and "lit, 256-d" in t.card_summary
-    assert "narrow training data" in t.card_summary
+    assert "thousands of captions, not millions" in t.card_summary
     with pytest.raises(ValueError, match="does not embed"):
         RouteTarget.from_card("sfx", card, "audio")
