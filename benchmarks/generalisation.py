@@ -37,7 +37,6 @@ import argparse
 import dataclasses
 import json
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import asdict
@@ -156,20 +155,14 @@ VARIANTS = {
 
 
 def main(argv: list[str] | None = None) -> None:
-    from xmodal.train.starter_data import (
-        AUDIO_FAMILIES,
-        IMAGE_FAMILIES,
-        dedup_across,
-        load_families,
-    )
+    from xmodal.train.starter_data import AUDIO_FAMILIES, IMAGE_FAMILIES, load_families
     from xmodal.train.starters import (
         AUDIO_SETTINGS,
         IMAGE_SETTINGS,
         build_trainable,
         fit,
         held_out,
-        unit_main_features,
-        usable,
+        starter_pairs,
     )
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -210,14 +203,9 @@ def main(argv: list[str] | None = None) -> None:
         pairs = [p for f in families for p in [q for q in pairs if q.family == f][: args.limit]]
     probe, _ = build_trainable(modality, dataclasses.replace(base, bridge_weight=(
         0.0 if modality == "image" else None)), cache=args.cache, run_dir=run / "probe")
-    keep, feats, bad = usable(probe, [p.item for p in pairs])
-    for item, why in bad:
-        print(f"skipped {item}: {why}", file=sys.stderr)
-    pairs = [pairs[i] for i in keep]
-    kept = dedup_across(pairs, unit_main_features(feats, modality))
-    print(f"{len(pairs)} pairs decode; {len(pairs) - len(kept)} cross-family near duplicates "
+    pairs, _, removed = starter_pairs(probe, pairs)
+    print(f"{len(pairs) + removed} pairs decode; {removed} cross-family near duplicates "
           f"removed; features ready in {time.time() - t0:.0f} s", flush=True)
-    pairs = [pairs[i] for i in kept]
     sizes = {f: sum(p.family == f for p in pairs) for f in families}
 
     results: dict[str, dict[str, list]] = {}  # fold -> row -> figures (draws of SAMPLE)

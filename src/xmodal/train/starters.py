@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -52,15 +53,10 @@ from xmodal.eval import DEFAULT_TEMPLATES, ZeroShotResult, zero_shot_classify
 from .build import build_model
 from .config import TrainConfig
 from .evaluate import RetrievalFigures, retrieval_figures
-from .starter_data import StarterPair, dedup_across, load_families
+from .starter_data import StarterPair, caption_key, dedup_across, load_families
 from .trainer import Trainer, TrainResult, make_loss
 
 HELD_OUT_BUCKET = 1  # captions whose hash % 10 is this are held out (bucket 0 chose the settings)
-
-
-def caption_key(caption: str) -> str:
-    """The caption as compared and split: lower-case, trimmed."""
-    return caption.lower().strip()
 
 
 def held_out(caption: str) -> bool:
@@ -165,17 +161,33 @@ def usable(trainable: Any, items: list[str], chunk: int = 256
 
 def unit_main_features(features: np.ndarray, modality: str) -> np.ndarray:
     """The tower's own unit features (without class probabilities), for near-duplicate search."""
-    if modality == "image" and features.shape[1] > 1280:
-        features = features[:, :1280]  # efficientnet-lite0+classes: [pooled, probs] / √2
+    from xmodal.encoders.towers.efficientnet import POOLED
+
+    if modality == "image" and features.shape[1] > POOLED:
+        features = features[:, :POOLED]  # efficientnet-lite*+classes: [pooled, probs] / √2
     return features / np.linalg.norm(features, axis=1, keepdims=True).clip(1e-12)
+
+
+def starter_pairs(trainable: Any, pairs: list[StarterPair]
+                  ) -> tuple[list[StarterPair], list[tuple[str, str]], int]:
+    """The pairs a starter is fitted and measured on: those whose file decodes (the rest
+    reported on stderr and returned), less near duplicates across families.
+
+    Returns:
+        ``(pairs, [(item, reason)] skipped, cross-family duplicates removed)``.
+    """
+    keep, feats, bad = usable(trainable, [p.item for p in pairs])
+    for item, why in bad:
+        print(f"skipped {item}: {why}", file=sys.stderr)
+    pairs = [pairs[i] for i in keep]
+    kept = dedup_across(pairs, unit_main_features(feats, trainable.modalities[0]))
+    return [pairs[i] for i in kept], bad, len(pairs) - len(kept)
 
 
 def fit(trainable: Any, config: TrainConfig, pairs: Sequence[StarterPair], name: str
         ) -> tuple[TrainResult, Any]:
     """Train the heads on ``pairs`` (exact duplicates removed, same captions grouped)."""
-    data = PairDataset(anchors=tuple(p.item for p in pairs),
-                       positives=tuple(p.caption for p in pairs), negatives=None,
-                       anchor_modality=trainable.modalities[0], name=name)
+    data = _dataset(pairs, trainable.modalities[0], name)
     dedup = dedup_pairs(list(data.anchors), list(data.positives),
                         modality=trainable.modalities[0])
     data = data.subset(dedup.keep)
@@ -223,14 +235,7 @@ def train_starter(
     settings = settings or (IMAGE_SETTINGS if which == "image" else AUDIO_SETTINGS)
     trainable, config = build_trainable(
         modality, settings, cache=cache, run_dir=run_dir or Path("runs") / f"starter-{which}")
-    pairs = load_families(modality)
-    keep, feats, bad = usable(trainable, [p.item for p in pairs])
-    for item, why in bad:
-        print(f"skipped {item}: {why}")
-    pairs = [pairs[i] for i in keep]
-    kept = dedup_across(pairs, unit_main_features(feats, modality))
-    removed = len(pairs) - len(kept)
-    pairs = [pairs[i] for i in kept]
+    pairs, bad, removed = starter_pairs(trainable, load_families(modality))
     train = [p for p in pairs if not held_out(p.caption)]
     test = [p for p in pairs if held_out(p.caption)]
     result, dedup = fit(trainable, config, train, name=f"starter-{which}")
@@ -275,10 +280,11 @@ def train_starter(
         zero_shot_chance=None if zero_shot is None else zero_shot.chance)
 
 
-def _dataset(pairs: Sequence[StarterPair], modality: str) -> PairDataset:
+def _dataset(pairs: Sequence[StarterPair], modality: str, name: str = "held-out"
+             ) -> PairDataset:
     return PairDataset(anchors=tuple(p.item for p in pairs),
                        positives=tuple(p.caption for p in pairs), negatives=None,
-                       anchor_modality=modality, name="held-out")
+                       anchor_modality=modality, name=name)
 
 
 def main(argv: list[str] | None = None) -> None:
