@@ -18,8 +18,13 @@ Rows (image):
 - ``bridge w=…``: the same heads, scores mixed with ConSE inside one vector
   ((1-w)·cos_heads + w·cos_ConSE, what a bridged model's cosine is);
 - ``rrf(heads, conse)``: the two ranked lists fused by RRF (k = 60): the searcher's way;
+- ``… p=0.5``: ConSE with the top-10 probabilities raised to the power 0.5 before mixing
+  (a flatter mix: the runner-up classes count more);
 - ``bridge-trained w=…``: heads trained *through* the bridged cosine (w = 0.5, 0.35);
-- ``mlp heads``: a hidden layer (Linear-GELU-Linear) instead of a linear head.
+- ``mlp heads``: a hidden layer (Linear-GELU-Linear) instead of a linear head;
+- ``bridge-trained + …``: the shipped row with image augmentation (4 cached variants per image:
+  crop, flip, colour under transparency), synthetic hard negatives (attribute swaps, weighted
+  1:7 against in-batch negatives) or caption templates ("a picture of …", one per pair).
 Rows (audio): ``heads`` (aisfx + MiniLM, linear), ``augmented`` (time stretch, pitch, noise,
 gain: 4 cached variants per clip) and ``mlp heads``.
 
@@ -74,7 +79,7 @@ def rrf_figures(lists: list[np.ndarray], own: np.ndarray, k: int = 60):
 @torch.no_grad()
 def parts(trainable, items: list[str], captions: list[str]) -> dict[str, np.ndarray]:
     """Unit vectors of each part of the model: heads and (image) ConSE, both sides."""
-    from xmodal.encoders.bridge import BridgedHead
+    from xmodal.encoders.bridge import BridgedHead, ConseBridge
 
     lit = trainable.lit
     item_mod = trainable.modalities[0]
@@ -87,6 +92,8 @@ def parts(trainable, items: list[str], captions: list[str]) -> dict[str, np.ndar
         out["heads_i"] = norm(head_i.head(x[:, : head_i.split]), dim=-1).numpy()
         out["heads_t"] = norm(head_t.head(t), dim=-1).numpy()
         out["conse_i"] = head_i.bridge(x[:, head_i.split :]).numpy()
+        flat = ConseBridge(head_i.bridge.classes, top_k=head_i.bridge.top_k, power=0.5)
+        out["conse_flat_i"] = flat(x[:, head_i.split :]).numpy()
         out["conse_t"] = norm(t, dim=-1).numpy()
         out["model_i"] = lit.project(item_mod, x).numpy()
         out["model_t"] = lit.project("text", t).numpy()
@@ -111,6 +118,9 @@ def score_lists(trainable, items: list, captions: list, tag: str) -> dict[str, l
         for w in (0.3, 0.5, 0.7):
             rows[f"bridge w={w}"] = [(1 - w) * heads + w * conse]
         rows["rrf(heads, conse)"] = [heads, conse]
+        flat = p["conse_flat_i"] @ p["conse_t"].T  # (n_items, n_cap)
+        rows["conse p=0.5"] = [flat]
+        rows["bridge w=0.5 p=0.5"] = [0.5 * heads + 0.5 * flat]
         return rows
     if "model_i" in p:
         return {tag: [p["model_i"] @ p["model_t"].T]}
@@ -145,11 +155,20 @@ def evaluate(trainable, test, *, full: dict, sampled: dict, tag: str, seed: int 
             sampled.setdefault(name, []).append(figures_of(sub, own[np.ix_(pick, cols)]))
 
 
+TEMPLATES = ("{}", "a picture of {}", "an icon of {}", "a drawing of {}", "a photo of {}")
+"""Caption templates of the templates row: each training caption written into one of them."""
 VARIANTS = {
     "image": {"heads": {"bridge_weight": 0.0},
               "bridge-trained w=0.5": {"bridge_weight": 0.5},
               "bridge-trained w=0.35": {"bridge_weight": 0.35},
-              "mlp heads": {"bridge_weight": 0.0, "head": "mlp"}},
+              "mlp heads": {"bridge_weight": 0.0, "head": "mlp"},
+              "bridge-trained w=0.5 p=0.5": {"bridge_weight": 0.5, "bridge_power": 0.5},
+              "bridge-trained + image augmentation": {"bridge_weight": 0.5,
+                                                      "image_augment": True},
+              "bridge-trained + synthetic negatives 1:7": {"bridge_weight": 0.5,
+                                                           "synthetic_negatives": True},
+              "bridge-trained + caption templates": {"bridge_weight": 0.5,
+                                                     "caption_templates": TEMPLATES}},
     "audio": {"heads": {}, "augmented": {"audio_augment": True}, "mlp heads": {"head": "mlp"}},
 }
 

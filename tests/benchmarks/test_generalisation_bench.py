@@ -12,6 +12,8 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+IMAGE_ROWS = ("heads", "bridge-trained w=0.5", "bridge-trained + image augmentation",
+              "bridge-trained + synthetic negatives 1:7", "bridge-trained + caption templates")
 
 
 @pytest.mark.parametrize(("modality", "row", "folds"), [
@@ -20,7 +22,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 ])
 def test_generalisation_benchmark_prints_tables_and_a_summary(tmp_path, modality, row, folds):
     out = tmp_path / "result.json"
-    variants = "heads" if modality == "audio" else "heads,bridge-trained w=0.5"
+    variants = "heads" if modality == "audio" else ",".join(IMAGE_ROWS)
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "generalisation.py"), "--modality", modality,
          "--limit", "12", "--steps", "3", "--families", folds, "--variants", variants,
@@ -43,4 +45,4 @@ def test_generalisation_benchmark_prints_tables_and_a_summary(tmp_path, modality
     assert "in-domain" in saved["results"]
     if modality == "image":  # the training-free baseline comes with the heads' fit
         rows = set(saved["results"][saved["folds"][0]])
-        assert {"conse", "rrf(heads, conse)", "bridge w=0.5"} <= rows
+        assert {"conse", "rrf(heads, conse)", "bridge w=0.5", *IMAGE_ROWS} <= rows

@@ -31,6 +31,24 @@ def test_conse_equals_the_float64_formula():
     np.testing.assert_allclose(again, got, atol=1e-6)
 
 
+@pytest.mark.parametrize("power", [0.5, 2.0])
+def test_conse_power_equals_the_float64_formula(power):
+    rng = np.random.default_rng(2)
+    names = _unit(rng.normal(size=(40, 9)))  # (C, d)
+    probs = rng.dirichlet(np.full(40, 0.3), size=6)  # (n, C)
+    got = ConseBridge(torch.from_numpy(names), top_k=7, power=power)(
+        torch.from_numpy(probs)).numpy()
+    for row, p in zip(got, probs, strict=True):
+        top = np.argsort(-p)[:7]  # the top classes are chosen before the power
+        weights = p[top] ** power / (p[top] ** power).sum()
+        np.testing.assert_allclose(row, _unit((weights[:, None] * names[top]).sum(0)), atol=1e-6)
+    rescaled = ConseBridge(torch.from_numpy(names), top_k=7, power=power)(
+        torch.from_numpy(probs * 0.37)).numpy()
+    np.testing.assert_allclose(rescaled, got, atol=1e-6)
+    with pytest.raises(ValueError, match="power"):
+        ConseBridge(torch.from_numpy(names), power=0.0)
+
+
 def test_bridged_cosine_is_the_weighted_sum_of_the_two_cosines():
     rng = np.random.default_rng(1)
     names = torch.from_numpy(_unit(rng.normal(size=(1000, 6))))
@@ -68,7 +86,7 @@ def test_a_bridge_needs_class_probabilities_from_the_item_tower():
 @pytest.fixture(scope="module")
 def bridged():
     config = LiTConfig(towers={"image": "efficientnet-lite0+classes", "text": "minilm"}, dim=16,
-                       bridge="imagenet", bridge_weight=0.4)
+                       bridge="imagenet", bridge_weight=0.4, bridge_power=0.5)
     return LiTModel.build(config, seed=0)
 
 
@@ -91,6 +109,7 @@ def test_bridged_model_round_trip_and_card(bridged, tmp_path):
     minilm = load_encoder("minilm").encode_text(texts)
     np.testing.assert_allclose(txt[:, 16:], np.sqrt(0.4) * minilm, atol=1e-5)
     # the saved class names are MiniLM's embeddings of the ImageNet names
+    assert enc.model.heads["image"].bridge.power == 0.5  # the saved config's power
     saved = enc.model.heads["image"].bridge.classes.numpy()
     np.testing.assert_allclose(saved[207], load_encoder("minilm").encode_text(
         [imagenet_classes()[207]])[0], atol=1e-5)

@@ -270,3 +270,40 @@ def test_near_duplicate_images_are_merged_by_tower_features(tmp_path):
     (removal,) = near.dedup.removed
     assert removal.kept_as is not None and removal.similarity > 0.98
     assert "near duplicate" in removal.reason
+
+
+def test_image_augment_runs_and_caches_variants_of_every_image(tmp_path):
+    from PIL import Image
+
+    from xmodal.data.image_augment import ImageAugment
+    from xmodal.encoders import FeatureCache
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):  # random pixels: every crop and flip is new content
+        pixels = rng.integers(0, 256, size=(40, 50, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"img{i}.png")
+        (folder / f"img{i}.txt").write_text(f"noise picture number {i}\n")
+    data = str(folder)
+    cfg = _config(tmp_path, data, model="lit", towers=("efficientnet-lite0", "minilm"), dim=16,
+                  batch_size=4, steps=2, image_augment=True, augment_copies=2,
+                  feature_cache=str(tmp_path / "cache"))
+    run = build_run(cfg)
+    assert isinstance(run.trainer.model.augment, ImageAugment)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a 2-step run on noise: the collapse monitor speaks
+        run.trainer.fit()
+    # the 8 originals and 2 variants each, cached by content
+    assert FeatureCache(tmp_path / "cache").count("efficientnet-lite0", "image") == 8 * 3
+
+
+@pytest.mark.parametrize(("flag", "towers", "data_kind"), [
+    ("audio_augment", ("efficientnet-lite0", "minilm"), "image"),
+    ("image_augment", ("aisfx", "minilm"), "audio")])
+def test_augmentation_of_the_other_modality_is_refused(tmp_path, flag, towers, data_kind):
+    from xmodal.train.build import _augmentation
+
+    cfg = TrainConfig(model="lit", towers=towers, **{flag: True})
+    with pytest.raises(ValueError, match=f"{flag} cannot augment {data_kind} items"):
+        _augmentation(cfg, data_kind)

@@ -347,6 +347,14 @@ def test_lit_training_saves_a_lit_folder_with_the_trained_scale(lit_setup, tmp_p
                                _eval_embed(model, 1, CLIP_CAPTIONS_AUDIO), atol=ATOL)
 
 
+def test_lit_refuses_an_augmentation_of_the_other_modality(lit_setup):
+    from xmodal.data.image_augment import ImageAugment
+
+    lit, _, _ = lit_setup
+    with pytest.raises(ValueError, match="ImageAugment cannot augment the audio tower"):
+        LiTTrainable(lit, augment=ImageAugment())
+
+
 def test_lit_refuses_a_model_without_a_text_tower():
     class Fake:
         config = LiTConfig(towers={"audio": "aisfx", "image": "efficientnet-lite0"})

@@ -55,7 +55,8 @@ DEFAULT_MAX_PIXELS = 50_000_000
 
 _PIL_LIMIT_LOCK = threading.Lock()  # PIL.Image.MAX_IMAGE_PIXELS is a module global
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
-_WHITE = (255, 255, 255, 255)
+RGB = tuple[int, int, int]
+WHITE: RGB = (255, 255, 255)
 
 
 class ImageDecodeError(ValueError):
@@ -106,8 +107,9 @@ def _pil_pixel_limit(limit: int | None) -> Iterator[None]:
         pil.MAX_IMAGE_PIXELS = saved
 
 
-def _to_rgb(img: Image) -> Image:
-    """RGB copy of a loaded image: EXIF orientation, alpha on white, 16-bit scaled to 8-bit."""
+def _to_rgb(img: Image, background: RGB = WHITE) -> Image:
+    """RGB copy of a loaded image: EXIF orientation, alpha on ``background``, 16-bit scaled to
+    8-bit."""
     pil = require("PIL.Image", "image")
     ops = require("PIL.ImageOps", "image")
     img = ops.exif_transpose(img)  # a new image: the input is never modified
@@ -120,11 +122,12 @@ def _to_rgb(img: Image) -> Image:
     rgba_palette = img.mode == "P" and img.palette is not None and img.palette.mode == "RGBA"
     if img.mode in _ALPHA_MODES or "transparency" in img.info or rgba_palette:
         rgba = img.convert("RGBA")
-        img = pil.alpha_composite(pil.new("RGBA", rgba.size, _WHITE), rgba)
+        img = pil.alpha_composite(pil.new("RGBA", rgba.size, (*background, 255)), rgba)
     return img.convert("RGB")
 
 
-def _decode_raster(item: object, fp: BinaryIO, max_pixels: int) -> Image:
+def _decode_raster(item: object, fp: BinaryIO, max_pixels: int,
+                   background: RGB = WHITE) -> Image:
     pil = require("PIL.Image", "image")
     with _PIL_LIMIT_LOCK, warnings.catch_warnings():
         warnings.simplefilter("error", pil.DecompressionBombWarning)
@@ -146,12 +149,13 @@ def _decode_raster(item: object, fp: BinaryIO, max_pixels: int) -> Image:
         except Exception as exc:
             raise _fail(item, f"truncated or corrupt: {exc}") from exc
     try:
-        return _to_rgb(img)
+        return _to_rgb(img, background)
     except Exception as exc:
         raise _fail(item, f"truncated or corrupt: {exc}") from exc
 
 
-def _render_svg(item: object, data: bytes, max_pixels: int, svg_size: int) -> Image:
+def _render_svg(item: object, data: bytes, max_pixels: int, svg_size: int,
+                background: RGB = WHITE) -> Image:
     cairosvg = require("cairosvg", "image")
 
     # cairosvg.svg2png is PNGSurface.convert; this subclass checks the size before allocating.
@@ -168,7 +172,7 @@ def _render_svg(item: object, data: bytes, max_pixels: int, svg_size: int) -> Im
         raise
     except Exception as exc:
         raise _fail(item, f"invalid SVG: {type(exc).__name__}: {exc}") from exc
-    return _decode_raster(item, io.BytesIO(png), max_pixels)
+    return _decode_raster(item, io.BytesIO(png), max_pixels, background)
 
 
 def _is_svg(head: bytes) -> bool:
@@ -177,7 +181,8 @@ def _is_svg(head: bytes) -> bool:
 
 
 def load_image(
-    item: ImageItem, *, max_pixels: int = DEFAULT_MAX_PIXELS, svg_size: int = 512
+    item: ImageItem, *, max_pixels: int = DEFAULT_MAX_PIXELS, svg_size: int = 512,
+    background: RGB = WHITE,
 ) -> Image:
     """Decode one image to RGB, with limits.
 
@@ -186,9 +191,11 @@ def load_image(
             (converted the same way; it is not modified).
         max_pixels: Refuse images (and SVG renderings) with more pixels than this.
         svg_size: Width in pixels at which SVG is rendered; the aspect ratio is kept.
+        background: The RGB colour under transparent pixels (white, as browsers show them).
 
     Returns:
-        A new RGB image, EXIF orientation applied and transparency composited on white.
+        A new RGB image, EXIF orientation applied and transparency composited on
+        ``background``.
 
     Raises:
         ImageDecodeError: The item is missing, empty, not an image, truncated or corrupt,
@@ -206,13 +213,15 @@ def load_image(
     """
     if max_pixels < 1 or svg_size < 1:
         raise ValueError(f"max_pixels and svg_size must be positive, got {max_pixels}, {svg_size}")
+    if len(background) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in background):
+        raise ValueError(f"background must be three integers in 0..255, got {background!r}")
     pil = require("PIL.Image", "image")
     if isinstance(item, pil.Image):
         width, height = item.size
         if width * height > max_pixels:
             raise _fail(item, _bomb(width, height, max_pixels))
         try:
-            return _to_rgb(item)
+            return _to_rgb(item, background)
         except Exception as exc:
             raise _fail(item, f"truncated or corrupt: {exc}") from exc
     if isinstance(item, bytes | bytearray):
@@ -220,8 +229,8 @@ def load_image(
         if not data:
             raise _fail(item, "empty file")
         if _is_svg(data[:4096]):
-            return _render_svg(item, data, max_pixels, svg_size)
-        return _decode_raster(item, io.BytesIO(data), max_pixels)
+            return _render_svg(item, data, max_pixels, svg_size, background)
+        return _decode_raster(item, io.BytesIO(data), max_pixels, background)
     if not isinstance(item, str | os.PathLike):
         raise _fail(item, f"unsupported item type {type(item).__name__}")
     path = os.fspath(item)
@@ -231,9 +240,10 @@ def load_image(
             if not head:
                 raise _fail(item, "empty file")
             if str(path).lower().endswith(".svg") or _is_svg(head):
-                return _render_svg(item, head + fp.read(), max_pixels, svg_size)
+                return _render_svg(item, head + fp.read(), max_pixels, svg_size, background)
             fp.seek(0)
-            return _decode_raster(item, fp, max_pixels)  # fully loaded before the file closes
+            # fully loaded before the file closes
+            return _decode_raster(item, fp, max_pixels, background)
     except FileNotFoundError:
         raise _fail(item, "not found") from None
     except IsADirectoryError:

@@ -40,19 +40,26 @@ class ConseBridge(nn.Module):
     Args:
         class_embeddings: ``(C, d)`` L2-normalised text embeddings of the class names.
         top_k: How many of the most probable classes are mixed (ConSE's ``T``; 10 here).
+        power: The top probabilities are raised to this power before they are normalised
+            into weights (ConSE: 1; below 1 flattens the mix towards the runner-up classes,
+            whose names often describe an unfamiliar picture better than the top one).
     """
 
-    def __init__(self, class_embeddings: torch.Tensor, *, top_k: int = 10) -> None:
+    def __init__(self, class_embeddings: torch.Tensor, *, top_k: int = 10,
+                 power: float = 1.0) -> None:
         super().__init__()
         if class_embeddings.ndim != 2 or not 1 <= top_k <= class_embeddings.shape[0]:
             raise ValueError(f"class_embeddings must be (C, d) with C >= top_k = {top_k}, got "
                              f"{tuple(class_embeddings.shape)}")
+        if not power > 0:
+            raise ValueError(f"power must be > 0, got {power}")
         self.register_buffer("classes", class_embeddings.float().contiguous())  # (C, d)
-        self.top_k = top_k
+        self.top_k, self.power = top_k, float(power)
 
     def forward(self, probs: torch.Tensor) -> torch.Tensor:
         # any positive rescaling of a row of probabilities gives the same vector
         top, idx = probs.topk(self.top_k, dim=-1)  # (n, k), (n, k)
+        top = top.clamp_min(0) ** self.power  # (n, k)
         weights = top / top.sum(-1, keepdim=True).clamp_min(1e-12)  # (n, k)
         mixed = (weights.unsqueeze(-1) * self.classes.to(probs.dtype)[idx]).sum(1)  # (n, d)
         return F.normalize(mixed, dim=-1)  # (n, d)

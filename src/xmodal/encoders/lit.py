@@ -64,6 +64,7 @@ class LiTConfig:
     bridge: Literal["imagenet"] | None = None
     bridge_weight: float = 0.5  # the bridge's share w of the cosine: (1-w)·heads + w·ConSE
     bridge_top_k: int = 10  # classes mixed per item
+    bridge_power: float = 1.0  # class probabilities raised to this power before mixing
     notes: dict[str, Any] = field(default_factory=dict)  # free-form: training data, metrics…
 
     def __post_init__(self) -> None:
@@ -83,9 +84,11 @@ class LiTConfig:
             raise ValueError(f"bridge must be None or 'imagenet', got {self.bridge!r}")
         if self.bridge and ("text" not in towers or len(towers) != 2):
             raise ValueError("a bridged LiT model has one item tower and a text tower")
-        if not 0.0 <= self.bridge_weight <= 1.0 or self.bridge_top_k < 1:
-            raise ValueError(f"bridge_weight must be in [0, 1] and bridge_top_k >= 1, got "
-                             f"{self.bridge_weight}, {self.bridge_top_k}")
+        if (not 0.0 <= self.bridge_weight <= 1.0 or self.bridge_top_k < 1
+                or not self.bridge_power > 0):
+            raise ValueError(f"bridge_weight must be in [0, 1], bridge_top_k >= 1 and "
+                             f"bridge_power > 0, got {self.bridge_weight}, {self.bridge_top_k}, "
+                             f"{self.bridge_power}")
         object.__setattr__(self, "towers", {m: towers[m] for m in MODALITIES if m in towers})
 
     def to_dict(self) -> dict[str, Any]:
@@ -289,7 +292,8 @@ def _bridged(config: LiTConfig, towers: dict[Modality, Encoder], heads: nn.Modul
     if class_embeddings is None:  # loading: the saved buffer replaces these zeros
         class_embeddings = torch.zeros(CLASSES, text_dim)
     w = config.bridge_weight
-    bridge = ConseBridge(class_embeddings, top_k=config.bridge_top_k)
+    bridge = ConseBridge(class_embeddings, top_k=config.bridge_top_k,
+                         power=config.bridge_power)
     return nn.ModuleDict({
         item: BridgedHead(heads[item], split=towers[item].card.dim - CLASSES, weight=w,
                           bridge=bridge),

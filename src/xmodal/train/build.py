@@ -85,7 +85,6 @@ def build_model(config: TrainConfig, modality: str) -> DualModel:
 
     prefix, _, path = config.model.partition(":")
     if prefix == "lit":
-        from xmodal.data.augment import AudioAugment
         from xmodal.encoders.feature_cache import FeatureCache
         from xmodal.encoders.lit import LiTConfig, LiTModel
 
@@ -99,10 +98,11 @@ def build_model(config: TrainConfig, modality: str) -> DualModel:
             lit = LiTModel.build(
                 LiTConfig(towers={modality: config.towers[0], "text": config.towers[1]},
                           dim=config.dim, head=config.head, bridge=bridge,
-                          bridge_weight=config.bridge_weight),
+                          bridge_weight=config.bridge_weight,
+                          bridge_power=config.bridge_power),
                 seed=config.seed, device=config.device)
         cache = FeatureCache(config.feature_cache) if config.feature_cache else None
-        augment = AudioAugment() if config.audio_augment else None
+        augment = _augmentation(config, modality)
         model: DualModel = LiTTrainable(lit, cache=cache, augment=augment,
                                         copies=config.augment_copies, seed=config.seed)
     elif prefix in ("hf-clip", "hf-siglip"):
@@ -113,6 +113,24 @@ def build_model(config: TrainConfig, modality: str) -> DualModel:
         raise ValueError(f"the data's items are {modality}, but {config.model!r} embeds "
                          f"{model.modalities[0]} and {model.modalities[1]}")
     return model
+
+
+def _augmentation(config: TrainConfig, modality: str) -> Any:
+    """The item side's augmentation (``audio_augment`` / ``image_augment``), or None."""
+    asked = [m for m, on in (("audio", config.audio_augment),
+                             ("image", config.image_augment)) if on]
+    if not asked:
+        return None
+    if asked != [modality]:
+        raise ValueError(f"{' and '.join(m + '_augment' for m in asked)} cannot augment "
+                         f"{modality} items")
+    if modality == "audio":
+        from xmodal.data.augment import AudioAugment
+
+        return AudioAugment()
+    from xmodal.data.image_augment import ImageAugment
+
+    return ImageAugment()
 
 
 def item_embeddings(model: DualModel, items: list[Any]) -> np.ndarray:

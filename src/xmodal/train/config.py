@@ -59,6 +59,7 @@ class TrainConfig:
     bridge: Bridge = "none"  # lit: "imagenet" adds a ConSE label-space bridge beside the heads
     #                          (item tower efficientnet-lite0+classes; xmodal.encoders.bridge)
     bridge_weight: float = 0.5  # lit: the bridge's share w of the cosine
+    bridge_power: float = 1.0  # lit: class probabilities ** power before the ConSE mix
     freeze_layers: int = 0  # fine-tuning: freeze the first K layers of each tower
     feature_cache: str = "~/.cache/xmodal/features"  # lit: frozen-tower features, by content
     # --- loss
@@ -85,9 +86,10 @@ class TrainConfig:
     schedule: Schedule = "cosine"  # LR after the warm-up: cosine decay to 0, or constant
     seed: int = 0  # batch order, head initialisation, augmentation, dropout
     device: str = "cpu"  # torch device
-    # --- audio augmentation (training only; inference never augments)
+    # --- augmentation (training only; inference never augments)
     audio_augment: bool = False  # time stretch, pitch shift, noise at an SNR, gain
-    augment_copies: int = 4  # lit: augmented variants per clip whose features are cached
+    image_augment: bool = False  # lit: random crop, flip, colour under transparency
+    augment_copies: int = 4  # lit: augmented variants per item whose features are cached
     # --- monitoring and checkpoints
     log_every: int = 50  # monitors every N steps (loss, τ, bias, collapse, gap, LR)
     collapse_threshold: float = 0.01  # alarm when the random-pair cosine std falls below
@@ -107,6 +109,8 @@ class TrainConfig:
         _check_choice("bridge", self.bridge, Bridge)
         if not 0.0 <= self.bridge_weight <= 1.0:
             raise ValueError(f"bridge_weight must be in [0, 1], got {self.bridge_weight}")
+        if not self.bridge_power > 0:
+            raise ValueError(f"bridge_power must be > 0, got {self.bridge_power}")
         for name in ("steps", "batch_size", "dim", "log_every", "checkpoint_every",
                      "keep_checkpoints", "negatives_per_row", "augment_copies"):
             if getattr(self, name) < 1:

@@ -151,16 +151,17 @@ class LiTTrainable:
 
     Tower features are computed once per item content through a
     :class:`~xmodal.encoders.FeatureCache` and kept in memory, so a step costs only the heads.
-    With ``augment`` (an :class:`~xmodal.data.augment.AudioAugment`), each audio clip also gets
+    With ``augment`` (an :class:`~xmodal.data.augment.AudioAugment` for an audio tower, an
+    :class:`~xmodal.data.image_augment.ImageAugment` for an image tower), each item also gets
     ``copies`` augmented variants whose features are cached the same way; every step then uses
-    the original or one variant per clip, chosen from ``(seed, step, item)`` — augmentation of a
+    the original or one variant per item, chosen from ``(seed, step, item)`` — augmentation of a
     frozen tower without re-running it every epoch.
 
     Args:
         model: The :class:`~xmodal.encoders.LiTModel` (its heads train).
         cache: Feature cache (None: features are computed in memory only).
-        augment: Audio augmentation for the audio side (training only), or None.
-        copies: Augmented variants per clip.
+        augment: Augmentation of the item side (training only), or None.
+        copies: Augmented variants per item.
         seed: Seeds the variants and the per-step choice.
     """
 
@@ -176,7 +177,15 @@ class LiTTrainable:
         self.module = model
         self.modalities = (modalities[0], "text")
         self.cache = cache
-        self.augment = augment if modalities[0] == "audio" else None
+        if augment is not None:
+            from xmodal.data.augment import AudioAugment
+            from xmodal.data.image_augment import ImageAugment
+
+            kind = {"audio": AudioAugment, "image": ImageAugment}.get(modalities[0])
+            if kind is None or not isinstance(augment, kind):
+                raise ValueError(f"{type(augment).__name__} cannot augment the "
+                                 f"{modalities[0]} tower")
+        self.augment = augment
         self.copies = copies
         self.seed = seed
         self._memo: list[dict[Any, np.ndarray]] = [{}, {}]
@@ -196,21 +205,27 @@ class LiTTrainable:
         if side == 0 and self.augment is not None:
             self._warm_variants(list(dict.fromkeys(items)))
 
-    def _warm_variants(self, items: list[Any]) -> None:
+    def _warm_variants(self, items: list[Any], chunk: int = 256) -> None:
+        modality = self.modalities[0]
+        todo = [(i, c) for i in items for c in range(1, self.copies + 1)
+                if (_key(i), c) not in self._memo[0]]
+        for start in range(0, len(todo), chunk):  # decoded variants held a chunk at a time
+            part = todo[start : start + chunk]
+            variants = [self._variant(modality, item, copy) for item, copy in part]
+            feats = self.lit.tower_features(modality, variants, cache=self.cache)  # (n, t)
+            for (item, copy), row in zip(part, feats, strict=True):
+                self._memo[0][(_key(item), copy)] = row
+
+    def _variant(self, modality: str, item: Any, copy: int) -> Any:
+        """Augmented variant ``copy`` of ``item``: a function of ``(seed, copy, item)``."""
+        rng = np.random.default_rng([self.seed, copy, _stable(item)])
+        if modality == "image":
+            return self.augment(item, rng=rng)
         from xmodal.data import load_audio
 
         rate = self.lit.towers["audio"].card.sample_rate
-        todo = [(i, c) for i in items for c in range(1, self.copies + 1)
-                if (_key(i), c) not in self._memo[0]]
-        waves = []
-        for item, copy in todo:
-            wave = load_audio(item, sample_rate=rate)
-            rng = np.random.default_rng([self.seed, copy, _stable(item)])
-            waves.append((self.augment(wave, sample_rate=rate, rng=rng), rate))
-        if waves:
-            feats = self.lit.tower_features("audio", waves, cache=self.cache)  # (n, t)
-            for (item, copy), row in zip(todo, feats, strict=True):
-                self._memo[0][(_key(item), copy)] = row
+        wave = load_audio(item, sample_rate=rate)
+        return (self.augment(wave, sample_rate=rate, rng=rng), rate)
 
     def tower_features(self, side: int, items: Sequence[Any]) -> np.ndarray:
         """The frozen tower's ``(n, t)`` features of ``items`` (un-augmented), via the memo."""

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from xmodal.data import load_images
-from xmodal.data.dedup import dedup_pairs
+from xmodal.data.dedup import DedupResult, dedup_pairs
 from xmodal.data.pairs import PairDataset
 from xmodal.data.sources import (
     AudioClip,
@@ -98,7 +98,11 @@ class FitSettings:
     dim: int = 512  # width of the trained heads' space
     head: str = "linear"  # "linear" or "mlp"
     bridge_weight: float | None = None  # image: the ConSE bridge's share w; None: no bridge
+    bridge_power: float = 1.0  # image: class probabilities ** power in the ConSE mix
     audio_augment: bool = False  # audio: train on 4 cached augmented variants per clip too
+    image_augment: bool = False  # image: 4 cached variants (crop, flip, background) per image
+    synthetic_negatives: bool = False  # attribute-swapped captions as hard negatives, 1:7
+    caption_templates: tuple[str, ...] = ()  # e.g. ("{}", "a picture of {}"): one per pair
     image_tower: str = "efficientnet-lite0"  # image: the frozen tower ("efficientnet-lite2")
     text_tower: str = "minilm"  # the frozen text tower ("mpnet")
     seed: int = 0
@@ -128,9 +132,13 @@ def build_trainable(modality: str, settings: FitSettings, *, cache: str | Path,
     config = TrainConfig(
         data=f"starter-{modality}", towers=towers_for(modality, settings), dim=settings.dim,
         head=settings.head, bridge="imagenet" if bridged else "none",
-        bridge_weight=settings.bridge_weight if bridged else 0.5, steps=settings.steps,
+        bridge_weight=settings.bridge_weight if bridged else 0.5,
+        bridge_power=settings.bridge_power, steps=settings.steps,
         lr=settings.lr, batch_size=settings.batch_size, seed=settings.seed,
-        audio_augment=settings.audio_augment,
+        audio_augment=settings.audio_augment, image_augment=settings.image_augment,
+        hard_negatives="synthetic" if settings.synthetic_negatives else "none",
+        hard_negative_ratio=1 / 7,
+        extra={"caption_templates": list(settings.caption_templates)},
         feature_cache=str(cache), out=str(run_dir), log_every=25,
         checkpoint_every=settings.steps, resume=False, progress=False,
     )
@@ -186,15 +194,57 @@ def starter_pairs(trainable: Any, pairs: list[StarterPair]
 
 def fit(trainable: Any, config: TrainConfig, pairs: Sequence[StarterPair], name: str
         ) -> tuple[TrainResult, Any]:
-    """Train the heads on ``pairs`` (exact duplicates removed, same captions grouped)."""
-    data = _dataset(pairs, trainable.modalities[0], name)
-    dedup = dedup_pairs(list(data.anchors), list(data.positives),
-                        modality=trainable.modalities[0])
-    data = data.subset(dedup.keep)
+    """Train the heads on ``pairs`` (exact duplicates removed, same captions grouped).
+
+    With caption templates (``config.extra["caption_templates"]``), each pair's caption is
+    written into one of them, chosen by the item's hash; the groups stay those of the plain
+    captions, so two renderings of one caption are never each other's negatives. With
+    ``config.hard_negatives == "synthetic"``, each row gets an attribute-swapped caption
+    (:func:`~xmodal.train.build.build_negatives`) weighted 1:7 against in-batch negatives.
+    """
+    from .build import build_negatives
+
+    data, dedup = training_data(pairs, trainable.modalities[0], name,
+                                templates=tuple(config.extra.get("caption_templates", ())))
     config = dataclasses.replace(config, batch_size=min(config.batch_size, len(data)))
-    result = Trainer(trainable, make_loss(config), config, data=data,
-                     group_ids=dedup.group_ids).fit()
+    groups = np.asarray(dedup.group_ids)
+    negatives = build_negatives(config, data, groups)
+    result = Trainer(trainable, make_loss(config), config, data=data, negatives=negatives,
+                     group_ids=groups).fit()
     return result, dedup
+
+
+def training_data(pairs: Sequence[StarterPair], modality: str, name: str, *,
+                  templates: tuple[str, ...] = ()) -> tuple[PairDataset, DedupResult]:
+    """The pairs as fitted: exact duplicates removed (the result's ``group_ids`` group rows of
+    one caption), each caption written into one of ``templates`` chosen by a hash of its item's
+    file name (the same choice on every machine).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from PIL import Image
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> pairs = []
+        >>> for i, (colour, caption) in enumerate([("red", "a cat"), ("blue", "a dog"),
+        ...                                        ("green", "a cat")]):
+        ...     Image.new("RGB", (4, 4), colour).save(folder / f"{i}.png")
+        ...     pairs.append(StarterPair(str(folder / f"{i}.png"), caption, "f", "s", ""))
+        >>> data, dedup = training_data(pairs, "image", "demo", templates=("{}", "an icon of {}"))
+        >>> data.positives, bool(dedup.group_ids[0] == dedup.group_ids[2])
+        (('a cat', 'a dog', 'an icon of a cat'), True)
+    """
+    data = _dataset(pairs, modality, name)
+    dedup = dedup_pairs(list(data.anchors), list(data.positives), modality=modality)
+    data = data.subset(dedup.keep)
+    if templates:
+        data = dataclasses.replace(data, positives=tuple(
+            templates[_hash(Path(a).name) % len(templates)].format(c)
+            for a, c in zip(data.anchors, data.positives, strict=True)))
+    return data, dedup
+
+
+def _hash(text: str) -> int:
+    return int(hashlib.sha1(text.encode("utf-8")).hexdigest()[:8], 16)
 
 
 def fashion_mnist_zero_shot(encoder: Any, limit: int = 2000) -> ZeroShotResult:
