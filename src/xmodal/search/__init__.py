@@ -1,5 +1,9 @@
 """Search: fusion of ranked lists across models, and the agent router's decisions.
 
+A search is one :class:`SearchRequest` (checked once), run by
+:class:`~xmodal.search.searcher.Searcher` into a :class:`SearchResult` whose JSON
+(:class:`SearchJSON`, one :class:`HitJSON` per hit) every front end serves.
+
 Fusion never compares raw cosines of different models: ``rrf_fuse`` fuses by rank,
 ``calibrated_fuse`` by calibrated probability. Every ``Hit`` keeps its raw score and rank per
 list; a fused ``Hit.score`` is not a similarity.
@@ -15,7 +19,8 @@ Example:
 from __future__ import annotations
 
 from .calibrated import Calibrator, calibrated_fuse
-from .hits import Hit, RankedList
+from .hits import Hit, HitJSON, ListName, RankedList, SearchJSON, SearchResult
+from .request import SearchRequest
 from .router import (
     DEFAULT_DESCRIPTIONS,
     DEFAULT_THRESHOLDS,
@@ -35,11 +40,16 @@ __all__ = [
     "DEFAULT_THRESHOLDS",
     "Calibrator",
     "Hit",
+    "HitJSON",
+    "ListName",
     "RankedList",
     "Route",
     "RouteTarget",
     "Router",
     "RouterTrace",
+    "SearchJSON",
+    "SearchRequest",
+    "SearchResult",
     "StoredCalibration",
     "calibrated_fuse",
     "calibration_for",

@@ -1,4 +1,7 @@
-"""Result types of search: one ``RankedList`` per collection searched, ``Hit`` per document.
+"""Result types of search: one ``RankedList`` per list searched (named by a ``ListName``),
+``Hit`` per document, and a ``SearchResult`` whose JSON (``HitJSON`` per hit, ``SearchJSON``) is
+the one shape every front end serves: ``xmodal search --json``, ``POST /search`` (its response
+model) and the MCP ``search`` tool (its output schema).
 
 A ``Hit`` keeps every number that produced it: the raw score (cosine) and 1-based rank in each
 list that held the document, the calibrated probability per list when fusion used calibrators,
@@ -19,7 +22,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["Hit", "RankedList"]
+from typing_extensions import TypedDict  # pydantic reads this one below Python 3.12
+
+__all__ = ["Hit", "HitJSON", "ListName", "RankedList", "SearchJSON", "SearchResult"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -136,3 +141,92 @@ class RankedList:
             Hit(i, s, self.name, {self.name: s}, {self.name: r})
             for r, (i, s) in enumerate(zip(self.ids, self.scores, strict=True), start=1)
         ]
+
+
+@dataclass(frozen=True)
+class ListName:
+    """The name of one ranked list: a collection (``doc_modality`` None), or a text collection
+    filtered to the documents of one modality (its captions), shown ``"COLLECTION[modality]"``.
+
+    Example:
+        >>> str(ListName("emoji.text", "image")), str(ListName("emoji.image"))
+        ('emoji.text[image]', 'emoji.image')
+        >>> ListName.parse("emoji.text[image]")
+        ListName(collection='emoji.text', doc_modality='image')
+    """
+
+    collection: str
+    doc_modality: str | None = None
+
+    def __str__(self) -> str:
+        if self.doc_modality is None:
+            return self.collection
+        return f"{self.collection}[{self.doc_modality}]"
+
+    @classmethod
+    def parse(cls, name: str) -> ListName:
+        """The list name shown as ``name`` (a hit's ``raw_scores`` key, a weight's name)."""
+        collection, bracket, rest = name.partition("[")
+        return cls(collection, rest.removesuffix("]") if bracket else None)
+
+
+class HitJSON(TypedDict):
+    """One hit as JSON: ``xmodal search --json``, ``POST /search`` and the MCP tool.
+
+    ``collection`` is the collection of the hit's best-ranked list; ``score`` a raw cosine, or
+    a fusion score when ``fused`` (not a similarity); ``raw_scores`` and ``ranks`` per list
+    name; ``calibrated`` the probability per calibrated list (None when none is calibrated).
+    """
+
+    id: str
+    path: str | None
+    modality: str | None
+    collection: str
+    rank: int
+    score: float
+    fused: bool
+    raw_scores: dict[str, float]
+    ranks: dict[str, int]
+    caption: str | None
+    calibrated: dict[str, float] | None
+
+
+class SearchJSON(TypedDict):
+    """Hits best first, what was decided and why (trace), and what went wrong (errors)."""
+
+    hits: list[HitJSON]
+    trace: list[str]
+    errors: list[str]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Hits (best first), what was decided and why, and what went wrong.
+
+    Example:
+        >>> hit = Hit("d1", 0.031, None, {"a.image": 0.4, "a.text[image]": 0.8},
+        ...           {"a.image": 2, "a.text[image]": 1}, fused=True, payload={"path": "d1.png"})
+        >>> data = SearchResult((hit,), ("fused 2 lists",), ()).to_json()
+        >>> data["hits"][0]["collection"], data["hits"][0]["caption"]
+        ('a.text', None)
+    """
+
+    hits: tuple[Hit, ...]
+    trace: tuple[str, ...]
+    errors: tuple[str, ...]
+
+    def to_json(self) -> SearchJSON:
+        """The JSON agents read (:class:`SearchJSON`): hits with raw scores, ranks and
+        calibrated probabilities per list, trace, errors."""
+        return SearchJSON(hits=[_hit_json(rank, hit) for rank, hit in enumerate(self.hits, 1)],
+                          trace=list(self.trace), errors=list(self.errors))
+
+
+def _hit_json(rank: int, hit: Hit) -> HitJSON:
+    best = hit.collection or min(hit.ranks, key=lambda name: hit.ranks[name])
+    return HitJSON(
+        id=hit.id, path=hit.payload.get("path"), modality=hit.payload.get("modality"),
+        collection=ListName.parse(best).collection, rank=rank, score=hit.score,
+        fused=hit.fused, raw_scores=dict(hit.raw_scores), ranks=dict(hit.ranks),
+        caption=hit.payload.get("caption"),
+        calibrated=None if hit.calibrated is None else dict(hit.calibrated))

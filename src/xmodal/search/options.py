@@ -1,34 +1,51 @@
-"""Checks and lookups for the options of :meth:`Searcher.search` (fusion constant and weights,
-payload filters): small pure functions, kept out of the searcher's control flow."""
+"""Lookups for the options of a :class:`~xmodal.search.request.SearchRequest` that need the
+index (weight names) or one list (its weight, its filter): small pure functions, kept out of the
+searcher's control flow.
+
+Example:
+    >>> weights = {"emoji.text": 0.5, "emoji.text[audio]": 2.0}
+    >>> list_weight(weights, ListName("emoji.text", "image")), list_weight(weights,
+    ...     ListName("emoji.text", "audio")), list_weight(weights, ListName("emoji.image"))
+    (0.5, 2.0, 1.0)
+    >>> list_filter({"album": "a"}, ListName("emoji.text", "image"))
+    {'album': 'a', 'modality': 'image'}
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["allows_modality", "check_fusion", "list_weight"]
+from xmodal.index.types import CollectionInfo
+
+from .hits import ListName
+
+__all__ = ["allows_modality", "check_weight_names", "list_filter", "list_weight"]
 
 
-def check_fusion(rrf_k: float, weights: Mapping[str, float] | None,
-                 collections: Sequence[Any]) -> None:
-    """Refuse a bad RRF constant, a negative or non-finite weight, or a weight for a name that
-    is neither a collection nor one of its lists."""
-    if not (math.isfinite(rrf_k) and rrf_k >= 0):
-        raise ValueError(f"rrf_k must be a finite number >= 0, got {rrf_k}")
+def check_weight_names(weights: Mapping[str, float] | None,
+                       collections: Sequence[CollectionInfo]) -> None:
+    """Refuse a weight for a name that is neither a collection nor one of its lists (the
+    values were checked by the request)."""
     names = {c.name for c in collections}
-    for name, w in (weights or {}).items():
-        if name.split("[")[0] not in names:
+    for name in weights or {}:
+        if ListName.parse(name).collection not in names:
             raise ValueError(f"weight for {name!r}: no such collection")
-        if not (isinstance(w, int | float) and math.isfinite(w) and w >= 0):
-            raise ValueError(f"weight for {name!r} must be a finite number >= 0, got {w!r}")
 
 
-def list_weight(weights: Mapping[str, float] | None, list_name: str) -> float:
+def list_weight(weights: Mapping[str, float] | None, name: ListName) -> float:
     """A list's weight: its own entry, else its collection's, else 1."""
     if not weights:
         return 1.0
-    return float(weights.get(list_name, weights.get(list_name.split("[")[0], 1.0)))
+    return float(weights.get(str(name), weights.get(name.collection, 1.0)))
+
+
+def list_filter(filter: Mapping[str, Any] | None, name: ListName) -> dict[str, Any] | None:
+    """The payload filter one list is searched with: the caller's, plus the document modality
+    of a text collection filtered to one modality's documents."""
+    if name.doc_modality is not None:
+        return {**(filter or {}), "modality": name.doc_modality}
+    return dict(filter) if filter else None
 
 
 def allows_modality(filter: Mapping[str, Any] | None, modality: str) -> bool:

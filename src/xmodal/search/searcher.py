@@ -36,78 +36,55 @@ collection's stored projection (text → its modality) to the query vector befor
 for callers that compare raw cosines across an item list and a text list. Projected lists get
 no calibrated scores (the calibrator was fitted on raw cosines).
 
-Example (exact store, a toy encoder)::
+A search runs in four stages, each a function over frozen values: plan
+(:func:`~xmodal.search.plan.plan_search`: scope, reachable collections, chosen modalities, trace)
+→ ranked lists (:func:`~xmodal.search.lists.search_lists`) → fuse
+(:func:`~xmodal.search.fuse.fuse_lists`) → fallback (when
+:meth:`~xmodal.search.lists.SearchedLists.unconfident`: lists of every reachable modality, fused).
 
-    searcher = Searcher(open_index("exact:/tmp/idx"))
-    result = searcher.search("a dog barking", k=5)
-    print(result.hits[0].payload["path"], result.trace)
+Example (exact store, vectors only: no encoder is loaded)::
+
+    >>> import tempfile, numpy as np
+    >>> from xmodal.index import open_index
+    >>> index = open_index("exact:" + tempfile.mkdtemp())
+    >>> col = index.create_collection("toy.image", dim=2, model="toy", modality="image")
+    >>> _ = col.upsert(["a", "b"], np.eye(2), [{"path": "a.png"}, {"path": "b.png"}])
+    >>> result = Searcher(index).search(vector=[0.1, 0.9], collection="toy.image", k=1)
+    >>> result.hits[0].payload["path"], result.trace
+    ('b.png', ('vector query on toy.image', 'searched toy.image (1)'))
+    >>> result == Searcher(index).search(SearchRequest(vector=[0.1, 0.9], collection="toy.image",
+    ...                                                k=1))
+    True
+    >>> index.close()
 """
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from xmodal.index.types import CollectionNotFoundError, VectorError
-from xmodal.index.validate import check_filter
+from xmodal.index.base import Index
+from xmodal.index.types import CollectionInfo
 
-from .calibrated import calibrated_fuse
-from .hits import Hit, RankedList
-from .options import allows_modality, check_fusion, list_weight
+from .fuse import fuse_lists
+from .hits import Hit, SearchResult
+from .lists import SearchedLists, search_lists
+from .plan import plan_search
+from .request import Fusion, SearchRequest
 from .router import Router, RouteTarget
-from .rrf import rrf_fuse
 from .stored import StoredCalibration
-from .thresholds import needs_fallback, threshold_for
+from .thresholds import threshold_for
+
+if TYPE_CHECKING:  # the encoders import torch: loaded on first use only
+    from xmodal.encoders.base import Encoder
+
+__all__ = ["MODALITIES", "Fusion", "SearchRequest", "SearchResult", "Searcher"]
 
 MODALITIES = ("text", "image", "audio")
-Fusion = Literal["rrf", "calibrated"]
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    """Hits (best first), what was decided and why, and what went wrong."""
-
-    hits: tuple[Hit, ...]
-    trace: tuple[str, ...]
-    errors: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON agents read: hits with raw scores, ranks and calibrated probabilities per
-        list (``"calibrated"``: None when no list of the hit is calibrated), trace, errors."""
-        out = []
-        for rank, hit in enumerate(self.hits, 1):
-            best = hit.collection or min(hit.ranks, key=lambda name: hit.ranks[name])
-            best = best.split("[")[0]  # a list name: collection[doc modality]
-            out.append({
-                "id": hit.id, "path": hit.payload.get("path"),
-                "modality": hit.payload.get("modality"), "collection": best, "rank": rank,
-                "score": hit.score, "fused": hit.fused,
-                "raw_scores": dict(hit.raw_scores), "ranks": dict(hit.ranks),
-                "caption": hit.payload.get("caption"),
-                "calibrated": None if hit.calibrated is None else dict(hit.calibrated),
-            })
-        return {"hits": out, "trace": list(self.trace), "errors": list(self.errors)}
-
-
-@dataclass
-class _Query:
-    """One search's query and per-search state (internal)."""
-
-    modality: str
-    value: Any
-    k: int
-    fusion: Fusion
-    project: bool
-    trace: list[str]
-    errors: list[str]
-    filter: Mapping[str, Any] | None = None
-    rrf_k: float = 60.0
-    weights: Mapping[str, float] | None = None  # per collection or list name
-    vectors: dict[str, np.ndarray] = field(default_factory=dict)  # per model
 
 
 class Searcher:
@@ -121,22 +98,22 @@ class Searcher:
             any ``load_encoder`` spec); None: rules only.
     """
 
-    def __init__(self, index: Any, *, load: Callable[[str], Any] | None = None,
+    def __init__(self, index: Index, *, load: Callable[[str], Encoder] | None = None,
                  router_model: str | None = "minilm") -> None:
         if load is None:
             from xmodal.encoders import load_encoder
 
             load = load_encoder
         self.index, self._load = index, load
-        self._encoders: dict[str, Any] = {}
+        self._encoders: dict[str, Encoder] = {}
         self._encode_locks: dict[str, threading.Lock] = {}
         self._routers: dict[tuple[Any, ...], Router] = {}
         self._stored: dict[tuple[str, str], StoredCalibration] = {}
         self._lock = threading.Lock()  # guards the caches (searches may run in threads)
-        self.collections = list(index.collections())
+        self.collections: list[CollectionInfo] = list(index.collections())
         self.router_model = router_model
 
-    def encoder(self, model: str) -> Any:
+    def encoder(self, model: str) -> Encoder:
         """The encoder of a collection's model (loaded once)."""
         with self._lock:
             if model not in self._encoders:
@@ -144,12 +121,12 @@ class Searcher:
                 self._encode_locks[model] = threading.Lock()
             return self._encoders[model]
 
-    def shared_encoder(self, model: str) -> Any:
+    def shared_encoder(self, model: str) -> Encoder:
         """The encoder of ``model`` (the cached one) for another caller in this process, e.g.
         an ingest while the server searches: its ``encode_*`` methods take the same per-model
         lock as the searches, so the model is loaded once and never runs two calls at once."""
         encoder = self.encoder(model)
-        return _Locked(encoder, self._encode_locks[model])
+        return _Locked(encoder, self._encode_locks[model])  # type: ignore[return-value]
 
     def refresh(self) -> None:
         """Re-read the index's collection list (after an ingest created collections)."""
@@ -161,128 +138,60 @@ class Searcher:
         threads."""
         return getattr(self.shared_encoder(model), method)(values)
 
-    def search(
-        self,
-        query: str | None = None,
-        *,
-        image: Any = None,
-        audio: Any = None,
-        vector: np.ndarray | Sequence[float] | None = None,
-        collection: str | None = None,
-        collections: Sequence[str] | None = None,
-        k: int = 10,
-        modalities: Sequence[str] | None = None,
-        mixed: bool = False,
-        route: bool = True,
-        fusion: Fusion = "rrf",
-        project: bool = False,
-        filter: Mapping[str, Any] | None = None,
-        rrf_k: float = 60.0,
-        weights: Mapping[str, float] | None = None,
-    ) -> SearchResult:
-        """Search with a text ``query``, an ``image`` / ``audio`` file, or a raw ``vector``.
+    def search(self, request: SearchRequest | str | None = None, /,
+               **fields: Any) -> SearchResult:
+        """Search with a :class:`~xmodal.search.request.SearchRequest`, or build one.
 
         Args:
-            query: Text query.
-            image: An image (path, bytes or PIL image) to find similar documents for.
-            audio: An audio clip (path, bytes, array) likewise.
-            vector: A raw query vector ``(dim,)`` of ``collection``'s model: searches that one
-                collection (normalised to unit length; its refusals — unknown collection,
-                other dimension, NaN/Inf or zero vector — propagate as
-                :mod:`xmodal.index.types` errors). Hits carry raw cosines only.
-            collection: The collection a ``vector`` searches (required with ``vector``); with
-                the other query kinds, the same as ``collections=[collection]``.
-            collections: Search only these collections (query / image / audio).
-            k: Hits wanted.
-            modalities: Document modalities to search (overrides the router).
-            mixed: Search every reachable collection and fuse (all modalities).
-            route: Use the router for text queries (else: every document modality).
-            fusion: ``"rrf"`` (by rank) or ``"calibrated"`` (by each list's calibrated
-                probability; RRF, said in the trace, unless every list has a calibration).
-            project: Apply a collection's stored gap projection to the query vector before
-                searching it (see the module docstring: for comparing raw scores across
-                modalities; rank fusion never needs it).
-            filter: Exact match on stored payload fields, all must match (``{"key": value}``;
-                a list value matches any of its items), applied in every collection searched.
-            rrf_k: RRF's rank constant (``Σ w / (rrf_k + rank)``; 60 as in the paper).
-            weights: RRF weight (>= 0, default 1) per collection name (all its lists) or per
-                list name (``"COLLECTION[modality]"``: a text collection filtered to one
-                document modality); names must exist.
+            request: The request; or the text query, with the other fields as keywords
+                (``searcher.search("a dog barking", k=5)`` is
+                ``searcher.search(SearchRequest("a dog barking", k=5))``).
+            **fields: The request's fields (see :class:`SearchRequest`), when ``request`` is
+                not one.
 
         Raises:
-            ValueError: not exactly one query kind, bad ``k`` / ``fusion``, no collection can
-                embed the query, or ``vector`` without ``collection``.
+            ValueError: a bad request (see :class:`SearchRequest`), a weight for no
+                collection, or no collection can embed the query.
             CollectionNotFoundError: a named collection does not exist.
+            VectorError, CollectionMismatchError: a vector the collection refuses (NaN/Inf,
+                zero, another dimension).
         """
-        given = [(m, v) for m, v in (("text", query), ("image", image), ("audio", audio),
-                                     ("vector", vector)) if v is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of query, image, audio, vector")
-        q_modality, q_value = given[0]
-        if not 1 <= k <= 1000:
-            raise ValueError(f"k must be in [1, 1000], got {k}")
-        if fusion not in ("rrf", "calibrated"):
-            raise ValueError(f"fusion must be 'rrf' or 'calibrated', got {fusion!r}")
-        if q_modality == "vector":
-            if collection is None or collections:
-                raise ValueError("a vector query searches one collection: give collection=NAME "
-                                 "(and not collections)")
-            return self._vector_search(q_value, collection, k, filter)
-        names = {*(collections or ()), *([collection] if collection else [])}
-        if filter is not None:
-            filter = check_filter(filter)  # a bad filter is the caller's error, not one per list
-        check_fusion(rrf_k, weights, self.collections)
-        q = _Query(q_modality, q_value, k, fusion, project, [], [], filter, float(rrf_k),
-                   dict(weights) if weights else None)
-        scope = self.collections
-        if names:
-            missing = sorted(names - {c.name for c in self.collections})
-            if missing:
-                raise CollectionNotFoundError(f"no collection named {missing[0]!r}")
-            scope = [c for c in self.collections if c.name in names]
-            q.trace.append(f"collections given: {sorted(names)}")
-        reachable = [c for c in scope if q_modality in c.card.get("modalities", ())]
-        if not reachable:
-            raise ValueError(f"no {'given ' if names else ''}collection in this index has a "
-                             f"model that embeds {q_modality} queries")
-        doc_modalities = {c.modality for c in reachable}
-        doc_modalities |= {"image", "audio"} & {c.modality for c in scope}
-        if mixed:
-            chosen = sorted(doc_modalities)
-            q.trace.append(f"mixed: every reachable document modality {chosen}, fused by rank")
-        elif modalities:
-            chosen = [m for m in modalities if m in MODALITIES]
-            q.trace.append(f"modalities given: {chosen}")
-        elif q_modality == "text" and route:
-            chosen = self._route(q_value, reachable, doc_modalities, q.trace)
+        if isinstance(request, SearchRequest):
+            if fields:
+                raise TypeError("give a SearchRequest or keyword fields, not both")
         else:
-            chosen = [q_modality] if q_modality != "text" else sorted(doc_modalities)
-            q.trace.append(f"{q_modality} query: documents of modality {chosen}")
-        tops: dict[str, tuple[float, Any]] = {}
-        hits = self._fused(chosen, reachable, q, tops)
-        others = sorted(doc_modalities - set(chosen))
-        if not mixed and not modalities and others:
-            limits = {name: (top, self._threshold(info, q_modality))
-                      for name, (top, info) in tops.items()}
-            if all(needs_fallback(top, limit) for top, limit in limits.values()):
-                shown = ", ".join(f"{name} {top:.3f} < {limit:.3f}"
-                                  for name, (top, limit) in limits.items()) or "no hits"
-                q.trace.append(f"fallback: no list is confident ({shown}): searching every "
-                               "reachable collection and fusing by rank")
-                hits = self._fused(sorted(doc_modalities), reachable, q, {})
-        return SearchResult(hits=tuple(hits), trace=tuple(q.trace),
-                            errors=tuple(dict.fromkeys(q.errors)))  # each error once
+            request = SearchRequest(request, **fields)
+        if request.kind == "vector":
+            return self._vector_search(request)
+        plan = plan_search(request, self.collections, route=self._route)  # (1) plan
+        embed = functools.cache(functools.partial(self._query_vector, request))
+        stored = functools.partial(self._stored_for, request.kind)
 
-    def _vector_search(self, vector: Any, name: str, k: int,
-                       filter: Mapping[str, Any] | None = None) -> SearchResult:
+        def lists_of(modalities: tuple[str, ...]) -> SearchedLists:  # (2) ranked lists
+            return search_lists(request, modalities, plan.reachable, index=self.index,
+                                embed=embed, stored=stored)
+
+        searched = lists_of(plan.chosen)
+        fused = fuse_lists(searched, request)  # (3) fuse
+        trace = [*plan.trace, *searched.trace, *fused.trace]
+        errors = list(searched.errors)
+        why = plan.may_fall_back and searched.unconfident(
+            lambda info: self._threshold(info, request.kind))
+        if why:  # (4) fallback: no list is confident
+            trace.append(f"fallback: no list is confident ({why}): searching every "
+                         "reachable collection and fusing by rank")
+            searched = lists_of(plan.doc_modalities)
+            fused = fuse_lists(searched, request)
+            trace += [*searched.trace, *fused.trace]
+            errors += searched.errors
+        return SearchResult(hits=fused.hits, trace=tuple(trace),
+                            errors=tuple(dict.fromkeys(errors)))  # each error once
+
+    def _vector_search(self, request: SearchRequest) -> SearchResult:
+        name = request.collection or ""
         col = self.index.collection(name)  # CollectionNotFoundError
-        try:
-            arr = np.asarray(vector, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise VectorError(f"the query vector is not a numeric (dim,) array: {exc}") from exc
-        if arr.ndim != 1:
-            raise VectorError(f"a vector query is one vector of shape (dim,), got {arr.shape}")
-        got = col.search(arr, k=k, normalize=True, filter=filter)[0]
+        filt = dict(request.filter) if request.filter else None
+        got = col.search(request.vector, k=request.k, normalize=True, filter=filt)[0]
         hits = [Hit(i, float(s), name, {name: float(s)}, {name: r}, payload=p)
                 for r, (i, s, p) in enumerate(zip(got.ids, got.scores, got.payloads,
                                                   strict=True), 1)]
@@ -290,21 +199,35 @@ class Searcher:
                                                      f"searched {name} ({len(hits)})"),
                             errors=())
 
-    def _threshold(self, info: Any, q_modality: str) -> float:
+    def _threshold(self, info: CollectionInfo, q_modality: str) -> float:
         """The confidence threshold of a collection's model for this query modality
         (its calibration, else the family default)."""
         return threshold_for(info.card.get("family", ""), info.calibration,
                              query_modality=q_modality)
 
-    def stored(self, info: Any, q_modality: str) -> StoredCalibration:
+    def stored(self, info: CollectionInfo, q_modality: str) -> StoredCalibration:
         """A collection's calibrator and projection for queries of ``q_modality`` (cached)."""
         key = (info.name, q_modality)
-        if key not in self._stored:
-            self._stored[key] = StoredCalibration.read(info.calibration, q_modality)
-        return self._stored[key]
+        with self._lock:
+            got = self._stored.get(key)
+        if got is None:  # read outside the lock (parsing knots); a race reads it twice
+            got = StoredCalibration.read(info.calibration, q_modality)
+            with self._lock:
+                got = self._stored.setdefault(key, got)
+        return got
 
-    def _route(self, query: str, reachable: list[Any], doc_modalities: set[str],
-               trace: list[str]) -> list[str]:
+    def _stored_for(self, q_modality: str, info: CollectionInfo) -> StoredCalibration:
+        return self.stored(info, q_modality)
+
+    def _query_vector(self, request: SearchRequest, model: str) -> np.ndarray:
+        """The query embedded by ``model`` (text queries through ``encode_query``)."""
+        method = "encode_query" if request.kind == "text" else f"encode_{request.kind}"
+        return self._encode(model, method, [request.value])[0]
+
+    def _route(self, query: str, reachable: Sequence[CollectionInfo],
+               doc_modalities: Sequence[str]) -> tuple[list[str], list[str]]:
+        """The router's document modalities for a text query, and its trace lines."""
+        trace: list[str] = []
         targets = tuple(RouteTarget(c.name, c.model, c.modality if c.modality in MODALITIES
                                     else "text", _summary(c)) for c in reachable)
         model = self.router_model
@@ -323,84 +246,13 @@ class Searcher:
         route = router.route(query)
         chosen = [m for m in route.modalities if m in doc_modalities] or sorted(doc_modalities)
         trace.append(f"router: {route.reason}")
-        return chosen
-
-    def _fused(self, chosen: Sequence[str], reachable: list[Any], q: _Query,
-               tops: dict[str, tuple[float, Any]]) -> list[Hit]:
-        lists: list[RankedList] = []
-        cals: dict[str, Any] = {}
-        projected: list[str] = []
-        payloads: dict[str, Mapping[str, Any]] = {}
-        for info in reachable:
-            for doc_modality in chosen:
-                if info.modality != doc_modality and info.modality != "text":
-                    continue
-                by_doc = info.modality == "text"  # a text collection, filtered to the documents
-                if by_doc and not allows_modality(q.filter, doc_modality):
-                    continue  # the caller's filter excludes this document modality
-                name = f"{info.name}[{doc_modality}]" if by_doc else info.name
-                filt = ({**(q.filter or {}), "modality": doc_modality} if by_doc
-                        else (dict(q.filter) if q.filter else None))
-                try:
-                    stored = self.stored(info, q.modality)
-                    vec = self._query_vector(info.model, q)
-                    if q.project and stored.projection is not None:
-                        vec = stored.projection.transform(vec, source="a")
-                        projected.append(name)
-                    got = self.index.collection(info.name).search(vec, k=q.k, filter=filt,
-                                                                  model=info.model)[0]
-                except Exception as exc:  # one broken collection never hides the others
-                    q.errors.append(f"{info.name}: {exc}")
-                    continue
-                if len(got):
-                    weight = list_weight(q.weights, name)
-                    lists.append(RankedList(name, got.ids, tuple(float(s) for s in got.scores),
-                                            weight=weight))
-                    tops[name] = (float(got.scores[0]), info)
-                    if stored.calibrator is not None and name not in projected:
-                        cals[name] = stored.calibrator  # fitted on raw, unprojected cosines
-                    for i, p in zip(got.ids, got.payloads, strict=True):
-                        payloads.setdefault(i, p)
-        if projected:
-            q.trace.append(f"gap projection of the {q.modality} query applied to "
-                           f"{', '.join(projected)} (no calibrated scores there)")
-        q.trace.append("searched " + (", ".join(f"{r.name} ({len(r.ids)})" for r in lists)
-                                      or "nothing"))
-        if not lists:
-            return []
-        if len(lists) == 1:
-            only = lists[0]
-            return [Hit(i, s, only.name.split("[")[0], {only.name: s}, {only.name: r},
-                        calibrated=_probabilities({only.name: s}, cals), payload=payloads[i])
-                    for r, (i, s) in enumerate(zip(only.ids, only.scores, strict=True), 1)]
-        if q.fusion == "calibrated":
-            missing = [r.name for r in lists if r.name not in cals]
-            if not missing:
-                fused = calibrated_fuse(lists, cals, combine="max", limit=q.k)
-                q.trace.append(f"fused {len(lists)} lists by calibrated probability (max)")
-                return [Hit(h.id, h.score, None, h.raw_scores, h.ranks, calibrated=h.calibrated,
-                            fused=True, payload=payloads[h.id]) for h in fused]
-            q.trace.append(f"calibrated fusion unavailable: no calibration for {missing} "
-                           f"({q.modality} queries); fusing by rank instead")
-        fused = rrf_fuse(lists, k=q.rrf_k, limit=q.k)
-        weighted = ", ".join(f"{r.name} ×{r.weight:g}" for r in lists if r.weight != 1.0)
-        q.trace.append(f"fused {len(lists)} lists with RRF (k={q.rrf_k:g}, 1-based ranks"
-                       + (f"; weights {weighted})" if weighted else ")"))
-        return [Hit(h.id, h.score, None, h.raw_scores, h.ranks,
-                    calibrated=_probabilities(h.raw_scores, cals), fused=True,
-                    payload=payloads[h.id]) for h in fused]
-
-    def _query_vector(self, model: str, q: _Query) -> np.ndarray:
-        if model not in q.vectors:
-            method = "encode_query" if q.modality == "text" else f"encode_{q.modality}"
-            q.vectors[model] = self._encode(model, method, [q.value])[0]
-        return q.vectors[model]
+        return chosen, trace
 
 
 class _Locked:
     """An encoder whose ``encode_*`` calls hold a lock; every other attribute passes through."""
 
-    def __init__(self, encoder: Any, lock: threading.Lock) -> None:
+    def __init__(self, encoder: Encoder, lock: threading.Lock) -> None:
         self._encoder, self._lock = encoder, lock
 
     def __getattr__(self, name: str) -> Any:
@@ -415,13 +267,6 @@ class _Locked:
         return locked
 
 
-def _probabilities(raw_scores: Mapping[str, float],
-                   cals: Mapping[str, Any]) -> dict[str, float] | None:
-    """Calibrated probability per list that has a calibrator; None when none has."""
-    probs = {n: float(cals[n](np.float64(s))) for n, s in raw_scores.items() if n in cals}
-    return probs or None
-
-
-def _summary(info: Any) -> str:
+def _summary(info: CollectionInfo) -> str:
     card = info.card
     return f"{info.model} ({card.get('family', '?')}, {info.dim}-d): {info.modality} documents"

@@ -1,0 +1,136 @@
+"""Stage 2 of a search: one ranked list per (reachable collection, document modality).
+
+A document modality's lists are its item collections (``emoji.image``: text → image, cross-modal)
+and each text collection filtered to that modality's documents (``emoji.text[image]``: the
+captions of those images, text → text). Every list keeps its raw cosines, its collection's
+calibrator for the query's modality (none where the query vector was projected: calibrators
+are fitted on raw, unprojected cosines) and the payloads of its documents. A list that fails
+(a model that will not load, a broken store) becomes an error line; the others still count.
+
+The result also answers stage 4's question (:meth:`SearchedLists.unconfident`): is any list's
+best raw cosine at or above its model's threshold?
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from xmodal.index.base import Index
+from xmodal.index.types import CollectionInfo
+
+from .calibrated import Calibrator
+from .hits import ListName, RankedList
+from .options import allows_modality, list_filter, list_weight
+from .request import SearchRequest
+from .stored import StoredCalibration
+from .thresholds import needs_fallback
+
+__all__ = ["SearchedList", "SearchedLists", "search_lists"]
+
+
+@dataclass(frozen=True)
+class SearchedList:
+    """One non-empty list a search produced.
+
+    Attributes:
+        name: The list's name (``str(name)`` is ``ranked.name``).
+        info: The collection searched.
+        ranked: Its ids and raw cosines, best first, with the list's fusion weight.
+        calibrator: Raw cosine → probability for the query's modality, or None.
+    """
+
+    name: ListName
+    info: CollectionInfo
+    ranked: RankedList
+    calibrator: Calibrator | None
+
+
+@dataclass(frozen=True)
+class SearchedLists:
+    """The lists of one pass over the collections (empty lists left out).
+
+    Attributes:
+        lists: In search order (collection, then document modality).
+        payloads: Stored payload per document id (the first list holding it).
+        errors: ``"COLLECTION: problem"`` per list that failed.
+        trace: The projection line (if any) and ``"searched NAME (n), ..."``.
+    """
+
+    lists: tuple[SearchedList, ...]
+    payloads: Mapping[str, Mapping[str, Any]]
+    errors: tuple[str, ...]
+    trace: tuple[str, ...]
+
+    def unconfident(self, threshold: Callable[[CollectionInfo], float]) -> str | None:
+        """None when some list's best raw cosine reaches ``threshold(its collection)``; else
+        why not (``"NAME top < threshold, ..."``, or ``"no hits"``)."""
+        limits = [(s.ranked.name, s.ranked.scores[0], threshold(s.info)) for s in self.lists]
+        if not all(needs_fallback(top, limit) for _, top, limit in limits):
+            return None
+        return ", ".join(f"{name} {top:.3f} < {limit:.3f}"
+                         for name, top, limit in limits) or "no hits"
+
+
+def search_lists(request: SearchRequest, modalities: Sequence[str],
+                 reachable: Sequence[CollectionInfo], *, index: Index,
+                 embed: Callable[[str], np.ndarray],
+                 stored: Callable[[CollectionInfo], StoredCalibration]) -> SearchedLists:
+    """Search every list of ``modalities`` in the ``reachable`` collections.
+
+    Args:
+        request: The search (its ``k``, ``filter``, ``project`` and ``weights`` apply).
+        modalities: Document modalities to search, in order.
+        reachable: Collections whose model embeds the query's modality.
+        index: The index holding them.
+        embed: The query vector for a model name.
+        stored: A collection's calibrator and projection for the query's modality.
+    """
+    found: list[SearchedList] = []
+    errors: list[str] = []
+    projected: list[str] = []
+    payloads: dict[str, Mapping[str, Any]] = {}
+    for info, name in _list_names(reachable, modalities, request.filter):
+        try:
+            calibration = stored(info)
+            vec = embed(info.model)
+            if request.project and calibration.projection is not None:
+                vec = calibration.projection.transform(vec, source="a")
+                projected.append(str(name))
+            got = index.collection(info.name).search(
+                vec, k=request.k, filter=list_filter(request.filter, name), model=info.model)[0]
+        except Exception as exc:  # one broken collection never hides the others
+            errors.append(f"{info.name}: {exc}")
+            continue
+        if not len(got):
+            continue
+        ranked = RankedList(str(name), got.ids, tuple(float(s) for s in got.scores),
+                            weight=list_weight(request.weights, name))
+        raw_only = str(name) in projected  # calibrators are fitted on unprojected cosines
+        found.append(SearchedList(name, info, ranked,
+                                  None if raw_only else calibration.calibrator))
+        for i, p in zip(got.ids, got.payloads, strict=True):
+            payloads.setdefault(i, p)
+    trace = [f"gap projection of the {request.kind} query applied to {', '.join(projected)} "
+             "(no calibrated scores there)"] if projected else []
+    trace.append("searched " + (", ".join(f"{s.ranked.name} ({len(s.ranked)})" for s in found)
+                                or "nothing"))
+    return SearchedLists(tuple(found), payloads, tuple(errors), tuple(trace))
+
+
+def _list_names(reachable: Sequence[CollectionInfo], modalities: Sequence[str],
+                filter: Mapping[str, Any] | None) -> list[tuple[CollectionInfo, ListName]]:
+    """The lists to search: an item collection of a chosen modality is one list; a text
+    collection is one list per chosen modality its filter admits (its documents' captions)."""
+    names = []
+    for info in reachable:
+        for doc_modality in modalities:
+            if info.modality == "text":
+                if allows_modality(filter, doc_modality):
+                    names.append((info, ListName(info.name, doc_modality)))
+            elif info.modality == doc_modality:
+                names.append((info, ListName(info.name)))
+    return names
