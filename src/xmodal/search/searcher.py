@@ -159,8 +159,10 @@ class Searcher:
         if isinstance(request, SearchRequest):
             if fields:
                 raise TypeError("give a SearchRequest or keyword fields, not both")
-        else:
+        elif request is not None:
             request = SearchRequest(request, **fields)
+        else:
+            request = SearchRequest(**fields)
         if request.kind == "vector":
             return self._vector_search(request)
         plan = plan_search(request, self.collections, route=self._route)  # (1) plan
