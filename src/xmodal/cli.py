@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from . import __version__
+
+_T = TypeVar("_T")
 
 app = typer.Typer(
     help="xmodal: contrastive embeddings for multimodal retrieval.", no_args_is_help=True
@@ -119,16 +122,70 @@ def search(
     k: int = typer.Option(10, "--k", help="Hits wanted."),
     image: str = typer.Option(None, "--image", help="Query by example: an image file."),
     audio: str = typer.Option(None, "--audio", help="Query by example: an audio file."),
-    modality: Annotated[list[str] | None, typer.Option(
+    modalities: Annotated[list[str] | None, typer.Option(
         "--modality", help="Document modality to search (repeatable).")] = None,
     mixed: bool = typer.Option(False, help="Search every modality and fuse by rank."),
+    route: bool = typer.Option(True, help="Let the router pick the document modality of a "
+                               "text query (--no-route: every modality)."),
+    collections: Annotated[list[str] | None, typer.Option(
+        "--collection", help="Search only this collection (repeatable).")] = None,
+    fusion: str = typer.Option("rrf", help="rrf (by rank) or calibrated (by calibrated "
+                               "probability, when every list searched is calibrated)."),
+    rrf_k: float = typer.Option(60.0, "--rrf-k", help="RRF rank constant."),
+    weights: Annotated[list[str] | None, typer.Option(
+        "--weight", help="NAME=W: RRF weight of a collection or list (repeatable).")] = None,
+    filter: Annotated[list[str] | None, typer.Option(
+        "--filter", help="KEY=VALUE: exact match on a payload field (repeatable; VALUE is "
+        "read as JSON when it parses, e.g. 3 or true).")] = None,
+    project: bool = typer.Option(False, help="Apply a collection's stored gap projection to "
+                                 "the query vector."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for agents."),
 ) -> None:
     """Search an index: cross-modal by default, routed by the query, fused by rank."""
     from .api.commands import run_search
+    from .search.request import SearchRequest
 
-    raise typer.Exit(run_search(query, index_uri=index, k=k, image=image, audio=audio,
-                                modalities=modality or None, mixed=mixed, as_json=as_json))
+    if sum(v is not None for v in (query, image, audio)) != 1:
+        typer.echo("error: give a query, or --image FILE, or --audio FILE (exactly one)",
+                   err=True)
+        raise typer.Exit(2)
+    try:
+        request = SearchRequest(
+            query, image=image, audio=audio, k=k, modalities=modalities or (), mixed=mixed,
+            route=route, collections=collections or (), fusion=fusion,  # type: ignore[arg-type]
+            project=project, filter=_pairs(filter, "--filter", _json_value), rrf_k=rrf_k,
+            weights=_pairs(weights, "--weight", float))
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    raise typer.Exit(run_search(request, index_uri=index, as_json=as_json))
+
+
+def _pairs(items: list[str] | None, option: str,
+           parse: Callable[[str], _T]) -> dict[str, _T] | None:
+    """``["KEY=VALUE", ...]`` as ``{KEY: parse(VALUE)}`` (None when none is given)."""
+    if not items:
+        return None
+    out = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ValueError(f"{option} {item!r}: use KEY=VALUE")
+        try:
+            out[key] = parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{option} {item!r}: {exc}") from exc
+    return out
+
+
+def _json_value(text: str) -> Any:
+    """``text`` read as JSON when it parses (a number, true, false), else the text itself."""
+    import json
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 @app.command()

@@ -134,13 +134,13 @@ def test_search_bad_k_exits_2(indexed):
 
 def test_run_search_with_a_given_searcher(indexed, encoders, capsys):
     from xmodal.index import open_index
+    from xmodal.search.request import SearchRequest
     from xmodal.search.searcher import Searcher
 
     with open_index(indexed) as index:
         searcher = Searcher(index, load=loader(encoders), router_model=None)
-        code = commands.run_search("violin", index_uri=indexed, k=2, image=None, audio=None,
-                                   modalities=None, mixed=False, as_json=True,
-                                   searcher=searcher)
+        code = commands.run_search(SearchRequest("violin", k=2), index_uri=indexed,
+                                   as_json=True, searcher=searcher)
     assert code == 0
     data = json.loads(capsys.readouterr().out)
     assert Path(data["hits"][0]["path"]).name == "violin.wav" and len(data["hits"]) == 2

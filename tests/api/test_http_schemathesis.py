@@ -79,6 +79,8 @@ def exercise(operation: object, names: list[str], docs: list[str],
                 body["weights"] = {names[i % len(names)]: 1.5}
             elif i % 3 == 1 and "vector" not in body:
                 body["collections"] = [names[i % len(names)]]
+            if "collection" in body:  # a text query searches it too: random names reach 404
+                body["collection"] = names[i % len(names)]
             case.body = body
         if real and operation.path == "/index" and isinstance(case.body, dict):
             case.body = {**case.body, "paths": [REAL_PATHS[i % len(REAL_PATHS)]]}

@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from xmodal.search.request import SearchRequest
 
 DEFAULT_MODELS = {"image": "starter-image", "audio": "starter-audio", "text": "minilm"}
 """Encoder per document modality when none is given: the packaged models (no download)."""
@@ -62,23 +64,6 @@ def _encoders(models: dict[str, str], wanted: set[str]) -> dict[str, Any]:
     return {m: load_encoder(spec) for m, spec in models.items() if m in wanted and spec}
 
 
-def index_json(report: Any, scan_skipped: Sequence[Any], seconds: float) -> dict[str, Any]:
-    """What ``xmodal index --json`` prints (and ``POST /index`` answers) for an ingest.
-
-    Args:
-        report: The :class:`~xmodal.index.ingest.IngestReport`.
-        scan_skipped: Files the scan skipped (listed before the ingest's own skips).
-        seconds: The wall time of scan plus ingest.
-    """
-    return {
-        "indexed": report.indexed, "unchanged": report.unchanged,
-        "replaced": report.replaced, "pruned": report.pruned,
-        "failed": [{"path": p.item, "reason": p.reason} for p in report.failed],
-        "skipped": [{"path": p.item, "reason": p.reason}
-                    for p in (*scan_skipped, *report.skipped)],
-        "collections": list(report.collections), "seconds": round(seconds, 2)}
-
-
 def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune: bool,
               workers: int, as_json: bool, files: list[Any] | None = None) -> int:
     """Scan, encode and store; exit 0 unless nothing could be indexed and something failed."""
@@ -113,7 +98,7 @@ def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune
     for p in report.failed:
         _echo(f"failed: {p.item}: {p.reason}", err=True)
     if as_json:
-        _echo(json.dumps(index_json(report, skipped_scan, seconds), indent=1))
+        _echo(json.dumps(report.to_json(scan_skipped=skipped_scan, seconds=seconds), indent=1))
     else:
         _echo(f"{report.summary()} in {seconds:.1f} s")
         for p in skipped[:20]:
@@ -122,28 +107,24 @@ def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune
     return 1 if nothing and report.failed else 0
 
 
-def run_search(query: str | None, *, index_uri: str, k: int, image: str | None,
-               audio: str | None, modalities: list[str] | None, mixed: bool, as_json: bool,
+def run_search(request: SearchRequest, *, index_uri: str, as_json: bool,
                searcher: Any = None) -> int:
     """Search and print a table (or JSON)."""
     from xmodal.index import open_index
+    from xmodal.index.types import CollectionNotFoundError
     from xmodal.search.searcher import Searcher
 
-    if sum(v is not None for v in (query, image, audio)) != 1:
-        _echo("error: give a query, or --image FILE, or --audio FILE (exactly one)", err=True)
-        return 2
     with open_index(index_uri) as index:
         s = searcher or Searcher(index)
         try:
-            result = s.search(query, image=image, audio=audio, k=k, modalities=modalities,
-                              mixed=mixed)
-        except ValueError as exc:
+            result = s.search(request)
+        except (ValueError, CollectionNotFoundError) as exc:
             _echo(f"error: {exc}", err=True)
             return 2
     if as_json:
         _echo(json.dumps(result.to_json(), indent=1, default=str))
     else:
-        print_table(query or image or audio or "", result)
+        print_table(request.query or request.image or request.audio or "", result)
     for e in result.errors:
         _echo(f"error: {e}", err=True)
     return 0

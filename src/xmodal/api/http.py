@@ -7,7 +7,7 @@ Routes (the OpenAPI schema is at ``/openapi.json``)::
     GET  /collections/{name}              one collection, with "stats"
     GET  /collections/{name}/diagnostics  xmodal diagnose --json of its stored vectors
     POST /search                          {"query": ...} or {"vector": [...], "collection": ...}
-    POST /search/file                     multipart: file, modality?, k?, modalities?
+    POST /search/file                     multipart: file, modality?, and the search options
     GET  /items/{collection}/{id}         {"id", "payload", "vector"? (with ?vector=true)}
     GET  /media/{doc_id}                  the original file of an indexed document
     POST /collections/{name}/upsert       {"items": [{"id", "vector", "payload"}]}
@@ -39,13 +39,13 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from xmodal._optional import MissingDependencyError
 
 try:
     import anyio
-    from fastapi import FastAPI, File, Form, Query, Request, UploadFile
+    from fastapi import FastAPI, Form, Query, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
     from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -62,18 +62,17 @@ from xmodal.api.models import (
     Collections,
     DeleteRequest,
     DeleteResponse,
-    Diagnostics,
     Health,
     IndexRequest,
-    IndexResponse,
     ItemResponse,
-    Modality,
+    SearchFileForm,
     SearchRequest,
-    SearchResponse,
     UpsertRequest,
     UpsertResponse,
 )
-from xmodal.api.service import SearchService, ServeLimits
+from xmodal.api.service import CollectionDiagnosisJSON, SearchService, ServeLimits
+from xmodal.index.ingest import IndexReportJSON
+from xmodal.search.hits import SearchJSON
 
 log = logging.getLogger(__name__)
 
@@ -204,32 +203,27 @@ def create_app(service: SearchService, *, token: str | None = None,
         """One collection, with backend statistics."""
         return await work(service.collection, name)
 
-    @app.get("/collections/{name}/diagnostics", response_model=Diagnostics, responses=ERRORS)
+    @app.get("/collections/{name}/diagnostics", response_model=CollectionDiagnosisJSON,
+             responses=ERRORS)
     async def diagnostics(name: str) -> Any:
         """Collapse, coverage and anisotropy of a collection's stored vectors."""
         return await work(service.diagnostics, name)
 
-    @app.post("/search", response_model=SearchResponse, responses=ERRORS)
+    @app.post("/search", response_model=SearchJSON, responses=ERRORS)
     async def search(body: SearchRequest) -> Any:
         """Search with a text query (routed, fused by rank) or one collection's vector."""
-        return await work(service.search, query=body.query, vector=body.vector,
-                          collection=body.collection, model=body.model, k=body.k,
-                          modalities=body.modalities, mixed=body.mixed, route=body.route,
-                          collections=body.collections, fusion=body.fusion,
-                          filter=body.filter, rrf_k=body.rrf_k, weights=body.weights)
+        return await work(service.search, model=body.model, **body.search_fields())
 
-    @app.post("/search/file", response_model=SearchResponse, responses=ERRORS)
-    async def search_file(file: Annotated[UploadFile, File()],
-                          modality: Annotated[Literal["image", "audio"] | None, Form()] = None,
-                          k: Annotated[int, Form()] = 10,
-                          modalities: Annotated[list[Modality] | None, Form()] = None) -> Any:
+    @app.post("/search/file", response_model=SearchJSON, responses=ERRORS)
+    async def search_file(
+            form: Annotated[SearchFileForm, Form(media_type="multipart/form-data")]) -> Any:
         """Query by example: an uploaded image or audio file."""
-        data = await file.read()
+        data = await form.file.read()
 
         def run() -> Any:
-            kind = modality or guess_modality(data, content_type=file.content_type,
-                                              filename=file.filename)
-            return service.search(**{kind: data}, k=k, modalities=modalities or None)
+            kind = form.modality or guess_modality(data, content_type=form.file.content_type,
+                                                   filename=form.file.filename)
+            return service.search(**{kind: data}, **form.search_fields())
 
         return await work(run)
 
@@ -262,7 +256,7 @@ def create_app(service: SearchService, *, token: str | None = None,
         """Delete ids from a collection."""
         return await work(service.delete, name, body.ids)
 
-    @app.post("/index", response_model=IndexResponse, responses=ERRORS)
+    @app.post("/index", response_model=IndexReportJSON, responses=ERRORS)
     async def index(body: IndexRequest) -> Any:
         """Index files and folders under the server's ``--root`` (off without one: 403)."""
         return await work(service.index_paths, body.paths, prune=body.prune,

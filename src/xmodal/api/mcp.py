@@ -36,7 +36,7 @@ from __future__ import annotations
 import base64
 import binascii
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from typing_extensions import TypedDict  # pydantic needs this one below Python 3.12
@@ -52,6 +52,8 @@ from xmodal.api.limits import (
     error_status,
 )
 from xmodal.api.service import SearchService
+from xmodal.search.hits import SearchJSON
+from xmodal.search.request import Fusion
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -74,30 +76,6 @@ INSTRUCTIONS = (
     "vector; fetch_item reads one stored record. Scores are raw cosines per list; a fused "
     "score (fused=true) ranks results but is not a similarity."
 )
-
-
-class HitJSON(TypedDict):
-    """One hit, as ``xmodal search --json`` prints it."""
-
-    id: str
-    path: str | None
-    modality: str | None
-    collection: str
-    rank: int
-    score: float
-    fused: bool
-    raw_scores: dict[str, float]
-    ranks: dict[str, int]
-    caption: str | None
-    calibrated: dict[str, float | None] | None
-
-
-class SearchJSON(TypedDict):
-    """Hits best first, the router's decisions (trace) and what went wrong (errors)."""
-
-    hits: list[HitJSON]
-    trace: list[str]
-    errors: list[str]
 
 
 class CollectionJSON(TypedDict):
@@ -195,10 +173,78 @@ def _collection_json(info: dict[str, Any]) -> CollectionJSON:
         card=card, calibration=_calibration_summary(info))
 
 
-def _search(service: SearchService, collections: list[str] | None,
-            **kw: Any) -> dict[str, Any]:
-    """``service.search``, restricted to ``collections`` when given."""
-    return service.search(collections=collections or None, **kw)
+def _search_tool(service: SearchService,
+                 call: Callable[[Callable[[], Any]], Awaitable[Any]]) -> Callable[..., Any]:
+    """The ``search`` tool over ``service``: every field of
+    :class:`~xmodal.search.request.SearchRequest` (image and audio as base64) plus ``model``;
+    ``call`` runs its work in a slot and turns refusals into tool errors."""
+
+    async def search(
+        query: Annotated[str | None, Field(description="Text query, e.g. 'a dog barking' or "
+                                           "'red heart emoji'.")] = None,
+        k: Annotated[int, Field(description="Hits wanted (1..max_k, see "
+                                "describe_collections).")] = 10,
+        modalities: Annotated[list[Literal["text", "image", "audio"]] | None, Field(
+            description="Document modalities to search; default: the router decides "
+            "from the query.")] = None,
+        collections: Annotated[list[str] | None, Field(
+            description="Search only these collections (names from "
+            "describe_collections).")] = None,
+        mixed: Annotated[bool, Field(description="Search every modality and fuse by "
+                                     "rank.")] = False,
+        image_base64: Annotated[str | None, Field(description="Query by example: an image "
+                                                  "file, base64-encoded.")] = None,
+        audio_base64: Annotated[str | None, Field(description="Query by example: an audio "
+                                                  "file, base64-encoded.")] = None,
+        vector: Annotated[list[float] | None, Field(
+            description="A raw query vector of `collection`'s model (its dim).")] = None,
+        collection: Annotated[str | None, Field(description="The collection `vector` "
+                                                "searches (required with it).")] = None,
+        filter: Annotated[dict[str, str | int | bool] | None, Field(
+            description="Exact match on stored payload fields, e.g. {\"modality\": "
+            "\"image\"}; all must match.")] = None,
+        model: Annotated[str | None, Field(description="With `vector`: the model that made "
+                                           "it (refused when not the collection's).")] = None,
+        route: Annotated[bool, Field(description="Let the router pick the document modality "
+                                     "of a text query (false: every modality).")] = True,
+        fusion: Annotated[Fusion, Field(description="'rrf' fuses lists by rank; 'calibrated' "
+                                        "by calibrated probability when every list searched "
+                                        "is calibrated (else rrf).")] = "rrf",
+        rrf_k: Annotated[float, Field(description="RRF rank constant: score = sum of weight / "
+                                      "(rrf_k + rank).")] = 60.0,
+        weights: Annotated[dict[str, float] | None, Field(
+            description="RRF weight (>= 0, default 1) per collection name, or per list name "
+            "'COLLECTION[modality]'.")] = None,
+        project: Annotated[bool, Field(description="Apply the collection's stored gap "
+                                       "projection to the query vector (for comparing raw "
+                                       "cosines across modalities).")] = False,
+    ) -> SearchJSON:
+        """Search the index for images, sounds and text documents.
+
+        Give exactly one of: query (text), image_base64 / audio_base64 (find similar), or
+        vector + collection. Text queries are cross-modal: the router picks the document
+        modality ('the sound of rain' → audio) unless modalities or mixed say otherwise.
+        Each hit has raw cosine scores and ranks per list, calibrated probabilities when the
+        collection is calibrated, and `score` (a raw cosine, or a rank-fusion score when
+        fused=true: that one is not a similarity). `trace` explains the routing; `errors`
+        names the lists that failed. fusion, rrf_k and weights set how several lists are
+        fused; collections / collection restrict the search.
+        """
+        def run() -> Any:
+            limit = service.limits.max_body_bytes
+            image = None if image_base64 is None else _decode(image_base64, "image_base64",
+                                                              limit)
+            audio = None if audio_base64 is None else _decode(audio_base64, "audio_base64",
+                                                              limit)
+            return service.search(
+                model=model, query=query, image=image, audio=audio, vector=vector,
+                collection=collection, collections=collections, k=k, modalities=modalities,
+                mixed=mixed, route=route, fusion=fusion, project=project, filter=filter,
+                rrf_k=rrf_k, weights=weights)
+
+        return await call(run)
+
+    return search
 
 
 def create_mcp_server(service: SearchService, *, name: str = "xmodal") -> MCPServer:
@@ -247,54 +293,7 @@ def create_mcp_server(service: SearchService, *, name: str = "xmodal") -> MCPSer
                 raise
             raise ToolError(f"{status[1]}: {exc}") from exc
 
-    @server.tool(annotations=read_only, structured_output=True)
-    async def search(
-        query: Annotated[str | None, Field(description="Text query, e.g. 'a dog barking' or "
-                                           "'red heart emoji'.")] = None,
-        k: Annotated[int, Field(description="Hits wanted (1..max_k, see "
-                                "describe_collections).")] = 10,
-        modalities: Annotated[list[Literal["text", "image", "audio"]] | None, Field(
-            description="Document modalities to search; default: the router decides "
-            "from the query.")] = None,
-        collections: Annotated[list[str] | None, Field(
-            description="Search only these collections (names from "
-            "describe_collections).")] = None,
-        mixed: Annotated[bool, Field(description="Search every modality and fuse by "
-                                     "rank.")] = False,
-        image_base64: Annotated[str | None, Field(description="Query by example: an image "
-                                                  "file, base64-encoded.")] = None,
-        audio_base64: Annotated[str | None, Field(description="Query by example: an audio "
-                                                  "file, base64-encoded.")] = None,
-        vector: Annotated[list[float] | None, Field(
-            description="A raw query vector of `collection`'s model (its dim).")] = None,
-        collection: Annotated[str | None, Field(description="The collection `vector` "
-                                                "searches (required with it).")] = None,
-        filter: Annotated[dict[str, str | int | bool] | None, Field(
-            description="Exact match on stored payload fields, e.g. {\"modality\": "
-            "\"image\"}; all must match.")] = None,
-    ) -> SearchJSON:
-        """Search the index for images, sounds and text documents.
-
-        Give exactly one of: query (text), image_base64 / audio_base64 (find similar), or
-        vector + collection. Text queries are cross-modal: the router picks the document
-        modality ('the sound of rain' → audio) unless modalities or mixed say otherwise.
-        Each hit has raw cosine scores and ranks per list, calibrated probabilities when the
-        collection is calibrated, and `score` (a raw cosine, or a rank-fusion score when
-        fused=true: that one is not a similarity). `trace` explains the routing; `errors`
-        names the lists that failed.
-        """
-        def run() -> Any:
-            limit = service.limits.max_body_bytes
-            image = None if image_base64 is None else _decode(image_base64, "image_base64",
-                                                              limit)
-            audio = None if audio_base64 is None else _decode(audio_base64, "audio_base64",
-                                                              limit)
-            return _search(service, collections, query=query, image=image, audio=audio,
-                           vector=vector, collection=collection, k=k,
-                           modalities=list(modalities) if modalities else None, mixed=mixed,
-                           filter=filter)
-
-        return await call(run)
+    server.tool(annotations=read_only, structured_output=True)(_search_tool(service, call))
 
     @server.tool(annotations=read_only, structured_output=True)
     async def describe_collections() -> DescribeJSON:

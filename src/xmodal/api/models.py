@@ -1,19 +1,23 @@
 """The request and response models of the HTTP API: they make its OpenAPI schema precise
 (schemathesis checks every answer against it). Field names are the contract the web page, the
-MCP server and agents code against; a hit is exactly what ``xmodal search --json`` prints.
+MCP server and agents code against. The search body holds the fields of
+:class:`xmodal.search.request.SearchRequest` (which checks them) plus ``model``; a search,
+a diagnosis and an index report answer the TypedDicts their producers return
+(:class:`~xmodal.search.hits.SearchJSON`, :class:`~xmodal.api.service.CollectionDiagnosisJSON`,
+:class:`~xmodal.index.ingest.IndexReportJSON`): one schema per answer.
 
 Example:
-    >>> SearchRequest(query="a red heart", k=3).k
-    3
-    >>> sorted(HitModel.model_fields)[:4]
-    ['calibrated', 'caption', 'collection', 'fused']
+    >>> body = SearchRequest(query="a red heart", k=3)
+    >>> body.search_fields()["k"], "model" in body.search_fields()
+    (3, False)
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import UploadFile
+from pydantic import BaseModel, ConfigDict, Field, Json
 
 
 class ErrorBody(BaseModel):
@@ -49,51 +53,6 @@ class Collections(BaseModel):
     collections: list[Collection]
 
 
-class Finding(BaseModel):
-    code: str
-    severity: str
-    message: str
-    remedy: str | None = None
-
-
-class Diagnostics(BaseModel):
-    collection: str
-    sampled: int
-    n: int
-    dim: int
-    gap: float | None
-    gap_cosine: float | None
-    random_pair_mean: float | None
-    random_pair_std: float | None
-    effective_rank: float | None
-    anisotropy: float | None
-    matched_cos_mean: float | None
-    findings: list[Finding]
-
-
-class HitModel(BaseModel):
-    """One hit, as ``xmodal search --json`` prints it."""
-
-    model_config = ConfigDict(extra="allow")
-    id: str
-    path: str | None
-    modality: str | None
-    collection: str
-    rank: int
-    score: float
-    fused: bool
-    raw_scores: dict[str, float]
-    ranks: dict[str, int]
-    caption: str | None = None
-    calibrated: dict[str, float] | None = None
-
-
-class SearchResponse(BaseModel):
-    hits: list[HitModel]
-    trace: list[str]
-    errors: list[str]
-
-
 Modality = Literal["text", "image", "audio"]
 
 
@@ -103,7 +62,8 @@ class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     query: str | None = Field(None, description="Text query.")
     vector: list[float] | None = Field(None, description="A query vector of `collection`'s model.")
-    collection: str | None = Field(None, description="The collection a `vector` searches.")
+    collection: str | None = Field(None, description="The collection a `vector` searches (with "
+                                   "a text query: the same as `collections=[collection]`).")
     model: str | None = Field(None, description="With `vector`: the model that made it.")
     k: int = Field(10, description="Hits wanted (1..max_k).")
     modalities: list[Modality] | None = None
@@ -120,6 +80,39 @@ class SearchRequest(BaseModel):
     weights: dict[str, float] | None = Field(
         None, description="RRF weight (>= 0) per collection, or per list "
         "(\"COLLECTION[modality]\").")
+    project: bool = Field(False, description="Apply a collection's stored gap projection to "
+                          "the query vector (for comparing raw cosines across modalities).")
+
+    def search_fields(self) -> dict[str, Any]:
+        """The fields of the search request (all but ``model``, which the service checks)."""
+        return self.model_dump(exclude={"model"})
+
+
+class SearchFileForm(BaseModel):
+    """Query by example (``POST /search/file``, multipart): an uploaded image or audio file and
+    the options of a search (the fields of :class:`SearchRequest` that are not a query)."""
+
+    model_config = ConfigDict(extra="forbid")
+    file: UploadFile = Field(description="The image or audio file.")
+    modality: Literal["image", "audio"] | None = Field(
+        None, description="What the file is (default: guessed from its type and bytes).")
+    k: int = Field(10, description="Hits wanted (1..max_k).")
+    modalities: list[Modality] | None = None
+    mixed: bool = False
+    route: bool = True
+    collections: list[str] | None = Field(None, description="Search only these collections.")
+    fusion: Literal["rrf", "calibrated"] = "rrf"
+    filter: Json[dict[str, str | int | bool]] | None = Field(
+        None, description="A JSON object: exact match on stored payload fields.")
+    rrf_k: float = Field(60.0, ge=0, description="RRF rank constant.")
+    weights: Json[dict[str, float]] | None = Field(
+        None, description="A JSON object: RRF weight per collection or list name.")
+    project: bool = False
+
+    def search_fields(self) -> dict[str, Any]:
+        """The options of the search request (all but the file and its modality)."""
+        return {name: getattr(self, name) for name in type(self).model_fields
+                if name not in ("file", "modality")}
 
 
 class Item(BaseModel):
@@ -158,24 +151,6 @@ class IndexRequest(BaseModel):
                              "it); no '..', no symbolic links.")
     prune: bool = Field(False, description="Delete the documents of files gone from these "
                         "paths (never any other).")
-
-
-class PathProblem(BaseModel):
-    path: str
-    reason: str
-
-
-class IndexResponse(BaseModel):
-    """What ``xmodal index --json`` prints."""
-
-    indexed: int
-    unchanged: int
-    replaced: int
-    pruned: int
-    failed: list[PathProblem]
-    skipped: list[PathProblem]
-    collections: list[str]
-    seconds: float
 
 
 class ItemResponse(BaseModel):

@@ -33,8 +33,9 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, cast
 
 import numpy as np
 
@@ -53,10 +54,15 @@ from xmodal.api.limits import (
     check_text,
     check_vector,
 )
-from xmodal.index.types import CollectionMismatchError
+from xmodal.diagnostics.stats import DiagnosisJSON
+from xmodal.index.ingest import IndexReportJSON
+from xmodal.index.types import CollectionMismatchError, IndexStoreError
+from xmodal.search.hits import SearchJSON
+from xmodal.search.request import SearchRequest
 
 __all__ = [
     "BadInput",
+    "CollectionDiagnosisJSON",
     "IndexingDisabled",
     "InputTooLarge",
     "NotFound",
@@ -71,6 +77,13 @@ DIAGNOSE_CAP = 2000
 
 MAX_BATCH = 1000
 """Most items one upsert, get or delete call may carry."""
+
+
+class CollectionDiagnosisJSON(DiagnosisJSON):
+    """:meth:`SearchService.diagnostics`: a collection's diagnosis, from ``sampled`` vectors."""
+
+    collection: str
+    sampled: int
 
 
 def _finite(value: Any) -> Any:
@@ -146,36 +159,35 @@ class SearchService:
         self._slots.release()
 
     # -- search ----------------------------------------------------------------------------
-    def search(self, *, query: str | None = None, image: bytes | None = None,
-               audio: bytes | None = None, vector: Sequence[float] | None = None,
-               collection: str | None = None, model: str | None = None, k: int = 10,
-               modalities: list[str] | None = None, mixed: bool = False,
-               route: bool = True, collections: Sequence[str] | None = None,
-               fusion: Literal["rrf", "calibrated"] = "rrf",
-               filter: Mapping[str, Any] | None = None, rrf_k: float = 60.0,
-               weights: Mapping[str, float] | None = None) -> dict[str, Any]:
-        """Search with exactly one of a text ``query``, ``image`` / ``audio`` bytes, or a
-        ``vector`` of ``collection``'s model; the JSON of ``xmodal search --json``.
+    def request(self, **fields: Any) -> SearchRequest:
+        """The :class:`~xmodal.search.request.SearchRequest` of ``fields`` (its field names),
+        for this service: ``k`` is checked against the served bound first (the message names
+        ``limits.max_k``), and a refusal is :class:`BadInput` (a vector that is not one numeric
+        row: ``VectorError``)."""
+        if "k" in fields:
+            check_k(fields["k"], self.limits)
+        try:
+            return SearchRequest(**fields)
+        except IndexStoreError:
+            raise
+        except ValueError as exc:
+            raise BadInput(str(exc)) from exc
+
+    def search(self, request: SearchRequest | None = None, *, model: str | None = None,
+               **fields: Any) -> SearchJSON:
+        """Search within the served limits; the JSON of ``xmodal search --json``.
+
+        Every input is checked before a model or the store sees it: ``k`` against
+        ``limits.max_k``, a text query's length, an upload's bytes, pixels and seconds, a
+        vector's collection, model and dimension.
 
         Args:
-            query: Text (routed to document modalities unless ``modalities`` / ``mixed``).
-            image: Image file bytes (query by example).
-            audio: Audio file bytes (query by example).
-            vector: A query vector of the collection's model (normalised here).
-            collection: The collection a ``vector`` searches (required with it).
-            model: With ``vector``: the model that made it; refused (409) when not the
+            request: The search: a text ``query``, ``image`` / ``audio`` file bytes, or a
+                ``vector`` of ``collection``'s model (normalised here). None: built from
+                ``fields`` by :meth:`request`.
+            model: With a ``vector``: the model that made it; refused (409) when not the
                 collection's.
-            k: Hits wanted, 1..``limits.max_k``.
-            modalities: Document modalities to search ("text", "image", "audio").
-            mixed: Search every reachable collection and fuse by rank.
-            route: Let the router pick document modalities for text queries.
-            collections: Search only these collections (text / image / audio queries).
-            fusion: ``"rrf"`` (by rank) or ``"calibrated"`` (by calibrated probability when
-                every list searched has a calibration; else RRF, said in the trace).
-            filter: Exact match on stored payload fields (``{"key": str | int | bool}``, all
-                must match), in every collection searched.
-            rrf_k: RRF's rank constant (default 60).
-            weights: RRF weight per collection or list name (>= 0, default 1).
+            **fields: The request's fields, when ``request`` is None.
 
         Returns:
             ``{"hits": [...], "trace": [...], "errors": [...]}`` (``SearchResult.to_json``).
@@ -184,43 +196,23 @@ class SearchService:
 
             hits = service.search(query="a red heart", k=3)["hits"]
             hits[0]["path"], hits[0]["score"]  # ('/photos/heart.png', 0.31)
-            service.search(vector=v, collection="starter-image.image", k=5)
+            service.search(SearchRequest(vector=v, collection="starter-image.image", k=5))
         """
-        given = [n for n, v in (("query", query), ("image", image), ("audio", audio),
-                                ("vector", vector)) if v is not None]
-        if len(given) != 1:
-            raise BadInput("give exactly one of query, image, audio, vector"
-                           + (f" (got {', '.join(given)})" if given else ""))
-        check_k(k, self.limits)
-        if modalities is not None:
-            bad = [m for m in modalities if m not in ("text", "image", "audio")]
-            if bad:
-                raise BadInput(f"unknown modalities {bad}: use text, image or audio")
-        if vector is not None:
-            if not collection:
-                raise BadInput("a vector search needs the collection the vector belongs to")
-            if collections:
-                raise BadInput("a vector search names one collection: use collection, "
-                               "not collections")
-            col = self._collection_of(collection, model, "the vector is")
-            vec = check_vector(vector, col.dim)
-            result = self.searcher.search(vector=vec, collection=collection, k=k,
-                                          filter=filter)
-            return result.to_json()
-        if query is not None:
-            check_text(query, self.limits)
-        elif image is not None:
-            check_image(bytes(image), self.limits)
-        elif audio is not None:
-            check_audio(bytes(audio), self.limits)
-        if fusion not in ("rrf", "calibrated"):
-            raise BadInput(f"fusion must be 'rrf' or 'calibrated', got {fusion!r}")
-        result = self.searcher.search(query, image=image, audio=audio, k=k,
-                                      modalities=modalities, mixed=mixed, route=route,
-                                      collections=list(collections) if collections else None,
-                                      fusion=fusion, filter=filter, rrf_k=rrf_k,
-                                      weights=weights)
-        return result.to_json()
+        if request is None:
+            request = self.request(**fields)
+        elif fields:
+            raise TypeError("give a SearchRequest or keyword fields, not both")
+        check_k(request.k, self.limits)
+        if request.vector is not None:
+            col = self._collection_of(request.collection or "", model, "the vector is")
+            request = replace(request, vector=check_vector(request.vector, col.dim))
+        elif request.query is not None:
+            check_text(request.query, self.limits)
+        elif request.image is not None:
+            check_image(bytes(request.image), self.limits)
+        elif request.audio is not None:
+            check_audio(bytes(request.audio), self.limits)
+        return self.searcher.search(request).to_json()
 
     def _collection_of(self, name: str, model: str | None, what: str) -> Any:
         """The collection ``name`` (404 when unknown), refused (409) when ``model`` is given
@@ -281,7 +273,7 @@ class SearchService:
             docs = [docs[i] for i in sorted(pick.tolist())]
         return docs
 
-    def diagnostics(self, name: str) -> dict[str, Any]:
+    def diagnostics(self, name: str) -> CollectionDiagnosisJSON:
         """``xmodal diagnose --json`` of a collection's stored vectors (at most
         :data:`DIAGNOSE_CAP`, a seeded sample), plus ``collection`` and ``sampled``."""
         from xmodal.diagnostics import diagnose
@@ -293,8 +285,9 @@ class SearchService:
             raise BadInput(f"{name} holds {len(records)} readable vectors; diagnostics need 2")
         d = diagnose(np.stack([r.vector for r in records]))
         out = {"collection": name, "sampled": len(records), **d.to_json()}
-        return {k: _finite(float(v)) if isinstance(v, float | np.floating) else v
-                for k, v in out.items()}
+        return cast(CollectionDiagnosisJSON, {
+            k: _finite(float(v)) if isinstance(v, float | np.floating) else v
+            for k, v in out.items()})
 
     # -- items -----------------------------------------------------------------------------
     @staticmethod
@@ -372,7 +365,7 @@ class SearchService:
             return {"deleted": int(col.delete(ids))}
 
     # -- folders ---------------------------------------------------------------------------
-    def index_paths(self, paths: Sequence[str], *, prune: bool = False) -> dict[str, Any]:
+    def index_paths(self, paths: Sequence[str], *, prune: bool = False) -> IndexReportJSON:
         """Scan and ingest files and folders under the index root into the open index; the
         JSON of ``xmodal index --json``. Each modality is encoded by the model of the index's
         collection of that modality (else the default), through the searcher's encoder and
@@ -382,7 +375,6 @@ class SearchService:
             ReadOnly, IndexingDisabled: 403. BadInput: a refused path, named (see
             :mod:`xmodal.api.folders`). InputTooLarge: too many paths.
         """
-        from xmodal.api.commands import index_json
         from xmodal.index.ingest import ingest, manifest_path
 
         if self.read_only:
@@ -400,7 +392,7 @@ class SearchService:
                             prune_within=targets)
             self.searcher.refresh()  # new collections become searchable
             self._manifest = None
-        out = index_json(report, skipped, time.perf_counter() - started)
+        out = report.to_json(scan_skipped=skipped, seconds=time.perf_counter() - started)
         for item in out["skipped"]:
             item["reason"] = why.get(item["reason"], item["reason"])
         return out

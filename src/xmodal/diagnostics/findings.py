@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from typing_extensions import TypedDict  # pydantic reads this one below Python 3.12
+
 __all__ = [
     "ALIGNMENT_SIGMAS",
     "COLLAPSE_STD",
@@ -29,6 +31,7 @@ __all__ = [
     "GAP_COSINE",
     "GAP_MIN_EUCLID",
     "Finding",
+    "FindingJSON",
     "Severity",
     "check_alignment",
     "check_collapse",
@@ -71,6 +74,20 @@ class Finding:
     def __post_init__(self) -> None:
         if self.severity not in ("ok", "info", "warning", "error"):
             raise ValueError(f"severity must be ok/info/warning/error, got {self.severity!r}")
+
+    def to_json(self) -> FindingJSON:
+        """The finding as JSON (``xmodal diagnose --json``, the served diagnostics)."""
+        return FindingJSON(code=self.code, severity=self.severity, message=self.message,
+                           remedy=self.remedy)
+
+
+class FindingJSON(TypedDict):
+    """A :class:`Finding` as JSON; ``remedy`` is "" when nothing needs doing."""
+
+    code: str
+    severity: Severity
+    message: str
+    remedy: str
 
 
 def check_collapse(min_std: float) -> Finding:

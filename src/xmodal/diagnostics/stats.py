@@ -19,13 +19,14 @@ Definitions:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+from typing_extensions import TypedDict  # pydantic reads this one below Python 3.12
 
 from .findings import (
     Finding,
+    FindingJSON,
     check_alignment,
     check_collapse,
     check_coverage,
@@ -35,6 +36,7 @@ from .findings import (
 
 __all__ = [
     "Diagnosis",
+    "DiagnosisJSON",
     "diagnose",
     "effective_rank",
     "modality_gap",
@@ -196,16 +198,31 @@ class Diagnosis:
         """The highest severity among the findings (``"ok"`` when all are fine)."""
         return self.findings[0].severity if self.findings else "ok"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> DiagnosisJSON:
         """The JSON ``xmodal diagnose --json`` prints (and the served diagnostics extend): the
         headline statistics and every finding."""
-        return {"n": self.n, "dim": self.dim, "gap": self.gap, "gap_cosine": self.gap_cosine,
-                "random_pair_mean": self.random_pair_mean,
-                "random_pair_std": self.random_pair_std,
-                "effective_rank": self.effective_rank, "anisotropy": self.anisotropy,
-                "matched_cos_mean": self.matched_cos_mean,
-                "findings": [{"code": f.code, "severity": f.severity, "message": f.message,
-                              "remedy": f.remedy} for f in self.findings]}
+        return DiagnosisJSON(
+            n=self.n, dim=self.dim, gap=self.gap, gap_cosine=self.gap_cosine,
+            random_pair_mean=self.random_pair_mean, random_pair_std=self.random_pair_std,
+            effective_rank=self.effective_rank, anisotropy=self.anisotropy,
+            matched_cos_mean=self.matched_cos_mean,
+            findings=[f.to_json() for f in self.findings])
+
+
+class DiagnosisJSON(TypedDict):
+    """A :class:`Diagnosis` as JSON. Cross-modal fields are None for one set; served JSON also
+    has None where a statistic is not finite (JSON has no NaN)."""
+
+    n: int
+    dim: int
+    gap: float | None
+    gap_cosine: float | None
+    random_pair_mean: float | None
+    random_pair_std: float | None
+    effective_rank: float | None
+    anisotropy: float | None
+    matched_cos_mean: float | None
+    findings: list[FindingJSON]
 
 
 _RANK = {"error": 0, "warning": 1, "info": 2, "ok": 3}

@@ -49,6 +49,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import TypedDict  # pydantic reads this one below Python 3.12
+
 from xmodal.data.corpus import CorpusFile, scan_corpus
 from xmodal.data.problems import ItemProblem
 
@@ -77,6 +79,49 @@ class IngestReport:
         return (f"indexed {self.indexed}, unchanged {self.unchanged}, replaced "
                 f"{self.replaced}, pruned {self.pruned}, failed {len(self.failed)}, skipped "
                 f"{len(self.skipped)} ({', '.join(self.collections) or 'no collections'})")
+
+    def to_json(self, *, scan_skipped: Sequence[ItemProblem] = (),
+                seconds: float) -> IndexReportJSON:
+        """What ``xmodal index --json`` prints and ``POST /index`` answers.
+
+        Args:
+            scan_skipped: Files the scan skipped (listed before the ingest's own skips).
+            seconds: The wall time of scan plus ingest (rounded to 0.01 s).
+
+        Example:
+            >>> report = IngestReport(2, 0, 0, 0, (), (), ("emoji.image",))
+            >>> report.to_json(seconds=1.234)["seconds"], report.to_json(seconds=1)["failed"]
+            (1.23, [])
+        """
+        return IndexReportJSON(
+            indexed=self.indexed, unchanged=self.unchanged, replaced=self.replaced,
+            pruned=self.pruned, failed=[_problem(p) for p in self.failed],
+            skipped=[_problem(p) for p in (*scan_skipped, *self.skipped)],
+            collections=list(self.collections), seconds=round(seconds, 2))
+
+
+class PathProblemJSON(TypedDict):
+    """A file that was not indexed, and why."""
+
+    path: str
+    reason: str
+
+
+class IndexReportJSON(TypedDict):
+    """An ingest as JSON (:meth:`IngestReport.to_json`)."""
+
+    indexed: int
+    unchanged: int
+    replaced: int
+    pruned: int
+    failed: list[PathProblemJSON]
+    skipped: list[PathProblemJSON]
+    collections: list[str]
+    seconds: float
+
+
+def _problem(p: ItemProblem) -> PathProblemJSON:
+    return PathProblemJSON(path=p.item, reason=p.reason)
 
 
 def manifest_path(index_uri: str) -> Path:

@@ -3,7 +3,7 @@
 :meth:`Searcher.search <xmodal.search.searcher.Searcher.search>` takes it; the served search
 (:class:`~xmodal.api.service.SearchService`), the HTTP body, the MCP ``search`` tool and
 ``xmodal search`` each build one from their own input, so a search option is defined here and
-nowhere else (``tests/search/test_request_fields.py`` fails when a front end lacks a field).
+nowhere else (``tests/api/test_search_fields.py`` fails when a front end lacks a field).
 
 What is checked here needs nothing but the request: exactly one query kind, ``k``, the fusion
 name, the modality names, ``rrf_k``, the weights' values, the payload filter, a vector's shape and
@@ -121,7 +121,7 @@ class SearchRequest:
         if self.filter is not None:  # a bad filter is the caller's error, not one per list
             self._set("filter", MappingProxyType(check_filter(self.filter)))
         if self.vector is not None:
-            if self.collection is None or self.collections:
+            if not self.collection or self.collections:
                 raise ValueError("a vector query needs the collection the vector belongs to: "
                                  "give collection=NAME, not collections")
             self._set("vector", _row(self.vector))
