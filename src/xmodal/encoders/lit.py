@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from xmodal.losses import LogitScale
+from xmodal.modalities import MODALITIES
 
 from .base import Encoder, EncoderLoadError, Errors, UnsupportedModalityError, _checked
 from .card import Modality, ModelCard
@@ -40,7 +41,6 @@ from .report import EncodeReport
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 FORMAT = "xmodal-lit/1"
-MODALITIES: tuple[Modality, ...] = ("text", "image", "audio")
 
 
 @dataclass(frozen=True)
