@@ -164,6 +164,18 @@ def test_mlp_head_round_trip(towers, tmp_path):
     np.testing.assert_array_equal(a, LiTEncoder(loaded, name="b").encode_text(["a red dog"]))
 
 
+def test_max_pixels_is_the_image_towers(towers):
+    from PIL import Image
+
+    enc = LiTEncoder(LiTModel.build(LiTConfig(towers=towers, dim=8)), name="px")
+    assert enc.max_pixels == enc.model.towers["image"].max_pixels == 50_000_000
+    enc.max_pixels = 100
+    assert enc.model.towers["image"].max_pixels == 100
+    got = enc.encode_image([Image.new("RGB", (11, 10)), Image.new("RGB", (10, 10))],
+                           errors="report")
+    assert got.indices.tolist() == [1] and "over the limit of 100" in got.failed[0].reason
+
+
 def test_unloadable_tower_is_a_clear_error(towers, tmp_path):
     folder = LiTModel.build(LiTConfig(towers=towers, dim=8)).save(tmp_path / "m")
     config = json.loads((folder / "config.json").read_text())

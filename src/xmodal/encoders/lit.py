@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from xmodal.data.images import DEFAULT_MAX_PIXELS
 from xmodal.losses import LogitScale
 from xmodal.modalities import MODALITIES
 
@@ -329,6 +330,18 @@ class LiTEncoder:
                   ) -> LiTEncoder:
         """Load a LiT model folder (see :meth:`LiTModel.load`)."""
         return cls(LiTModel.load(path, device=device), name=name or f"lit:{path}")
+
+    @property
+    def max_pixels(self) -> int:
+        """Largest image (width × height) the image tower decodes (``EncoderBase.max_pixels``);
+        setting it sets the tower's."""
+        return getattr(self.model.towers.get("image"), "max_pixels", DEFAULT_MAX_PIXELS)
+
+    @max_pixels.setter
+    def max_pixels(self, value: int) -> None:
+        tower = self.model.towers.get("image")
+        if tower is not None and hasattr(tower, "max_pixels"):
+            tower.max_pixels = value
 
     def encode_text(self, texts, *, batch_size=32, progress=None, errors: Errors = "raise"):
         """Embed texts through the text tower and head (see ``Encoder.encode_text``)."""
