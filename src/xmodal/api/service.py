@@ -384,7 +384,7 @@ class SearchService:
             ReadOnly, IndexingDisabled: 403. BadInput: a refused path, named (see
             :mod:`xmodal.api.folders`). InputTooLarge: too many paths.
         """
-        from xmodal.api.commands import index_json
+        from xmodal.commands.index import index_json
         from xmodal.index.ingest import ingest, manifest_path
 
         if self.read_only:
