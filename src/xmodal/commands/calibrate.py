@@ -1,19 +1,19 @@
 """What ``xmodal calibrate`` does: fit and store each item collection's text-query calibration.
 
-For every item collection (image / audio) whose model also has a text collection holding the
-same documents' captions (documents of the manifest stored in both), the text → item query type
-is calibrated on matched (item, its caption) vs non-matched (item, another document's caption)
-pairs (:func:`xmodal.diagnostics.fit.fit_pair_calibration`; documents with the same normalised
-caption are never each other's negatives). The caption side is the model's *query* embedding of
-the caption text (``encode_query``: what a search embeds) when the caption is in the payload and
-the model loads, else the stored text vector. The entry is stored under the ``"text"`` key of
-the item collection's calibration (other query modalities' entries are kept); the layout is in
-:mod:`xmodal.search.stored`. With ``gap=True`` a text → item gap projection is stored in the
+For every item collection (image / audio) whose model also has a text collection holding the same
+documents' captions (documents of the manifest stored in both), the text → item query type is
+calibrated on matched (item, its caption) vs non-matched (item, another document's caption) pairs
+(:func:`xmodal.diagnostics.calibration_fit.fit_pair_calibration`; documents with the same
+normalised caption are never each other's negatives). The caption side is the model's *query*
+embedding of the caption text (``encode_query``: what a search embeds) when the caption is in the
+payload and the model loads, else the stored text vector. The entry is stored under the ``"text"``
+key of the item collection's calibration (other query modalities' entries are kept); the layout is
+in :mod:`xmodal.search.stored`. With ``gap=True`` a text → item gap projection is stored in the
 same entry (inline JSON: no side files, so every backend keeps it).
 
 Example (exact store; real runs: ``xmodal calibrate --index DIR --precision 0.8``)::
 
-    results = calibrate_index("exact:/tmp/idx", precision=0.8)
+    results = calibrate_index("exact:idx", precision=0.8)
     print(results[0].collection, results[0].fit.threshold, results[0].fit.heldout_precision)
 """
 
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from xmodal.diagnostics.calibration import CalibrationMethod
-from xmodal.diagnostics.fit import PairCalibration, fit_pair_calibration
+from xmodal.diagnostics.calibration_fit import PairCalibration, fit_pair_calibration
 
 from ._output import echo
 
