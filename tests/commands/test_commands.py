@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import xmodal.encoders
-from tests.api.toy import ToyEncoder, loader, toy_encoders, write_corpus
+from tests.api.toy import ToyEncoder, loader, toy_encoders
 from xmodal.cli import app
 from xmodal.commands import index as index_command
 from xmodal.commands import search as search_command
@@ -27,16 +27,6 @@ def encoders(monkeypatch: pytest.MonkeyPatch) -> dict[str, ToyEncoder]:
         m: toys[m] for m, spec in models.items() if m in wanted and spec})
     monkeypatch.setattr(xmodal.encoders, "load_encoder", loader(toys))
     return toys
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    return write_corpus(tmp_path / "corpus")
-
-
-@pytest.fixture
-def uri(tmp_path: Path) -> str:
-    return "exact:" + str(tmp_path / "idx")
 
 
 def invoke(*args: str):
