@@ -54,6 +54,7 @@ import numpy as np
 
 from xmodal.index.types import CollectionNotFoundError, VectorError
 from xmodal.index.validate import check_filter
+from xmodal.modalities import MODALITIES
 
 from .calibrated import calibrated_fuse
 from .hits import Hit, RankedList
@@ -63,7 +64,6 @@ from .rrf import rrf_fuse
 from .stored import StoredCalibration
 from .thresholds import needs_fallback, threshold_for
 
-MODALITIES = ("text", "image", "audio")
 Fusion = Literal["rrf", "calibrated"]
 
 
