@@ -32,10 +32,10 @@ def embeddings(cache: str):
     """Held-out and training (image, caption) embeddings of the image starter."""
     from xmodal.encoders.feature_cache import FeatureCache
     from xmodal.encoders.lit import LiTModel
-    from xmodal.encoders.registry import STARTERS
+    from xmodal.encoders.registry import STARTERS, load_encoder
     from xmodal.train.starters import caption_key, emoji_pairs, held_out
 
-    model = LiTModel.load(STARTERS / "image")
+    model = LiTModel.load(STARTERS / "image", load_tower=load_encoder)
     fc = FeatureCache(Path(cache).expanduser())
     items = emoji_pairs()
     out = {}

@@ -57,6 +57,7 @@ class Setup:
 
 def build_setup(cache: str, limit: int | None) -> Setup:
     from xmodal.data.dedup import dedup_pairs
+    from xmodal.encoders import load_encoder
     from xmodal.encoders.feature_cache import FeatureCache
     from xmodal.encoders.lit import LiTConfig, LiTModel
     from xmodal.train.build import _top_up
@@ -74,7 +75,8 @@ def build_setup(cache: str, limit: int | None) -> Setup:
     test_swaps = synthesize_negatives(list(dict.fromkeys(test.positives)), n=1, seed=1)
     swaps = {c: r[0] for c, r in zip(dict.fromkeys(test.positives), test_swaps.negatives,
                                      strict=True) if r}
-    lit = LiTModel.build(LiTConfig(towers={"image": "efficientnet-lite0", "text": "minilm"}))
+    lit = LiTModel.build(LiTConfig(towers={"image": "efficientnet-lite0", "text": "minilm"}),
+                         load_tower=load_encoder)
     fc = FeatureCache(Path(cache).expanduser())
     paths = list(dict.fromkeys([*train.anchors, *test.anchors]))
     texts = list(dict.fromkeys([*train.positives, *test.positives, *swaps.values(),

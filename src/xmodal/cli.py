@@ -108,7 +108,7 @@ def index_cmd(
 ) -> None:
     """Index images, audio and text files (side-car NAME.txt captions) into per-model
     collections; unchanged files are skipped, bad ones reported on stderr."""
-    from .api.commands import run_index
+    from .commands.index import run_index
 
     models = {"image": image_model, "audio": audio_model, "text": text_model}
     raise typer.Exit(run_index(paths, index_uri=index, models=models, prune=prune,
@@ -142,7 +142,7 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="Print JSON for agents."),
 ) -> None:
     """Search an index: cross-modal by default, routed by the query, fused by rank."""
-    from .api.commands import run_search
+    from .commands.search import run_search
     from .search.request import SearchRequest
 
     if sum(v is not None for v in (query, image, audio)) != 1:
@@ -196,7 +196,7 @@ def demo(
     full: bool = typer.Option(False, help="All 4,495 OpenMoji emoji (default: the first 2,500)."),
 ) -> None:
     """Index the demo corpus (emoji, sounds, Python FAQ) and run example searches."""
-    from .api.commands import run_demo
+    from .commands.demo import run_demo
 
     raise typer.Exit(run_demo(index_dir=index, limit=limit, workers=workers, full=full))
 
@@ -214,7 +214,7 @@ def eval_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Retrieval metrics: a run against qrels, or a model on paired data (both directions)."""
-    from .api.measure import run_eval
+    from .commands.measure import run_eval
 
     raise typer.Exit(run_eval(run=run, qrels=qrels, model=model, data=data,
                               metrics=[m.strip() for m in metrics.split(",") if m.strip()],
@@ -234,7 +234,7 @@ def diagnose(
                                    help="Fit a calibrator on the matched pairs (report/JSON)."),
 ) -> None:
     """Collapse, coverage, modality gap and alignment of embeddings, with remedies."""
-    from .api.measure import run_diagnose
+    from .commands.measure import run_diagnose
 
     raise typer.Exit(run_diagnose(a=a, b=b, index_uri=index, collection=collection,
                                   against=against, html=html, as_json=as_json,
@@ -314,7 +314,7 @@ def calibrate(
 ) -> None:
     """Calibrate text queries on each image/audio collection (matched vs non-matched captions,
     checked on held-out documents) and store the calibration with the collection."""
-    from .api.calibrate import run_calibrate
+    from .commands.calibrate import run_calibrate
 
     raise typer.Exit(run_calibrate(index_uri=index, collections=collection or None,
                                    precision=precision, recall=recall, method=method, gap=gap,

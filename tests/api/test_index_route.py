@@ -162,7 +162,7 @@ def test_prune_deletes_only_under_the_given_paths(setup, client):
 def test_new_collections_become_searchable(tmp_path):
     """A modality the index did not hold: the default model is loaded (through the searcher's
     cache) and its new collection is searched right after."""
-    from xmodal.api.commands import DEFAULT_MODELS
+    from xmodal.commands.index import DEFAULT_MODELS
 
     root = tmp_path / "files"
     corpus = write_corpus(root / "c")

@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 from mcp import Client
 from typer.testing import CliRunner
 
-import xmodal.api.commands
+import xmodal.commands.search
 from tests.api.served import png
 from xmodal.api import models
 from xmodal.api.http import create_app
@@ -152,7 +152,7 @@ def test_cli_options_reach_the_request(monkeypatch):
         seen.append(request)
         return 0
 
-    monkeypatch.setattr(xmodal.api.commands, "run_search", run_search)
+    monkeypatch.setattr(xmodal.commands.search, "run_search", run_search)
     command = typer.main.get_command(cli).commands["search"]  # type: ignore[attr-defined]
     params = {p.name: p for p in command.params}
     args = ["cat"]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from xmodal.data.sources import load_source
-from xmodal.diagnostics.fit import fit_pair_calibration
+from xmodal.diagnostics.calibration_fit import fit_pair_calibration
 
 
 @pytest.fixture(scope="module")

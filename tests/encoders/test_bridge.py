@@ -87,7 +87,7 @@ def test_a_bridge_needs_class_probabilities_from_the_item_tower():
 def bridged():
     config = LiTConfig(towers={"image": "efficientnet-lite0+classes", "text": "minilm"}, dim=16,
                        bridge="imagenet", bridge_weight=0.4, bridge_power=0.5)
-    return LiTModel.build(config, seed=0)
+    return LiTModel.build(config, load_tower=load_encoder, seed=0)
 
 
 def test_bridged_model_round_trip_and_card(bridged, tmp_path):

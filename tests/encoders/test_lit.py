@@ -87,7 +87,7 @@ def fitted(towers, tmp_path_factory):
     root = tmp_path_factory.mktemp("lit_toy")
     train = toy_pairs(root / "train", per_class=8, seed=1)
     test = toy_pairs(root / "test", per_class=1, seed=2)
-    model = LiTModel.build(LiTConfig(towers=towers, dim=32), seed=0)
+    model = LiTModel.build(LiTConfig(towers=towers, dim=32), load_tower=load_encoder, seed=0)
     cache = FeatureCache(root / "cache")
     result = fit_heads(model, train[0], train[1], group_ids=train[2], cache=cache,
                        out=root / "run")
@@ -144,7 +144,7 @@ def test_bad_items_are_reported_through_the_tower(fitted):
 
 def test_second_fit_reads_the_cache_and_is_deterministic(fitted, towers, tmp_path):
     _, result, _, cache, (paths, captions, labels) = fitted
-    model = LiTModel.build(LiTConfig(towers=towers, dim=32), seed=0)
+    model = LiTModel.build(LiTConfig(towers=towers, dim=32), load_tower=load_encoder, seed=0)
     calls = []
     for modality, tower in model.towers.items():
         method = getattr(tower, f"encode_{modality}")
@@ -156,16 +156,31 @@ def test_second_fit_reads_the_cache_and_is_deterministic(fitted, towers, tmp_pat
 
 
 def test_mlp_head_round_trip(towers, tmp_path):
-    model = LiTModel.build(LiTConfig(towers=towers, dim=8, head="mlp", hidden=16), seed=3)
+    model = LiTModel.build(LiTConfig(towers=towers, dim=8, head="mlp", hidden=16),
+                           load_tower=load_encoder, seed=3)
     folder = model.save(tmp_path / "mlp")
-    loaded = LiTModel.load(folder)
+    loaded = LiTModel.load(folder, load_tower=load_encoder)
     assert loaded.config == model.config and loaded.config.head == "mlp"
     a = LiTEncoder(model, name="a").encode_text(["a red dog"])
     np.testing.assert_array_equal(a, LiTEncoder(loaded, name="b").encode_text(["a red dog"]))
 
 
+def test_max_pixels_is_the_image_towers(towers):
+    from PIL import Image
+
+    enc = LiTEncoder(LiTModel.build(LiTConfig(towers=towers, dim=8), load_tower=load_encoder),
+                     name="px")
+    assert enc.max_pixels == enc.model.towers["image"].max_pixels == 50_000_000
+    enc.max_pixels = 100
+    assert enc.model.towers["image"].max_pixels == 100
+    got = enc.encode_image([Image.new("RGB", (11, 10)), Image.new("RGB", (10, 10))],
+                           errors="report")
+    assert got.indices.tolist() == [1] and "over the limit of 100" in got.failed[0].reason
+
+
 def test_unloadable_tower_is_a_clear_error(towers, tmp_path):
-    folder = LiTModel.build(LiTConfig(towers=towers, dim=8)).save(tmp_path / "m")
+    folder = LiTModel.build(LiTConfig(towers=towers, dim=8), load_tower=load_encoder).save(
+        tmp_path / "m")
     config = json.loads((folder / "config.json").read_text())
     config["towers"]["text"] = "st:/nonexistent/tower"
     (folder / "config.json").write_text(json.dumps(config))
@@ -174,18 +189,20 @@ def test_unloadable_tower_is_a_clear_error(towers, tmp_path):
     with pytest.raises(EncoderLoadError, match="not a LiT model folder"):
         load_encoder(f"lit:{tmp_path / 'missing'}")
     with pytest.raises(EncoderLoadError, match="does not embed image"):
-        LiTModel.build(LiTConfig(towers={"text": towers["text"], "image": towers["text"]}))
+        LiTModel.build(LiTConfig(towers={"text": towers["text"], "image": towers["text"]}),
+                       load_tower=load_encoder)
 
 
 def test_heads_fitted_to_other_towers_are_refused(towers, tiny_clip, tmp_path):
-    folder = LiTModel.build(LiTConfig(towers=towers, dim=8)).save(tmp_path / "m")
+    folder = LiTModel.build(LiTConfig(towers=towers, dim=8), load_tower=load_encoder).save(
+        tmp_path / "m")
     other = tmp_path / "other"
     shutil.copytree(folder, other)
     config = json.loads((other / "config.json").read_text())
     config["towers"]["text"] = f"hf-clip:{tiny_clip}"  # 24-d, the heads expect tiny_st's 32-d
     (other / "config.json").write_text(json.dumps(config))
     with pytest.raises(EncoderLoadError, match=r"fitted to other towers"):
-        LiTModel.load(other)
+        LiTModel.load(other, load_tower=load_encoder)
 
 
 def test_config_is_validated():
@@ -201,7 +218,8 @@ def test_audio_text_model_with_a_clap_tower(tiny_clap, tiny_st):
     from .hf_tiny import CLAP_RATE
 
     model = LiTModel.build(LiTConfig(towers={"audio": f"hf-clap:{tiny_clap}",
-                                             "text": f"st:{tiny_st}"}, dim=8))
+                                             "text": f"st:{tiny_st}"}, dim=8),
+                           load_tower=load_encoder)
     enc = LiTEncoder(model, name="toy-audio")
     assert enc.card.sample_rate == CLAP_RATE and enc.card.modalities == ("text", "audio")
     wave = np.sin(np.arange(CLAP_RATE) * 0.3).astype(np.float32)

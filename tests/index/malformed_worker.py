@@ -29,7 +29,7 @@ def main(corpus: str, index: str, memfile: str) -> int:
     import soundfile  # noqa: F401
 
     from tests.index.malformed_corpus import decoding_encoders
-    from xmodal.api import commands
+    from xmodal.commands import index as commands
     from xmodal.index import open_index
 
     encoders = decoding_encoders()

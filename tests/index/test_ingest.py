@@ -10,23 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.toy import ToyEncoder, toy_encoders, write_corpus
+from tests.api.toy import ToyEncoder, toy_encoders
 from xmodal.data.corpus import file_sha256, scan_corpus
 from xmodal.index import Index, document_id, open_index
 from xmodal.index.ingest import IngestReport, ingest, manifest_path
 
 ALL = ("toy-audio.audio", "toy-audio.text", "toy-image.image", "toy-image.text",
        "toy-text.text")
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    return write_corpus(tmp_path / "corpus")
-
-
-@pytest.fixture
-def uri(tmp_path: Path) -> str:
-    return "exact:" + str(tmp_path / "idx")
 
 
 @pytest.fixture

@@ -255,7 +255,7 @@ def _wavs(folder):
 def lit_setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("lit")
     config = LiTConfig(towers={"audio": "aisfx", "text": "minilm"}, dim=32)
-    return LiTModel.build(config, seed=0), _wavs(root / "wavs"), root
+    return LiTModel.build(config, load_tower=load_encoder, seed=0), _wavs(root / "wavs"), root
 
 
 def _counting(lit):

@@ -103,6 +103,58 @@ def test_sampled_estimate_close_to_exact() -> None:
     assert embedding_stats(a, b, n_random_pairs=100) == s1
 
 
+def _previous_torch_stats(
+    a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, n_pairs: int, seed: int
+) -> dict[str, float]:
+    """The monitor's own torch formula before it called xmodal.diagnostics: the oracle of the
+    shared code, in float64, drawing its pairs from the same seeded torch generator."""
+    def unit(x: torch.Tensor | np.ndarray) -> torch.Tensor:
+        t = torch.as_tensor(x).detach().to(torch.float64)
+        return t / t.norm(dim=1, keepdim=True)  # (N, d)
+
+    a64, b64 = unit(a), unit(b)
+    n = a64.shape[0]
+    if n * (n - 1) <= n_pairs:
+        i, j = (~torch.eye(n, dtype=torch.bool)).nonzero(as_tuple=True)
+    else:
+        g = torch.Generator().manual_seed(seed)
+        i = torch.randint(0, n, (n_pairs,), generator=g)  # (P,)
+        j = (i + torch.randint(1, n, (n_pairs,), generator=g)) % n  # (P,)
+    cross, wa, wb = ((x[i] * y[j]).sum(1) for x, y in ((a64, b64), (a64, a64), (b64, b64)))
+    return {
+        "positive_cos": float((a64 * b64).sum(1).mean()),
+        "random_cos_mean": float(cross.mean()),
+        "random_cos_std": float(cross.std(correction=0)),
+        "random_cos_std_a": float(wa.std(correction=0)),
+        "random_cos_std_b": float(wb.std(correction=0)),
+        "modality_gap": float((a64.mean(0) - b64.mean(0)).norm()),
+    }
+
+
+@pytest.mark.parametrize("n,d,n_pairs,seed", [(6, 4, 100, 0), (40, 8, 300, 1), (200, 16, 4096, 7)])
+def test_matches_previous_torch_formula(n: int, d: int, n_pairs: int, seed: int) -> None:
+    # the monitor now computes through xmodal.diagnostics.stats; same pairs, same numbers
+    rng = np.random.default_rng(seed)
+    a = _unit(rng, n, d) + 0.3
+    b = a + 0.5 * rng.standard_normal((n, d))
+    for x, y in ((a, b), (torch.from_numpy(a).float(), torch.from_numpy(b).float())):
+        want = _previous_torch_stats(x, y, n_pairs, seed)
+        g = torch.Generator().manual_seed(seed)
+        got = embedding_stats(x, y, n_random_pairs=n_pairs, generator=g)
+        for k, v in want.items():
+            assert getattr(got, k) == pytest.approx(v, abs=1e-12), k
+
+
+def test_one_collapse_threshold() -> None:
+    from xmodal.diagnostics.findings import COLLAPSE_STD, check_collapse
+    from xmodal.train.config import TrainConfig
+
+    assert MonitorConfig().collapse_threshold == TrainConfig().collapse_threshold == COLLAPSE_STD
+    assert plot_metrics.__kwdefaults__["collapse_threshold"] == COLLAPSE_STD
+    assert check_collapse(COLLAPSE_STD * 0.99).severity == "error"
+    assert check_collapse(COLLAPSE_STD).severity == "ok"
+
+
 def test_sampled_pairs_are_off_diagonal() -> None:
     # orthonormal rows with a == b: every diagonal pair has cos 1, every off-diagonal pair cos 0
     a = np.eye(5)

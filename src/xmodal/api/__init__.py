@@ -1,1 +1,2 @@
-"""The interfaces people and agents use: command line (HTTP, MCP and the web page come next)."""
+"""The servers: the service every interface shares, its input limits, the HTTP app, the MCP server
+and the web page (what the command-line commands do lives in :mod:`xmodal.commands`)."""

@@ -138,8 +138,8 @@ def document_models(infos: Iterable[Any]) -> dict[str, str]:
     """The model per document modality: the one of the index's collection of that modality
     (for text: a collection whose model stores no image or audio, i.e. not a caption
     collection; the first by name when several), else
-    :data:`~xmodal.api.commands.DEFAULT_MODELS`'s."""
-    from xmodal.api.commands import DEFAULT_MODELS
+    :data:`~xmodal.commands.index.DEFAULT_MODELS`'s."""
+    from xmodal.commands.index import DEFAULT_MODELS
 
     infos = sorted(infos, key=lambda i: i.name)
     media = {i.model for i in infos if i.modality != "text"}

@@ -21,8 +21,9 @@ import io
 import math
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,8 @@ class ServeLimits:
     Attributes:
         max_body_bytes: Largest request body (uploads included), in bytes.
         max_image_pixels: Largest image (width × height) decoded: a decompression bomb (a tiny
-            PNG of 10,000 × 10,000 pixels) is refused from its header, before decoding.
+            PNG of 10,000 × 10,000 pixels) is refused from its header, before decoding. The
+            service's encoders decode under the same limit (:func:`pixel_limited`).
         max_audio_seconds: Longest audio clip accepted as a query.
         max_text_chars: Longest text query, in characters.
         max_k: Most hits one search may ask for.
@@ -206,6 +208,39 @@ def check_image(data: bytes, limits: ServeLimits) -> tuple[int, int]:
         raise InputTooLarge(f"the image has {width} × {height} = {width * height} pixels; the "
                             f"limit is {limits.max_image_pixels} (a decompression bomb?)")
     return width, height
+
+
+def pixel_limited(load: Callable[[str], Any] | None, limits: ServeLimits
+                  ) -> Callable[[str], Any]:
+    """A model loader whose encoders decode images under ``limits.max_image_pixels``.
+
+    The limit :func:`check_image` applies to an upload's header is then the decoder's too
+    (``EncoderBase.max_pixels``), for image queries and for the files ``POST /index`` reads;
+    a limit above the decoder's default (50 MP) takes effect instead of being capped by it.
+
+    Args:
+        load: Loads an encoder from a model name (None: :func:`xmodal.encoders.load_encoder`).
+        limits: The served limits.
+
+    Example:
+        >>> class Toy:
+        ...     max_pixels = 50_000_000
+        >>> pixel_limited(lambda name: Toy(), ServeLimits())("toy").max_pixels
+        40000000
+    """
+
+    def load_limited(name: str) -> Any:
+        if load is None:
+            from xmodal.encoders import load_encoder  # torch: only when a model is needed
+
+            encoder = load_encoder(name)
+        else:
+            encoder = load(name)
+        if hasattr(encoder, "max_pixels"):  # an encoder that decodes images
+            encoder.max_pixels = limits.max_image_pixels
+        return encoder
+
+    return load_limited
 
 
 def check_audio(data: bytes, limits: ServeLimits) -> float:

@@ -53,6 +53,7 @@ from xmodal.api.limits import (
     check_k,
     check_text,
     check_vector,
+    pixel_limited,
 )
 from xmodal.diagnostics.stats import DiagnosisJSON
 from xmodal.index.ingest import IndexReportJSON
@@ -121,7 +122,8 @@ class SearchService:
         self.read_only = read_only
         self.index_root = None if index_root is None else folders.index_root(index_root)
         self.index = open_index(self.index_uri)
-        self.searcher = Searcher(self.index, load=load, router_model=router_model)
+        self.searcher = Searcher(self.index, load=pixel_limited(load, self.limits),
+                                 router_model=router_model)
         self._write_lock = threading.RLock()
         self._slots = threading.BoundedSemaphore(self.limits.max_concurrency)
         self._manifest: tuple[float, dict[str, dict[str, Any]]] | None = None

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from .audio import load_audios
-from .images import load_images
+from .images import DEFAULT_MAX_PIXELS, load_images
 from .problems import ItemProblem, describe
 
 
@@ -15,6 +15,7 @@ def decode_batch(
     chunk: list[Any],
     sample_rate: int | None,
     prepare: Callable[[Any], Any] | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> tuple[list[Any], list[int], list[ItemProblem]]:
     """Decode one batch: (good items, their positions in ``chunk``, problems).
 
@@ -22,6 +23,7 @@ def decode_batch(
     the encoders (torch, transformers). ``prepare`` (a picklable top-level function, e.g. a
     spectrogram) is applied to each decoded item there too, so that work also leaves the
     process running the model; an item it fails on is reported like a decoding failure.
+    ``max_pixels`` (width × height) refuses larger images (:func:`~xmodal.data.images.load_image`).
 
     Example:
         >>> import numpy as np
@@ -30,7 +32,7 @@ def decode_batch(
         (1, [0], 1)
     """
     if modality == "image":
-        got = load_images(chunk)
+        got = load_images(chunk, max_pixels=max_pixels)
         items, where, bad = list(got.images), list(got.indices), list(got.failed)
     else:
         got = load_audios(chunk, sample_rate=sample_rate)

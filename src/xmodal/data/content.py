@@ -18,11 +18,10 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
-Modality = Literal["text", "image", "audio"]
+from xmodal.modalities import Modality
 
 
 def content_hash(item: object, modality: Modality = "text") -> str:

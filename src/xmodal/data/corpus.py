@@ -45,11 +45,11 @@ import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+
+from xmodal.modalities import Modality
 
 from .problems import ItemProblem
 
-Modality = Literal["image", "audio", "text"]
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".svg"})
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3"})
 TEXT_EXTENSIONS = frozenset({".txt", ".md", ".rst"})

@@ -33,7 +33,9 @@ from typing import Literal, get_args
 
 import numpy as np
 
-from .content import Modality, content_hash
+from xmodal.modalities import MODALITIES, Modality
+
+from .content import content_hash
 
 ConflictPolicy = Literal["merge", "drop", "keep"]
 _NORM_TOL = 1e-3  # allowed | ||row|| - 1 | of the embeddings
@@ -241,8 +243,8 @@ def _check_args(
     for i, caption in enumerate(captions):
         if not isinstance(caption, str):
             raise TypeError(f"captions[{i}] is a {type(caption).__name__}, not a str")
-    if modality not in get_args(Modality):
-        raise ValueError(f"modality must be one of {get_args(Modality)}, got {modality!r}")
+    if modality not in MODALITIES:
+        raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
     if conflicts not in get_args(ConflictPolicy):
         raise ValueError(f"conflicts must be one of {get_args(ConflictPolicy)}, got {conflicts!r}")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):

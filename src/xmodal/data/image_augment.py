@@ -108,10 +108,10 @@ class ImageAugment:
         img = load_image(item, max_pixels=max_pixels, background=draw.background)
         width, height = img.size
         left, top, right, bottom = draw.box
-        box = (math.floor(left * width), math.floor(top * height),
-               max(math.floor(left * width) + 1, round(right * width)),
-               max(math.floor(top * height) + 1, round(bottom * height)))
-        img = img.crop(box)
+        x0, y0 = math.floor(left * width), math.floor(top * height)
+        w = max(1, round((right - left) * width))  # the crop's size does not depend on where
+        h = max(1, round((bottom - top) * height))  # it starts: same box, same pixel size
+        img = img.crop((x0, y0, min(width, x0 + w), min(height, y0 + h)))
         return ImageOps.mirror(img) if draw.flip else img
 
     def __call__(self, item: Any, *, rng: np.random.Generator,

@@ -20,11 +20,12 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
+
+from xmodal.modalities import MODALITIES, Modality
 
 from .problems import ItemProblem, describe
 
-Modality = Literal["text", "image", "audio"]
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".svg")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 PAIR_FILE_EXTENSIONS = (".jsonl", ".csv", ".parquet")
@@ -58,7 +59,7 @@ class PairDataset:
     def __post_init__(self) -> None:
         for field in ("anchors", "positives", "problems"):
             object.__setattr__(self, field, tuple(getattr(self, field)))
-        if self.anchor_modality not in get_args(Modality) or self.positive_modality != "text":
+        if self.anchor_modality not in MODALITIES or self.positive_modality != "text":
             raise ValueError(f"anchor_modality must be text, image or audio and positive_modality "
                              f"text, got {self.anchor_modality!r}, {self.positive_modality!r}")
         if len(self.anchors) != len(self.positives):
@@ -252,7 +253,7 @@ def _infer_modality(rows: list[_Row]) -> Modality:
     """The media kind most anchors' extensions name; text when most name none (or on a tie)."""
     votes = Counter(_KIND.get(Path(row.anchor).suffix.lower(), "text")
                     if isinstance(row.anchor, str) else "text" for row in rows)
-    return max(("text", "image", "audio"), key=lambda kind: votes[kind])  # type: ignore
+    return max(MODALITIES, key=lambda kind: votes[kind])
 
 
 def _folder_rows(folder: Path, problems: list[ItemProblem]) -> tuple[Modality, list[_Row]]:

@@ -14,8 +14,8 @@ Inference code: this package never imports ``xmodal.train``.
 from __future__ import annotations
 
 from .calibration import Calibrator
+from .calibration_fit import PairCalibration, fit_pair_calibration
 from .findings import Finding
-from .fit import PairCalibration, fit_pair_calibration
 from .gap import GapProjection
 from .report import recall_curves, write_report
 from .stats import Diagnosis, diagnose

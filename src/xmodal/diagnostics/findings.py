@@ -4,9 +4,9 @@ Each check turns one statistic into a :class:`Finding` with a severity, a one-li
 and a remedy. Every check reports, also when all is well (severity ``"ok"``), so a report lists
 what was checked. The thresholds are module constants, each with its source:
 
-- collapse: std of random-pair cosine below :data:`COLLAPSE_STD` (0.01, the training guard's
-  threshold). Healthy CLIP-like models sit around 0.04-0.08 (CLIP ViT-B/16 on COCO: 0.048);
-  isotropic random vectors give ``1/sqrt(d)``.
+- collapse: std of random-pair cosine below :data:`COLLAPSE_STD` (0.01; also the default of the
+  training monitor's alarm, ``TrainConfig.collapse_threshold``). Healthy CLIP-like models sit
+  around 0.04-0.08 (CLIP ViT-B/16 on COCO: 0.048); isotropic random vectors give ``1/sqrt(d)``.
 - modality gap: cosine distance between the modality centroids above :data:`GAP_COSINE`
   (0.5). Liang et al. 2022 measured a Euclidean centroid gap of 0.82 for CLIP on COCO. Centroids
   shorter than :data:`GAP_MIN_EUCLID` apart are noise around an isotropic cloud, never a gap.

@@ -19,6 +19,7 @@ Definitions:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -37,10 +38,13 @@ from .findings import (
 __all__ = [
     "Diagnosis",
     "DiagnosisJSON",
+    "IntegerSource",
+    "PairCosines",
     "diagnose",
     "effective_rank",
     "modality_gap",
     "pair_cosines",
+    "random_pair_cosines",
     "random_pair_indices",
     "unit_rows",
 ]
@@ -72,10 +76,23 @@ def unit_rows(name: str, x: ArrayLike) -> np.ndarray:
     return arr / norms
 
 
-def random_pair_indices(
-    n: int, n_pairs: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+class IntegerSource(Protocol):
+    """What pairs are drawn from: a :class:`numpy.random.Generator`, or any object with its
+    ``integers(low, high, size)`` (the training monitor wraps a torch generator)."""
+
+    def integers(self, low: int, high: int, size: int) -> np.ndarray:
+        """``size`` integers drawn uniformly from ``[low, high)``."""
+        ...
+
+
+def random_pair_indices(n: int, n_pairs: int, rng: IntegerSource) -> tuple[np.ndarray, np.ndarray]:
     """Index pairs ``(i, j)`` with ``i != j``: all of them if few enough, else uniform samples.
+
+    Sampled pairs draw ``i`` (``n_pairs`` integers in ``[0, n)``), then a shift (``n_pairs`` in
+    ``[1, n)``), from ``rng`` in that order; ``j = (i + shift) % n`` is uniform over ``j != i``.
+
+    Raises:
+        ValueError: ``n < 2`` or ``n_pairs < 1``.
 
     Example:
         >>> i, j = random_pair_indices(3, 100, np.random.default_rng(0))
@@ -109,6 +126,49 @@ def pair_cosines(
         sl = slice(start, start + chunk)
         out[sl] = np.einsum("pd,pd->p", x[i[sl]], y[j[sl]])
     return out
+
+
+@dataclass(frozen=True)
+class PairCosines:
+    """Cosines of random pairs ``(i, j)``, ``i != j``, of two matched sets of unit rows.
+
+    Attributes:
+        cross: ``a[i]·b[j]``, ``(P,)``: the scores a cross-modal search ranks.
+        within_a: ``a[i]·a[j]``, ``(P,)``.
+        within_b: ``b[i]·b[j]``, ``(P,)``.
+    """
+
+    cross: np.ndarray
+    within_a: np.ndarray
+    within_b: np.ndarray
+
+    @property
+    def stds(self) -> tuple[float, float, float]:
+        """Population stds (ddof=0) of ``cross``, ``within_a`` and ``within_b``."""
+        return float(self.cross.std()), float(self.within_a.std()), float(self.within_b.std())
+
+    @property
+    def collapse_std(self) -> float:
+        """The smallest of :attr:`stds`: a collapsing tower shows within its own modality before
+        the cross-modal std moves (compared with :data:`~.findings.COLLAPSE_STD`)."""
+        return min(self.stds)
+
+
+def random_pair_cosines(a: np.ndarray, b: np.ndarray, i: np.ndarray, j: np.ndarray
+                        ) -> PairCosines:
+    """The cross- and within-modality cosines of the pairs ``(i, j)`` of unit rows ``a``, ``b``.
+
+    Both :func:`diagnose` and the training monitor (:func:`xmodal.train.embedding_stats`)
+    compute their random-pair statistics here.
+
+    Example:
+        >>> a, b = np.eye(2), np.array([[0.0, 1.0], [1.0, 0.0]])
+        >>> c = random_pair_cosines(a, b, np.array([0, 1]), np.array([1, 0]))
+        >>> c.cross.tolist(), c.stds, c.collapse_std
+        ([1.0, 1.0], (0.0, 0.0, 0.0), 0.0)
+    """
+    return PairCosines(cross=pair_cosines(a, b, i, j), within_a=pair_cosines(a, a, i, j),
+                       within_b=pair_cosines(b, b, i, j))
 
 
 def effective_rank(x: ArrayLike, *, center: bool = True) -> float:
@@ -261,18 +321,18 @@ def diagnose(
         raise ValueError(f"a and b must have the same shape (matched pairs), got "
                          f"{ua.shape} and {ub.shape}")
     i, j = random_pair_indices(n, n_random_pairs, np.random.default_rng(seed))  # (P,) each
-    within_a = pair_cosines(ua, ua, i, j)  # (P,)
     if ub is None:
-        scores, stds = within_a, [float(within_a.std())]
+        scores = pair_cosines(ua, ua, i, j)  # (P,) within the one set
+        stds = [float(scores.std())]
         erank = effective_rank(ua)
-        anisotropy = float(within_a.mean())
+        anisotropy = float(scores.mean())
         gap = gap_cos = matched = within_mean = cross_mean = None
     else:
-        within_b = pair_cosines(ub, ub, i, j)  # (P,)
-        scores = pair_cosines(ua, ub, i, j)  # (P,) cross-modal
-        stds = [float(scores.std()), float(within_a.std()), float(within_b.std())]
+        pairs = random_pair_cosines(ua, ub, i, j)
+        scores = pairs.cross  # (P,) cross-modal
+        stds = list(pairs.stds)
         erank = min(effective_rank(ua), effective_rank(ub))
-        within_mean = anisotropy = float((within_a.mean() + within_b.mean()) / 2)
+        within_mean = anisotropy = float((pairs.within_a.mean() + pairs.within_b.mean()) / 2)
         gap, gap_cos = modality_gap(ua, ub)
         matched = float((ua * ub).sum(axis=1).mean())
         cross_mean = float(scores.mean())

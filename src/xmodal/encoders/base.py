@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol, overload, runtime_checkable
 import numpy as np
 
 from xmodal.data.batches import decode_batch
+from xmodal.data.images import DEFAULT_MAX_PIXELS
 
 from .card import Modality, ModelCard
 from .report import EncodeReport, ItemProblem, describe
@@ -87,6 +88,9 @@ class EncoderBase:
     (worker processes with ``workers > 0``); ``_embed_images`` then gets its outputs."""
     prepare_audio: Callable[[np.ndarray], Any] | None = None
     """Likewise for audio (e.g. a spectrogram); ``_embed_audio`` then gets its outputs."""
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    """Largest image (width × height) ``encode_image`` decodes; larger ones are refused from
+    their header. A server sets its own limit here (``ServeLimits.max_image_pixels``)."""
 
     def _embed_texts(
         self, texts: list[str], *, prompt: str | None, batch_size: int, progress: bool
@@ -133,7 +137,7 @@ class EncoderBase:
 
     def encode_image(self, images, *, batch_size=32, progress=None, errors="raise", workers=0):
         """Embed images: paths, file ``bytes`` or PIL images (decoded by
-        :func:`xmodal.data.images.load_images`, with its pixel limits).
+        :func:`xmodal.data.images.load_images`, refusing images over :attr:`max_pixels`).
 
         Args:
             images: A list of images.
@@ -214,7 +218,8 @@ class EncoderBase:
         starts = range(0, len(items), batch_size)
         prepare = self.prepare_image if modality == "image" else self.prepare_audio
         batches = _decoded_batches(
-            modality, items, starts, batch_size, self.card.sample_rate, workers, prepare
+            modality, items, starts, batch_size, self.card.sample_rate, workers, prepare,
+            max_pixels=self.max_pixels,
         )  # decoded a batch at a time (bounded memory), by workers ahead of the model if asked
         for start, (decoded, where, bad) in _progress(batches, show, len(items), batch_size,
                                                       modality, len(starts)):
@@ -255,7 +260,8 @@ def _check_options(batch_size: int, errors: str) -> None:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
 
 
-def _decoded_batches(modality, items, starts, batch_size, sample_rate, workers, prepare=None):
+def _decoded_batches(modality, items, starts, batch_size, sample_rate, workers, prepare=None,
+                     *, max_pixels=DEFAULT_MAX_PIXELS):
     """Yield ``(start, decoded batch)`` in order; with ``workers`` > 0, worker processes decode
     up to ``workers + 1`` batches ahead while the caller runs the model (bounded memory).
 
@@ -265,7 +271,7 @@ def _decoded_batches(modality, items, starts, batch_size, sample_rate, workers, 
     chunks = ((s, items[s : s + batch_size]) for s in starts)
     if workers == 0:
         for start, chunk in chunks:
-            yield start, decode_batch(modality, chunk, sample_rate, prepare)
+            yield start, decode_batch(modality, chunk, sample_rate, prepare, max_pixels)
         return
     pool = _worker_pool(workers)
     pending: deque = deque()
@@ -274,7 +280,7 @@ def _decoded_batches(modality, items, starts, batch_size, sample_rate, workers, 
             step = -(-len(chunk) // workers)
             parts = [
                 (at, pool.submit(decode_batch, modality, chunk[at : at + step], sample_rate,
-                                 prepare))
+                                 prepare, max_pixels))
                 for at in range(0, len(chunk), step)
             ]
             pending.append((start, parts))

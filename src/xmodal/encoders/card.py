@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from xmodal.modalities import Modality
+
 Family = Literal[
     "clip", "siglip", "clap", "sentence-transformers", "lit", "efficientnet", "aisfx"
 ]
-Modality = Literal["text", "image", "audio"]
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,16 @@ own ``Encoder.encode_*`` (decoding, windows, error reports included), so they ca
 ``xmodal.train``; inference never imports it).
 
 On disk a model is a folder: ``config.json`` (the :class:`LiTConfig`) and ``model.safetensors``
-(heads and logit scale; never pickle). The towers are referenced by spec, not copied. Load one
-as an encoder with ``load_encoder("lit:FOLDER")``; ``tests/encoders/test_lit.py`` shows the
-round trip with tiny towers.
+(heads and logit scale; never pickle). The towers are referenced by spec, not copied, and loaded
+by the :data:`TowerLoader` the caller passes (``load_encoder``: this module never imports the
+registry, which imports it). Load one as an encoder with ``load_encoder("lit:FOLDER")``;
+``tests/encoders/test_lit.py`` shows the round trip with tiny towers.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -30,7 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from xmodal.data.images import DEFAULT_MAX_PIXELS
 from xmodal.losses import LogitScale
+from xmodal.modalities import MODALITIES
 
 from .base import Encoder, EncoderLoadError, Errors, UnsupportedModalityError, _checked
 from .card import Modality, ModelCard
@@ -40,7 +44,10 @@ from .report import EncodeReport
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 FORMAT = "xmodal-lit/1"
-MODALITIES: tuple[Modality, ...] = ("text", "image", "audio")
+
+TowerLoader = Callable[..., Encoder]
+"""Loads a tower from its spec: ``load_tower(spec, device=...)`` (e.g.
+:func:`xmodal.encoders.load_encoder`)."""
 
 
 @dataclass(frozen=True)
@@ -114,16 +121,16 @@ def make_head(config: LiTConfig, tower_dim: int) -> nn.Module:
     )
 
 
-def load_towers(config: LiTConfig, *, device: str = "cpu") -> dict[Modality, Encoder]:
-    """Load each tower once per distinct spec; a failure is an :class:`EncoderLoadError`."""
-    from .registry import load_encoder  # the registry imports this module for "lit:"
-
+def load_towers(config: LiTConfig, load_tower: TowerLoader, *, device: str = "cpu"
+                ) -> dict[Modality, Encoder]:
+    """Load each tower once per distinct spec with ``load_tower``; a failure is an
+    :class:`EncoderLoadError`."""
     loaded: dict[str, Encoder] = {}
     towers: dict[Modality, Encoder] = {}
     for modality, spec in config.towers.items():
         if spec not in loaded:
             try:
-                loaded[spec] = load_encoder(spec, device=device)
+                loaded[spec] = load_tower(spec, device=device)
             except Exception as exc:  # unknown spec, missing folder or package, bad weights
                 raise EncoderLoadError(
                     f"LiT {modality} tower {spec!r} could not be loaded: {exc}"
@@ -171,10 +178,11 @@ class LiTModel(nn.Module):
         return self.config.dim + bridge
 
     @classmethod
-    def build(cls, config: LiTConfig, *, seed: int = 0, device: str = "cpu") -> LiTModel:
-        """A new model with freshly initialised heads over the config's towers (a bridge's
-        class names are embedded by the text tower here, once)."""
-        towers = load_towers(config, device=device)
+    def build(cls, config: LiTConfig, *, load_tower: TowerLoader, seed: int = 0,
+              device: str = "cpu") -> LiTModel:
+        """A new model with freshly initialised heads over the config's towers, loaded with
+        ``load_tower`` (a bridge's class names are embedded by the text tower here, once)."""
+        towers = load_towers(config, load_tower, device=device)
         names = None
         if config.bridge:
             from .towers.efficientnet import imagenet_classes
@@ -222,8 +230,9 @@ class LiTModel(nn.Module):
         return out
 
     @classmethod
-    def load(cls, folder: str | Path, *, device: str = "cpu") -> LiTModel:
-        """Load a folder written by :meth:`save`, loading its towers by spec."""
+    def load(cls, folder: str | Path, *, load_tower: TowerLoader, device: str = "cpu"
+             ) -> LiTModel:
+        """Load a folder written by :meth:`save`, loading its towers by spec with ``load_tower``."""
         path = Path(folder).expanduser()
         if not (path / CONFIG_FILE).is_file() or not (path / WEIGHTS_FILE).is_file():
             raise EncoderLoadError(
@@ -235,7 +244,7 @@ class LiTModel(nn.Module):
         except (ValueError, TypeError) as exc:
             raise EncoderLoadError(f"{path / CONFIG_FILE} is not a LiT config: {exc}") from exc
         state = safetensors.torch.load_file(str(path / WEIGHTS_FILE))
-        model = cls(config, load_towers(config, device=device))
+        model = cls(config, load_towers(config, load_tower, device=device))
         expected = model.state_dict()
         if set(state) != set(expected):
             raise EncoderLoadError(
@@ -325,10 +334,23 @@ class LiTEncoder:
         )
 
     @classmethod
-    def from_path(cls, path: str | Path, *, name: str | None = None, device: str = "cpu"
-                  ) -> LiTEncoder:
+    def from_path(cls, path: str | Path, *, load_tower: TowerLoader, name: str | None = None,
+                  device: str = "cpu") -> LiTEncoder:
         """Load a LiT model folder (see :meth:`LiTModel.load`)."""
-        return cls(LiTModel.load(path, device=device), name=name or f"lit:{path}")
+        return cls(LiTModel.load(path, load_tower=load_tower, device=device),
+                   name=name or f"lit:{path}")
+
+    @property
+    def max_pixels(self) -> int:
+        """Largest image (width × height) the image tower decodes (``EncoderBase.max_pixels``);
+        setting it sets the tower's."""
+        return getattr(self.model.towers.get("image"), "max_pixels", DEFAULT_MAX_PIXELS)
+
+    @max_pixels.setter
+    def max_pixels(self, value: int) -> None:
+        tower = self.model.towers.get("image")
+        if tower is not None and hasattr(tower, "max_pixels"):
+            tower.max_pixels = value
 
     def encode_text(self, texts, *, batch_size=32, progress=None, errors: Errors = "raise"):
         """Embed texts through the text tower and head (see ``Encoder.encode_text``)."""

@@ -87,7 +87,7 @@ def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None) -> Encode
         )
     if spec in ("starter-image", "starter-audio"):
         folder = STARTERS / spec.removeprefix("starter-")
-        return LiTEncoder.from_path(folder, name=spec, device=device)
+        return LiTEncoder.from_path(folder, load_tower=load_encoder, name=spec, device=device)
     if spec in _EFFICIENTNET or spec == "aisfx":
         from .towers import AisfxEncoder, EfficientNetLiteEncoder
 
@@ -102,7 +102,7 @@ def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None) -> Encode
     if sep and prefix == "st" and rest:
         return SentenceTransformerEncoder.from_path(rest, device=device, dtype=dtype)
     if sep and prefix == "lit" and rest:
-        return LiTEncoder.from_path(rest, name=spec, device=device)
+        return LiTEncoder.from_path(rest, load_tower=load_encoder, name=spec, device=device)
     if sep and prefix in _HF and rest:
         return _HF[prefix].from_path(rest, name=spec, device=device, dtype=dtype)
     known = [*PACKAGED, *(f"{p}:PATH" for p in PREFIXES)]

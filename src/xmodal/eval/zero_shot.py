@@ -33,9 +33,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
+
+from xmodal.modalities import Modality
 
 DEFAULT_TEMPLATES: tuple[str, ...] = (
     "a photo of a {}.",
@@ -85,7 +87,7 @@ def zero_shot_classify(
     *,
     labels: Sequence[int] | np.ndarray | None = None,
     templates: Sequence[str] = DEFAULT_TEMPLATES,
-    modality: Literal["image", "audio", "text"] = "image",
+    modality: Modality = "image",
     batch_size: int = 64,
 ) -> ZeroShotResult:
     """Classify ``items`` by the nearest class-prompt embedding (see the module docstring).

@@ -26,8 +26,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from xmodal.index.base import Collection, Index
 from xmodal.index.exact import ExactIndex
+from xmodal.index.protocols import Collection, Index
 from xmodal.index.types import (
     CollectionInfo,
     CollectionMismatchError,

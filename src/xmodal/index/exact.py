@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from xmodal.index import _meta
-from xmodal.index._shared import CollectionBase, IndexBase
+from xmodal.index.base import CollectionBase, IndexBase
 from xmodal.index.types import Record, SearchHits, UpsertResult
 
 DATA_FILE = "data.npz"

@@ -56,7 +56,7 @@ from xmodal.data.problems import ItemProblem
 
 from . import collection_name
 from ._meta import write_json_atomic
-from .base import Collection, Index
+from .protocols import Collection, Index
 from .validate import document_id
 
 MANIFEST = "xmodal-manifest.json"

@@ -45,7 +45,7 @@ import numpy as np
 
 from xmodal._optional import require
 from xmodal.index import _meta
-from xmodal.index._shared import CollectionBase, IndexBase
+from xmodal.index.base import CollectionBase, IndexBase
 from xmodal.index.types import IndexBusyError, Record, SearchHits, UpsertResult
 from xmodal.index.validate import RESERVED_PAYLOAD_KEY, point_id
 

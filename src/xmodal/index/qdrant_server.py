@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from xmodal._optional import require
-from xmodal.index._shared import CollectionBase, IndexBase
+from xmodal.index.base import CollectionBase, IndexBase
 from xmodal.index.types import Record, SearchHits, UpsertResult
 from xmodal.index.validate import RESERVED_PAYLOAD_KEY, point_id
 

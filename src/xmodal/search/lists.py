@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from xmodal.index.base import Index
+from xmodal.index.protocols import Index
 from xmodal.index.types import CollectionInfo
 
 from .calibrated import Calibrator

@@ -67,8 +67,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from xmodal.index.base import Index
+from xmodal.index.protocols import Index
 from xmodal.index.types import CollectionInfo
+from xmodal.modalities import MODALITIES
 
 from .fuse import fuse_lists
 from .hits import Hit, SearchResult
@@ -83,8 +84,6 @@ if TYPE_CHECKING:  # the encoders import torch: loaded on first use only
     from xmodal.encoders.base import Encoder
 
 __all__ = ["MODALITIES", "Fusion", "SearchRequest", "SearchResult", "Searcher"]
-
-MODALITIES = ("text", "image", "audio")
 
 
 class Searcher:

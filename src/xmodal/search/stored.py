@@ -1,6 +1,6 @@
 """What a collection stores for search: its calibrator and gap projection per query modality.
 
-``CollectionInfo.calibration`` (written by ``xmodal calibrate``, :mod:`xmodal.api.calibrate`)
+``CollectionInfo.calibration`` (written by ``xmodal calibrate``, :mod:`xmodal.commands.calibrate`)
 holds one entry per *query* modality::
 
     {"text": {<Calibrator.to_dict()>,            # format, method, model, query_type, knots...

@@ -10,7 +10,7 @@ prefers it) once the measure step has fitted one.
 
 A collection's calibration (``CollectionInfo.calibration``) is stored per *query* modality,
 ``{"text": {...}, "image": {...}}`` (``xmodal calibrate`` writes it; see
-:mod:`xmodal.api.calibrate`); :func:`calibration_for` picks the entry of one query modality.
+:mod:`xmodal.commands.calibrate`); :func:`calibration_for` picks the entry of one query modality.
 The older flat form (``{"threshold": 0.3}``, one calibration for every query) is still read.
 """
 

@@ -89,7 +89,7 @@ def build_model(config: TrainConfig, modality: str) -> DualModel:
         from xmodal.encoders.lit import LiTConfig, LiTModel
 
         if path:
-            lit = LiTModel.load(path, device=config.device)
+            lit = LiTModel.load(path, load_tower=load_encoder, device=config.device)
         else:
             if modality == "text":
                 raise ValueError("a LiT model pairs an image or audio tower with text; for "
@@ -100,7 +100,7 @@ def build_model(config: TrainConfig, modality: str) -> DualModel:
                           dim=config.dim, head=config.head, bridge=bridge,
                           bridge_weight=config.bridge_weight,
                           bridge_power=config.bridge_power),
-                seed=config.seed, device=config.device)
+                load_tower=load_encoder, seed=config.seed, device=config.device)
         cache = FeatureCache(config.feature_cache) if config.feature_cache else None
         augment = _augmentation(config, modality)
         model: DualModel = LiTTrainable(lit, cache=cache, augment=augment,

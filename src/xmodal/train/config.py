@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from xmodal.diagnostics.findings import COLLAPSE_STD
+
 from .._optional import require
 
 LossName = Literal["clip", "siglip", "infonce"]
@@ -92,7 +94,7 @@ class TrainConfig:
     augment_copies: int = 4  # lit: augmented variants per item whose features are cached
     # --- monitoring and checkpoints
     log_every: int = 50  # monitors every N steps (loss, τ, bias, collapse, gap, LR)
-    collapse_threshold: float = 0.01  # alarm when the random-pair cosine std falls below
+    collapse_threshold: float = COLLAPSE_STD  # alarm when the random-pair cosine std falls below
     collapse_stop: bool = False  # stop the run on collapse instead of warning
     out: str = "runs/xmodal"  # run folder: checkpoints, metrics.jsonl, plots, final model
     checkpoint_every: int = 100  # steps between checkpoints (and one at the end)

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from xmodal.encoders.card import Modality
+from xmodal.modalities import Modality
 
 
 @runtime_checkable

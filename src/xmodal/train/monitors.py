@@ -40,6 +40,13 @@ import numpy as np
 import torch
 
 from xmodal._optional import require
+from xmodal.diagnostics.findings import COLLAPSE_STD
+from xmodal.diagnostics.stats import (
+    modality_gap,
+    random_pair_cosines,
+    random_pair_indices,
+    unit_rows,
+)
 
 __all__ = [
     "EmbeddingCollapseError",
@@ -72,19 +79,22 @@ class EmbeddingStats:
         return min(self.random_cos_std, self.random_cos_std_a, self.random_cos_std_b)
 
 
-def _as_float64(name: str, x: torch.Tensor | np.ndarray) -> torch.Tensor:
-    t = torch.from_numpy(np.asarray(x)) if not isinstance(x, torch.Tensor) else x.detach()
-    t = t.to(device="cpu", dtype=torch.float64, copy=True)
-    if t.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (N, d), got shape {tuple(t.shape)}")
-    if torch.isnan(t).any():
-        raise ValueError(f"{name} contains NaN (row {int(torch.isnan(t).any(1).nonzero()[0])})")
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{name} contains Inf")
-    norms = t.norm(dim=1, keepdim=True)  # (N, 1)
-    if (norms == 0).any():
-        raise ValueError(f"{name} has an all-zero row; cosines are undefined")
-    return t / norms  # (N, d), exactly unit rows even if the caller's were off by rounding
+class _TorchIntegers:
+    """``numpy.random.Generator.integers`` drawn from a torch generator, so the training run
+    samples its pairs as it always has and never consumes NumPy's or torch's global RNG."""
+
+    def __init__(self, generator: torch.Generator) -> None:
+        self.generator = generator
+
+    def integers(self, low: int, high: int, size: int) -> np.ndarray:
+        return torch.randint(low, high, (size,), generator=self.generator).numpy()
+
+
+def _float64(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A detached float64 NumPy view or copy on the CPU (the training graph is untouched)."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().to(device="cpu", dtype=torch.float64).numpy()
+    return np.asarray(x, dtype=np.float64)
 
 
 def embedding_stats(
@@ -96,10 +106,12 @@ def embedding_stats(
 ) -> EmbeddingStats:
     """Cosine statistics of a batch of paired embeddings ``a[i] <-> b[i]``.
 
-    Computed in float64 on detached CPU copies (the training graph is untouched). Random pairs
-    (i, j), i≠j, are drawn uniformly with ``generator`` (default: a fresh generator seeded 0, so
-    the global RNG of the training run is never consumed); when ``N*(N-1) <= n_random_pairs``
-    all off-diagonal pairs are used and the result is exact.
+    Computed in float64 on detached CPU copies (the training graph is untouched) by the same
+    code as :func:`xmodal.diagnostics.diagnose` (:func:`~xmodal.diagnostics.stats.unit_rows`,
+    :func:`~xmodal.diagnostics.stats.random_pair_cosines`). Random pairs (i, j), i≠j, are drawn
+    uniformly with ``generator`` (default: a fresh generator seeded 0, so the global RNG of the
+    training run is never consumed); when ``N*(N-1) <= n_random_pairs`` all off-diagonal pairs
+    are used and the result is exact.
 
     Args:
         a: Embeddings of modality A, ``(N, d)``, rows L2-normalised (renormalised here anyway).
@@ -121,36 +133,23 @@ def embedding_stats(
     """
     if n_random_pairs < 1:
         raise ValueError(f"n_random_pairs must be >= 1, got {n_random_pairs}")
-    with torch.no_grad():
-        a64 = _as_float64("a", a)  # (N, d)
-        b64 = _as_float64("b", b)  # (N, d)
-        if a64.shape != b64.shape:
-            raise ValueError(
-                f"a and b must have the same shape, got {tuple(a64.shape)} and {tuple(b64.shape)}"
-            )
-        n = a64.shape[0]
-        if n < 2:
-            raise ValueError(f"need at least 2 pairs for random-pair statistics, got N={n}")
-        if n * (n - 1) <= n_random_pairs:
-            off = ~torch.eye(n, dtype=torch.bool)  # (N, N)
-            i, j = off.nonzero(as_tuple=True)  # (N*(N-1),) each
-        else:
-            if generator is None:
-                generator = torch.Generator().manual_seed(0)
-            i = torch.randint(0, n, (n_random_pairs,), generator=generator)  # (P,)
-            shift = torch.randint(1, n, (n_random_pairs,), generator=generator)  # (P,)
-            j = (i + shift) % n  # (P,), uniform over j != i
-        cross = (a64[i] * b64[j]).sum(1)  # (P,)
-        within_a = (a64[i] * a64[j]).sum(1)  # (P,)
-        within_b = (b64[i] * b64[j]).sum(1)  # (P,)
-        return EmbeddingStats(
-            positive_cos=float((a64 * b64).sum(1).mean()),
-            random_cos_mean=float(cross.mean()),
-            random_cos_std=float(cross.std(correction=0)),
-            random_cos_std_a=float(within_a.std(correction=0)),
-            random_cos_std_b=float(within_b.std(correction=0)),
-            modality_gap=float((a64.mean(0) - b64.mean(0)).norm()),
-        )
+    ua = unit_rows("a", _float64(a))  # (N, d)
+    ub = unit_rows("b", _float64(b))  # (N, d)
+    if ua.shape != ub.shape:
+        raise ValueError(f"a and b must have the same shape, got {ua.shape} and {ub.shape}")
+    if generator is None:
+        generator = torch.Generator().manual_seed(0)
+    i, j = random_pair_indices(ua.shape[0], n_random_pairs, _TorchIntegers(generator))  # (P,)
+    pairs = random_pair_cosines(ua, ub, i, j)
+    cross_std, std_a, std_b = pairs.stds
+    return EmbeddingStats(
+        positive_cos=float((ua * ub).sum(1).mean()),
+        random_cos_mean=float(pairs.cross.mean()),
+        random_cos_std=cross_std,
+        random_cos_std_a=std_a,
+        random_cos_std_b=std_b,
+        modality_gap=modality_gap(ua, ub)[0],
+    )
 
 
 @dataclass(frozen=True)
@@ -165,7 +164,7 @@ class MonitorConfig:
     """
 
     every: int = 50
-    collapse_threshold: float = 0.01
+    collapse_threshold: float = COLLAPSE_STD
     collapse_stop: bool = False
     n_random_pairs: int = 4096
 

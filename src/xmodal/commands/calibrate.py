@@ -1,19 +1,19 @@
 """What ``xmodal calibrate`` does: fit and store each item collection's text-query calibration.
 
-For every item collection (image / audio) whose model also has a text collection holding the
-same documents' captions (documents of the manifest stored in both), the text → item query type
-is calibrated on matched (item, its caption) vs non-matched (item, another document's caption)
-pairs (:func:`xmodal.diagnostics.fit.fit_pair_calibration`; documents with the same normalised
-caption are never each other's negatives). The caption side is the model's *query* embedding of
-the caption text (``encode_query``: what a search embeds) when the caption is in the payload and
-the model loads, else the stored text vector. The entry is stored under the ``"text"`` key of
-the item collection's calibration (other query modalities' entries are kept); the layout is in
-:mod:`xmodal.search.stored`. With ``gap=True`` a text → item gap projection is stored in the
+For every item collection (image / audio) whose model also has a text collection holding the same
+documents' captions (documents of the manifest stored in both), the text → item query type is
+calibrated on matched (item, its caption) vs non-matched (item, another document's caption) pairs
+(:func:`xmodal.diagnostics.calibration_fit.fit_pair_calibration`; documents with the same
+normalised caption are never each other's negatives). The caption side is the model's *query*
+embedding of the caption text (``encode_query``: what a search embeds) when the caption is in the
+payload and the model loads, else the stored text vector. The entry is stored under the ``"text"``
+key of the item collection's calibration (other query modalities' entries are kept); the layout is
+in :mod:`xmodal.search.stored`. With ``gap=True`` a text → item gap projection is stored in the
 same entry (inline JSON: no side files, so every backend keeps it).
 
 Example (exact store; real runs: ``xmodal calibrate --index DIR --precision 0.8``)::
 
-    results = calibrate_index("exact:/tmp/idx", precision=0.8)
+    results = calibrate_index("exact:idx", precision=0.8)
     print(results[0].collection, results[0].fit.threshold, results[0].fit.heldout_precision)
 """
 
@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from xmodal.diagnostics.calibration import CalibrationMethod
-from xmodal.diagnostics.fit import PairCalibration, fit_pair_calibration
+from xmodal.diagnostics.calibration_fit import PairCalibration, fit_pair_calibration
 
-from .commands import _echo
+from ._output import echo
 
 __all__ = ["CalibrationResult", "calibrate_index", "run_calibrate"]
 
@@ -153,13 +153,13 @@ def run_calibrate(*, index_uri: str, collections: list[str] | None, precision: f
                   recall: float | None, method: str, gap: bool, as_json: bool) -> int:
     """``xmodal calibrate``: fit, store, print a table (or JSON); 2 on bad input."""
     if method not in ("isotonic", "platt"):
-        _echo(f"error: --method must be isotonic or platt, got {method!r}", err=True)
+        echo(f"error: --method must be isotonic or platt, got {method!r}", err=True)
         return 2
     try:
         results = calibrate_index(index_uri, collections=collections, precision=precision,
                                   recall=recall, method=method, gap=gap)  # type: ignore[arg-type]
     except (ValueError, KeyError, FileNotFoundError) as exc:
-        _echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)
         return 2
     rows = [{"collection": r.collection, "text_collection": r.text_collection,
              "query_type": r.query_type, "text_vectors": r.text_vectors,
@@ -168,17 +168,17 @@ def run_calibrate(*, index_uri: str, collections: list[str] | None, precision: f
              "heldout_recall": r.fit.heldout_recall, "counts": r.fit.counts,
              "heldout_gap": r.fit.heldout_gap} for r in results]
     if as_json:
-        _echo(json.dumps(rows, indent=1))
+        echo(json.dumps(rows, indent=1))
         return 0
-    _echo(f"{'collection':<28} {'query':<12} {'target':<16} {'threshold':>9} "
-          f"{'held-out P':>10} {'held-out R':>10} {'pairs fit/held':>15}  gap before→after")
+    echo(f"{'collection':<28} {'query':<12} {'target':<16} {'threshold':>9} "
+         f"{'held-out P':>10} {'held-out R':>10} {'pairs fit/held':>15}  gap before→after")
     for r in rows:
         (key, value), = r["target"].items()
         c = r["counts"]
         gap_text = (f"{r['heldout_gap']['before']:.3f}→{r['heldout_gap']['after']:.3f}"
                     if r["heldout_gap"] else "–")
-        _echo(f"{r['collection']:<28} {r['query_type']:<12} {key + '>=' + str(value):<16} "
-              f"{r['threshold']:>9.4f} {r['heldout_precision']:>10.3f} "
-              f"{r['heldout_recall']:>10.3f} {c['fit_docs']:>7}/{c['heldout_docs']:<7}  "
-              f"{gap_text}")
+        echo(f"{r['collection']:<28} {r['query_type']:<12} {key + '>=' + str(value):<16} "
+             f"{r['threshold']:>9.4f} {r['heldout_precision']:>10.3f} "
+             f"{r['heldout_recall']:>10.3f} {c['fit_docs']:>7}/{c['heldout_docs']:<7}  "
+             f"{gap_text}")
     return 0

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from xmodal.cli import app
-from xmodal.diagnostics.fit import fit_pair_calibration
+from xmodal.diagnostics.calibration_fit import fit_pair_calibration
 from xmodal.eval import paired_retrieval_metrics
 
 pytest.importorskip("matplotlib")

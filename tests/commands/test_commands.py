@@ -10,9 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 import xmodal.encoders
-from tests.api.toy import ToyEncoder, loader, toy_encoders, write_corpus
-from xmodal.api import commands
+from tests.api.toy import ToyEncoder, loader, toy_encoders
 from xmodal.cli import app
+from xmodal.commands import index as index_command
+from xmodal.commands import search as search_command
 
 HIT_KEYS = {"id", "path", "modality", "collection", "rank", "score", "fused", "raw_scores",
             "ranks"}
@@ -22,20 +23,10 @@ HIT_KEYS = {"id", "path", "modality", "collection", "rank", "score", "fused", "r
 def encoders(monkeypatch: pytest.MonkeyPatch) -> dict[str, ToyEncoder]:
     """The toys, used by ``xmodal index`` (run_index's encoders) and by the Searcher's loader."""
     toys = toy_encoders()
-    monkeypatch.setattr(commands, "_encoders", lambda models, wanted: {
+    monkeypatch.setattr(index_command, "_encoders", lambda models, wanted: {
         m: toys[m] for m, spec in models.items() if m in wanted and spec})
     monkeypatch.setattr(xmodal.encoders, "load_encoder", loader(toys))
     return toys
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    return write_corpus(tmp_path / "corpus")
-
-
-@pytest.fixture
-def uri(tmp_path: Path) -> str:
-    return "exact:" + str(tmp_path / "idx")
 
 
 def invoke(*args: str):
@@ -139,8 +130,8 @@ def test_run_search_with_a_given_searcher(indexed, encoders, capsys):
 
     with open_index(indexed) as index:
         searcher = Searcher(index, load=loader(encoders), router_model=None)
-        code = commands.run_search(SearchRequest("violin", k=2), index_uri=indexed,
-                                   as_json=True, searcher=searcher)
+        code = search_command.run_search(SearchRequest("violin", k=2), index_uri=indexed,
+                                         as_json=True, searcher=searcher)
     assert code == 0
     data = json.loads(capsys.readouterr().out)
     assert Path(data["hits"][0]["path"]).name == "violin.wav" and len(data["hits"]) == 2

@@ -6,8 +6,9 @@ retrieval both ways. ``xmodal diagnose A.npy [B.npy]`` (or ``--index DIR --colle
 [--against NAME]``: the vectors of the documents in both collections) prints the findings and
 writes an HTML report with ``--html``; for matched pairs it adds Recall@K curves (K = 1..100,
 both directions, :func:`xmodal.diagnostics.report.recall_curves`), and with ``--calibrate`` a
-calibrator fitted on the pairs (:func:`xmodal.diagnostics.fit.fit_pair_calibration`: held-out
-precision, thresholds by precision and recall, the calibration curve).
+calibrator fitted on the pairs
+(:func:`xmodal.diagnostics.calibration_fit.fit_pair_calibration`: held-out precision, thresholds
+by precision and recall, the calibration curve).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .commands import _echo
+from ._output import echo
 
 
 def _read_json(path: str) -> dict[str, dict[str, float]]:
@@ -54,16 +55,16 @@ def run_eval(*, run: str | None, qrels: str | None, model: str | None, data: str
                                    b_groups=groups, names=("item→text", "text→item"))
             result = {d: {m: v[m] for m in metrics if m in v} for d, v in both.items()}
         else:
-            _echo("error: give --run and --qrels, or --model and --data", err=True)
+            echo("error: give --run and --qrels, or --model and --data", err=True)
             return 2
     except (ValueError, FileNotFoundError, KeyError) as exc:
-        _echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)
         return 2
     if as_json:
-        _echo(json.dumps(result, indent=1))
+        echo(json.dumps(result, indent=1))
     else:
         for name, values in result.items():
-            _echo(f"{name}: " + "  ".join(f"{m} {v:.4f}" for m, v in values.items()))
+            echo(f"{name}: " + "  ".join(f"{m} {v:.4f}" for m, v in values.items()))
     return 0
 
 
@@ -82,7 +83,7 @@ def _collection_vectors(index_uri: str, names: list[str]) -> list[np.ndarray]:
 
 def _calibration_summary(arrays: list[np.ndarray]) -> tuple[Any, dict[str, Any]]:
     """A calibrator fitted on matched pairs (b → a) and its JSON summary."""
-    from xmodal.diagnostics.fit import fit_pair_calibration
+    from xmodal.diagnostics.calibration_fit import fit_pair_calibration
 
     fit = fit_pair_calibration(arrays[0], arrays[1], precision=0.8, query_type="b→a")
     cal = fit.calibrator
@@ -118,7 +119,7 @@ def run_diagnose(*, a: str | None, b: str | None, index_uri: str | None,
             arrays = [np.load(a, allow_pickle=False), *([np.load(b, allow_pickle=False)]
                                                          if b else [])]
         else:
-            _echo("error: give A.npy [B.npy], or --index and --collection", err=True)
+            echo("error: give A.npy [B.npy], or --index and --collection", err=True)
             return 2
         d = diagnose(*arrays)
         paired = len(arrays) > 1 and arrays[0].shape == arrays[1].shape
@@ -127,7 +128,7 @@ def run_diagnose(*, a: str | None, b: str | None, index_uri: str | None,
             raise ValueError("--calibrate needs two modalities of matched pairs (A.npy B.npy)")
         cal, cal_json = _calibration_summary(arrays) if calibrate else (None, None)
     except (ValueError, FileNotFoundError, KeyError) as exc:
-        _echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)
         return 2
     if html:
         write_report(d, html, a=arrays[0], b=arrays[1] if len(arrays) > 1 else None,
@@ -139,19 +140,19 @@ def run_diagnose(*, a: str | None, b: str | None, index_uri: str | None,
             extra["recall_curves"] = curves
         if cal_json is not None:
             extra["calibration"] = cal_json
-        _echo(json.dumps({**d.to_json(), **extra}, indent=1))
+        echo(json.dumps({**d.to_json(), **extra}, indent=1))
     else:
-        _echo(f"{d.n} vectors, dim {d.dim}: random-pair cosine {d.random_pair_mean:.3f} ± "
-              f"{d.random_pair_std:.3f}, effective rank {d.effective_rank:.1f}"
-              + (f", gap {d.gap:.3f} (cosine distance {d.gap_cosine:.3f}), matched cosine "
-                 f"{d.matched_cos_mean:.3f}" if d.gap is not None else ""))
+        echo(f"{d.n} vectors, dim {d.dim}: random-pair cosine {d.random_pair_mean:.3f} ± "
+             f"{d.random_pair_std:.3f}, effective rank {d.effective_rank:.1f}"
+             + (f", gap {d.gap:.3f} (cosine distance {d.gap_cosine:.3f}), matched cosine "
+                f"{d.matched_cos_mean:.3f}" if d.gap is not None else ""))
         for f in d.findings:
-            _echo(f"  {f.severity:<7} {f.code}: {f.message}" + (f" — {f.remedy}"
-                                                               if f.remedy else ""))
+            echo(f"  {f.severity:<7} {f.code}: {f.message}" + (f" — {f.remedy}"
+                                                              if f.remedy else ""))
         if cal_json:
-            _echo(f"  calibration ({cal_json['method']}): threshold {cal_json['threshold']:.4f} "
-                  f"for precision 0.8, held-out precision {cal_json['heldout_precision']:.3f}, "
-                  f"recall {cal_json['heldout_recall']:.3f}")
+            echo(f"  calibration ({cal_json['method']}): threshold {cal_json['threshold']:.4f} "
+                 f"for precision 0.8, held-out precision {cal_json['heldout_precision']:.3f}, "
+                 f"recall {cal_json['heldout_recall']:.3f}")
         if html:
-            _echo(f"report: {html}")
+            echo(f"report: {html}")
     return 1 if any(f.severity == "error" for f in d.findings) else 0

@@ -1,0 +1,66 @@
+"""What ``xmodal index`` does, apart from argument parsing: scan, encode and store a corpus.
+
+Results go to stdout (a summary, or JSON with ``--json``:
+:meth:`~xmodal.index.ingest.IngestReport.to_json`, which ``POST /index`` answers too); failed
+and skipped files go to stderr and into the JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from ._output import echo
+
+DEFAULT_MODELS = {"image": "starter-image", "audio": "starter-audio", "text": "minilm"}
+"""Encoder per document modality when none is given: the packaged models (no download)."""
+
+
+def _encoders(models: dict[str, str], wanted: set[str]) -> dict[str, Any]:
+    from xmodal.encoders import load_encoder
+
+    return {m: load_encoder(spec) for m, spec in models.items() if m in wanted and spec}
+
+
+def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune: bool,
+              workers: int, as_json: bool, files: list[Any] | None = None) -> int:
+    """Scan, encode and store; exit 0 unless nothing could be indexed and something failed."""
+    from xmodal.data.corpus import scan_corpus
+    from xmodal.index import open_index
+    from xmodal.index.ingest import ingest, manifest_path
+
+    started = time.perf_counter()
+    skipped_scan: list[Any] = []
+    if files is None:
+        try:
+            scan = scan_corpus(paths)
+        except FileNotFoundError as exc:
+            echo(f"error: {exc}", err=True)
+            return 2
+        files, skipped_scan = list(scan.files), list(scan.skipped)
+    try:
+        encoders = _encoders(models, {f.modality for f in files})
+    except (ImportError, RuntimeError, ValueError, OSError) as exc:  # a model that won't load
+        echo(f"error: {exc}", err=True)
+        return 2
+
+    def progress(modality: str, done: int, total: int) -> None:
+        if not as_json:
+            echo(f"  {modality}: {done}/{total}", err=True)
+
+    with open_index(index_uri) as index:
+        report = ingest(index, files=files, encoders=encoders, manifest=manifest_path(index_uri),
+                        prune=prune, workers=workers, progress=progress)
+    skipped = [*skipped_scan, *report.skipped]
+    seconds = time.perf_counter() - started
+    for p in report.failed:
+        echo(f"failed: {p.item}: {p.reason}", err=True)
+    if as_json:
+        echo(json.dumps(report.to_json(scan_skipped=skipped_scan, seconds=seconds), indent=1))
+    else:
+        echo(f"{report.summary()} in {seconds:.1f} s")
+        for p in skipped[:20]:
+            echo(f"skipped: {p.item}: {p.reason}", err=True)
+    nothing = report.indexed == 0 and report.unchanged == 0
+    return 1 if nothing and report.failed else 0
