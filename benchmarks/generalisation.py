@@ -22,9 +22,10 @@ Rows (image):
   (a flatter mix: the runner-up classes count more);
 - ``bridge-trained w=…``: heads trained *through* the bridged cosine (w = 0.5, 0.35);
 - ``mlp heads``: a hidden layer (Linear-GELU-Linear) instead of a linear head;
-- ``bridge-trained + …``: the shipped row with image augmentation (4 cached variants per image:
-  crop, flip, colour under transparency), synthetic hard negatives (attribute swaps, weighted
-  1:7 against in-batch negatives) or caption templates ("a picture of …", one per pair).
+- ``bridge-trained + …``: the ``w=0.5`` row with image augmentation (4 cached variants per
+  image: crop, flip, colour under transparency), synthetic hard negatives (attribute swaps,
+  weighted 1:7 against in-batch negatives) or caption templates ("a picture of …", one per
+  pair); ``… p=0.5 + image augmentation ×2``: the ``p=0.5`` row with 2 variants per image.
 Rows (audio): ``heads`` (aisfx + MiniLM, linear), ``augmented`` (time stretch, pitch, noise,
 gain: 4 cached variants per clip) and ``mlp heads``.
 
@@ -165,6 +166,9 @@ VARIANTS = {
               "bridge-trained w=0.5 p=0.5": {"bridge_weight": 0.5, "bridge_power": 0.5},
               "bridge-trained + image augmentation": {"bridge_weight": 0.5,
                                                       "image_augment": True},
+              "bridge-trained p=0.5 + image augmentation ×2": {
+                  "bridge_weight": 0.5, "bridge_power": 0.5, "image_augment": True,
+                  "augment_copies": 2},
               "bridge-trained + synthetic negatives 1:7": {"bridge_weight": 0.5,
                                                            "synthetic_negatives": True},
               "bridge-trained + caption templates": {"bridge_weight": 0.5,
@@ -276,7 +280,7 @@ def main(argv: list[str] | None = None) -> None:
             "results": jsonable(results), "results_whole_family": jsonable(whole)}, indent=1))
 
 
-SHIPPED = {"image": "bridge-trained w=0.5", "audio": "heads"}
+SHIPPED = {"image": "bridge-trained w=0.5 p=0.5", "audio": "heads"}
 """The row each shipped starter is built as (``xmodal.train.starters``' settings)."""
 
 

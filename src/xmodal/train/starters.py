@@ -100,7 +100,8 @@ class FitSettings:
     bridge_weight: float | None = None  # image: the ConSE bridge's share w; None: no bridge
     bridge_power: float = 1.0  # image: class probabilities ** power in the ConSE mix
     audio_augment: bool = False  # audio: train on 4 cached augmented variants per clip too
-    image_augment: bool = False  # image: 4 cached variants (crop, flip, background) per image
+    image_augment: bool = False  # image: cached variants (crop, flip, background) per image
+    augment_copies: int = 4  # augmented variants per item (audio_augment / image_augment)
     synthetic_negatives: bool = False  # attribute-swapped captions as hard negatives, 1:7
     caption_templates: tuple[str, ...] = ()  # e.g. ("{}", "a picture of {}"): one per pair
     image_tower: str = "efficientnet-lite0"  # image: the frozen tower ("efficientnet-lite2")
@@ -112,7 +113,7 @@ PREVIOUS_SOURCES = {"image": ("openmoji", "emoji-datasource"),
                     "audio": ("sonic-pi", "freedesktop-sounds", "gm-instruments")}
 """What the starters were trained on before the everyday sources: their held-out figures are
 reported apart, to compare with the earlier starters'."""
-IMAGE_SETTINGS = FitSettings(bridge_weight=0.5)
+IMAGE_SETTINGS = FitSettings(bridge_weight=0.5, bridge_power=0.5)
 AUDIO_SETTINGS = FitSettings(steps=100, batch_size=256)
 
 
@@ -136,6 +137,7 @@ def build_trainable(modality: str, settings: FitSettings, *, cache: str | Path,
         bridge_power=settings.bridge_power, steps=settings.steps,
         lr=settings.lr, batch_size=settings.batch_size, seed=settings.seed,
         audio_augment=settings.audio_augment, image_augment=settings.image_augment,
+        augment_copies=settings.augment_copies,
         hard_negatives="synthetic" if settings.synthetic_negatives else "none",
         hard_negative_ratio=1 / 7,
         extra={"caption_templates": list(settings.caption_templates)},
