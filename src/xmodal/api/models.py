@@ -19,6 +19,8 @@ from typing import Any, Literal
 from fastapi import UploadFile
 from pydantic import BaseModel, ConfigDict, Field, Json
 
+from xmodal.modalities import Modality
+
 
 class ErrorBody(BaseModel):
     """Every error: a short code and a message naming the problem."""
@@ -51,9 +53,6 @@ class CollectionDetail(Collection):
 
 class Collections(BaseModel):
     collections: list[Collection]
-
-
-Modality = Literal["text", "image", "audio"]
 
 
 class SearchRequest(BaseModel):
