@@ -3,7 +3,7 @@
 MCP server and agents code against. The search body holds the fields of
 :class:`xmodal.search.request.SearchRequest` (which checks them) plus ``model``; a search,
 a diagnosis and an index report answer the TypedDicts their producers return
-(:class:`~xmodal.search.hits.SearchJSON`, :class:`~xmodal.api.service.CollectionDiagnosisJSON`,
+(:class:`~xmodal.search.hits.SearchJSON`, :class:`~xmodal.api.diagnose.CollectionDiagnosisJSON`,
 :class:`~xmodal.index.ingest.IndexReportJSON`): one schema per answer.
 
 Example:
