@@ -287,15 +287,19 @@ def mcp_cmd(
                               "XMODAL_TOKEN); needed to bind beyond loopback."),
 ) -> None:
     """Serve MCP tools (search, describe_collections, fetch_item) over one index for agents."""
-    if transport not in ("stdio", "http"):
-        typer.echo(f"error: unknown transport {transport!r}: use stdio or http", err=True)
-        raise typer.Exit(2)
+    from .api.binding import check_transport
+
+    try:
+        spoken = check_transport(transport)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     try:
         from .api.mcp import run_mcp
     except ImportError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
-    raise typer.Exit(run_mcp(index, transport=transport, host=host, port=port,  # type: ignore[arg-type]
+    raise typer.Exit(run_mcp(index, transport=spoken, host=host, port=port,
                              router_model=router_model or None,
                              allowed_hosts=allowed_host or [], token=token))
 

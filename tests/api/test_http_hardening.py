@@ -282,6 +282,37 @@ def test_serve_refuses_public_host_without_token(monkeypatch, built):
     assert (calls[-1]["anonymous"], calls[-1]["with_token"]) == (401, 200)
 
 
+def test_serve_on_any_loopback_address_needs_no_token(monkeypatch, built):
+    """127.0.0.0/8 is loopback (the rule ``xmodal mcp`` shares): no token needed, and the bound
+    address is an accepted Host name; a concurrency below 1 is refused."""
+    from typer.testing import CliRunner
+
+    import xmodal.api.http as http
+    from xmodal.cli import app
+
+    calls: list[dict] = []
+
+    class FakeUvicorn:
+        @staticmethod
+        def run(app, **kw) -> None:
+            for name in ("127.0.0.2", "my-box.lan"):
+                with TestClient(app, base_url=f"http://{name}:8000") as c:
+                    kw[name] = c.get("/health").status_code
+            calls.append(kw)
+
+    monkeypatch.setattr(http, "require_uvicorn", lambda: FakeUvicorn)
+    monkeypatch.delenv("XMODAL_TOKEN", raising=False)
+    uri = built[0]
+    out = CliRunner().invoke(app, ["serve", "--index", uri, "--router-model", "", "--host",
+                                   "127.0.0.2"])
+    assert out.exit_code == 0, out.output
+    assert calls == [{"host": "127.0.0.2", "port": 8000, "log_level": "info",
+                      "access_log": False, "127.0.0.2": 200, "my-box.lan": 400}]
+    out = CliRunner().invoke(app, ["serve", "--index", uri, "--max-concurrency", "0"])
+    assert out.exit_code == 2 and "--max-concurrency must be at least 1" in out.output
+    assert len(calls) == 1
+
+
 def test_missing_fastapi_names_the_extra(monkeypatch):
     from xmodal._optional import MissingDependencyError
 

@@ -28,7 +28,7 @@ from mcp.client.stdio import StdioServerParameters
 from tests.api.served import build_index, loader, png, stored
 from tests.api.toy import DIM, embed
 from xmodal.api.limits import ServeLimits
-from xmodal.api.mcp import create_mcp_server, mcp_http_app
+from xmodal.api.mcp import DEFAULT_PORT, create_mcp_server, mcp_http_app
 from xmodal.api.service import SearchService
 from xmodal.index.ingest import load_manifest, manifest_path
 
@@ -298,3 +298,27 @@ def test_non_loopback_http_without_a_token_is_refused(service, capsys):
 
     assert run_mcp(service.index_uri, transport="http", host="0.0.0.0") == 2
     assert "give a token" in capsys.readouterr().err
+
+
+def test_loopback_http_needs_no_token(service, monkeypatch, capsys):
+    """``xmodal mcp --transport http --host 127.0.0.2`` is loopback, as for ``xmodal serve``:
+    it serves without a token and answers that Host; a concurrency below 1 is refused."""
+    import uvicorn
+
+    from xmodal.api.mcp import run_mcp
+
+    seen: list[tuple[str, int]] = []
+
+    def run(app: Any, *, host: str, **kw: Any) -> None:
+        with serving(app) as url:
+            seen.append((host, initialize(url, Host=f"{host}:{DEFAULT_PORT}")))
+
+    monkeypatch.setattr(uvicorn, "run", run)
+    monkeypatch.delenv("XMODAL_TOKEN", raising=False)
+    assert run_mcp(service.index_uri, transport="http", host="127.0.0.2",
+                   router_model=None) == 0
+    assert seen == [("127.0.0.2", 200)]
+    assert run_mcp(service.index_uri, transport="http", max_concurrency=0) == 2
+    assert "--max-concurrency must be at least 1" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="unknown transport"):
+        run_mcp(service.index_uri, transport="sse")  # type: ignore[arg-type]

@@ -119,6 +119,12 @@ class Overloaded(ServiceError):
         self.retry_after = retry_after
 
 
+class WorkTimeout(ServiceError):
+    """A call that outlived its timeout (504); one already running finishes in the background."""
+
+    status, code = 504, "timeout"
+
+
 def error_status(exc: BaseException) -> tuple[int, str] | None:
     """The (HTTP status, error code) of an expected refusal; None for a real bug.
 

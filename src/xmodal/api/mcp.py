@@ -5,10 +5,13 @@
 Every tool calls :class:`~xmodal.api.service.SearchService`, so inputs meet the same limits and
 refusals as the HTTP API; a refusal (empty query, k out of range, NaN vector, unknown
 collection, wrong dimension, missing item) comes back as a tool error (``isError``) whose text
-names the problem, and the session stays up.
+names the problem, and the session stays up. Tools run their work as the HTTP routes do
+(:func:`~xmodal.api.runner.run_blocking`: a work slot, the request timeout);
+``describe_collections`` and ``fetch_item`` answer :mod:`xmodal.api.catalog`.
 
 Transports: stdio (``xmodal mcp --index DIR``, for a desktop agent) and streamable HTTP
-(``--transport http``, bound to 127.0.0.1 with the SDK's DNS-rebinding protection on).
+(``--transport http``, bound to 127.0.0.1 with the SDK's DNS-rebinding protection on; the
+loopback rule and the token requirement are ``xmodal serve``'s, :mod:`xmodal.api.binding`).
 Needs the ``serve`` extra: ``pip install 'xmodal[serve]'``.
 
 Example (in-process, exact store, vectors only)::
@@ -37,21 +40,20 @@ import base64
 import binascii
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any, Literal
-
-from typing_extensions import TypedDict  # pydantic needs this one below Python 3.12
+from functools import partial
+from typing import TYPE_CHECKING, Annotated, Any
 
 try:  # pydantic comes with the SDK (the serve extra); create_mcp_server says so if missing
     from pydantic import Field
 except ImportError:  # pragma: no cover
     Field = None  # type: ignore[assignment,misc]
 
-from xmodal.api.limits import (
-    BadInput,
-    InputTooLarge,
-    error_status,
-)
+from xmodal.api.binding import Transport, check_bind, check_transport, host_names, serve_limits
+from xmodal.api.catalog import MAX_TEXT_CHARS, DescribeJSON, ItemJSON, describe, read_item
+from xmodal.api.limits import BadInput, InputTooLarge, error_status
+from xmodal.api.runner import run_blocking
 from xmodal.api.service import SearchService
+from xmodal.modalities import Modality
 from xmodal.search.hits import SearchJSON
 from xmodal.search.request import Fusion
 
@@ -63,12 +65,6 @@ __all__ = ["DEFAULT_PORT", "MAX_TEXT_CHARS", "create_mcp_server", "mcp_http_app"
 DEFAULT_PORT = 8765
 """Port of ``xmodal mcp --transport http`` (``xmodal serve`` uses 8000)."""
 
-MAX_TEXT_CHARS = 20_000
-"""Most characters of a text document ``fetch_item`` returns (the rest is cut, and said so)."""
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-MODALITIES = ("text", "image", "audio")
-
 INSTRUCTIONS = (
     "Search a multimodal index (images, audio, text). Call describe_collections first to see "
     "the collections, their models and score thresholds; then search with a text query (it is "
@@ -76,42 +72,6 @@ INSTRUCTIONS = (
     "vector; fetch_item reads one stored record. Scores are raw cosines per list; a fused "
     "score (fused=true) ranks results but is not a similarity."
 )
-
-
-class CollectionJSON(TypedDict):
-    """One collection, its model and how to read its scores."""
-
-    name: str
-    modality: str
-    count: int
-    dim: int
-    backend: str
-    model: str
-    family: str | None
-    model_modalities: list[str]
-    strengths: str | None
-    weaknesses: str | None
-    card: dict[str, Any]
-    calibration: dict[str, dict[str, Any]]
-
-
-class DescribeJSON(TypedDict):
-    """Every collection plus the limits a search must respect."""
-
-    collections: list[CollectionJSON]
-    documents: int
-    limits: dict[str, Any]
-
-
-class ItemJSON(TypedDict):
-    """A stored record; ``text`` for text documents (their file as indexed)."""
-
-    collection: str
-    id: str
-    payload: dict[str, Any]
-    vector: list[float] | None
-    text: str | None
-    text_truncated: bool
 
 
 def _require_mcp() -> Any:
@@ -135,44 +95,6 @@ def _decode(data: str, what: str, limit: int) -> bytes:
         raise BadInput(f"{what} is not valid base64 ({exc})") from exc
 
 
-def _calibration_summary(info: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per query modality the model embeds: the raw-cosine threshold and where it came from
-    (a stored calibration, or the family's default), without the calibrator's knot arrays."""
-    from xmodal.search.thresholds import calibration_for, threshold_for
-
-    card = info.get("card") or {}
-    family = str(card.get("family") or "")
-    out: dict[str, dict[str, Any]] = {}
-    for q in card.get("modalities") or [info["modality"]]:
-        if q not in MODALITIES:
-            continue
-        entry = calibration_for(info.get("calibration"), q) or {}
-        try:
-            threshold: float | None = threshold_for(family, info.get("calibration"),
-                                                    query_modality=q)
-        except ValueError:
-            threshold = None
-        out[q] = {"threshold": threshold, "calibrated": bool(entry),
-                  "cross_modal": q != info["modality"], "method": entry.get("method"),
-                  "target": entry.get("target"), "heldout": entry.get("heldout"),
-                  "projection": "projection" in entry}
-    return out
-
-
-def _collection_json(info: dict[str, Any]) -> CollectionJSON:
-    from xmodal.encoders.card import FAMILY_NOTES
-
-    card = dict(info.get("card") or {})
-    notes = FAMILY_NOTES.get(card.get("family"))  # type: ignore[call-overload]
-    return CollectionJSON(
-        name=info["name"], modality=info["modality"], count=info["count"], dim=info["dim"],
-        backend=info["backend"], model=info["model"], family=card.get("family"),
-        model_modalities=list(card.get("modalities") or []),
-        strengths=notes.strengths if notes else None,
-        weaknesses=notes.weaknesses if notes else None,
-        card=card, calibration=_calibration_summary(info))
-
-
 def _search_tool(service: SearchService,
                  call: Callable[[Callable[[], Any]], Awaitable[Any]]) -> Callable[..., Any]:
     """The ``search`` tool over ``service``: every field of
@@ -184,7 +106,7 @@ def _search_tool(service: SearchService,
                                            "'red heart emoji'.")] = None,
         k: Annotated[int, Field(description="Hits wanted (1..max_k, see "
                                 "describe_collections).")] = 10,
-        modalities: Annotated[list[Literal["text", "image", "audio"]] | None, Field(
+        modalities: Annotated[list[Modality] | None, Field(
             description="Document modalities to search; default: the router decides "
             "from the query.")] = None,
         collections: Annotated[list[str] | None, Field(
@@ -261,9 +183,6 @@ def create_mcp_server(service: SearchService, *, name: str = "xmodal") -> MCPSer
         >>> server = create_mcp_server(service)  # doctest: +SKIP
         >>> server.run("stdio")  # doctest: +SKIP
     """
-    import anyio
-    import anyio.to_thread
-
     mcpserver = _require_mcp()
     from mcp.server.mcpserver.exceptions import ToolError
     from mcp_types import ToolAnnotations
@@ -275,18 +194,10 @@ def create_mcp_server(service: SearchService, *, name: str = "xmodal") -> MCPSer
                                 open_world_hint=False)
 
     async def call(fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` on a worker thread in a work slot, within the request timeout; an
-        expected refusal becomes a tool error naming it."""
-        def work() -> Any:
-            with service.slot():
-                return fn()
-
+        """``fn`` run like an HTTP route's work (:func:`~xmodal.api.runner.run_blocking`); an
+        expected refusal (overloaded, timeout, bad input…) becomes a tool error naming it."""
         try:
-            with anyio.fail_after(service.limits.request_timeout_s):
-                return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
-        except TimeoutError as exc:
-            raise ToolError(f"timeout: no answer within {service.limits.request_timeout_s:g} s"
-                            ) from exc
+            return await run_blocking(service, fn, timeout_s=service.limits.request_timeout_s)
         except Exception as exc:
             status = error_status(exc)
             if status is None:
@@ -301,18 +212,7 @@ def create_mcp_server(service: SearchService, *, name: str = "xmodal") -> MCPSer
         strengths), and per query modality the raw-cosine threshold above which a hit is
         likely relevant (calibrated, or the family default). Call this first to choose
         collections, modalities and k."""
-        def run() -> Any:
-            infos = service.collections()
-            lim = service.limits
-            return DescribeJSON(
-                collections=[_collection_json(i) for i in infos],
-                documents=int(service.health()["documents"]),
-                limits={"max_k": lim.max_k, "max_text_chars": lim.max_text_chars,
-                        "max_upload_bytes": lim.max_body_bytes,
-                        "max_image_pixels": lim.max_image_pixels,
-                        "max_audio_seconds": lim.max_audio_seconds})
-
-        return await call(run)
+        return await call(partial(describe, service))
 
     @server.tool(annotations=read_only, structured_output=True)
     async def fetch_item(
@@ -325,23 +225,7 @@ def create_mcp_server(service: SearchService, *, name: str = "xmodal") -> MCPSer
         """Read one stored item: its payload (path, modality, caption…), its stored vector if
         asked, and for a text document the document's text (as indexed, cut at 20,000
         characters)."""
-        def run() -> Any:
-            got = service.get(collection, [id], with_vectors=with_vector)[0]
-            if got is None:
-                raise ToolError(f"not_found: no item {id!r} in collection {collection}")
-            payload = dict(got["payload"])
-            text = None
-            if payload.get("modality") == "text":
-                try:
-                    text = service.media_path(id).read_text("utf-8", errors="replace")
-                except (OSError, KeyError):  # NotFound: not in the manifest, or gone
-                    text = None
-            return ItemJSON(collection=collection, id=id, payload=payload,
-                            vector=got.get("vector"),
-                            text=None if text is None else text[:MAX_TEXT_CHARS],
-                            text_truncated=text is not None and len(text) > MAX_TEXT_CHARS)
-
-        return await call(run)
+        return await call(partial(read_item, service, collection, id, with_vector=with_vector))
 
     return server
 
@@ -368,9 +252,8 @@ def mcp_http_app(server: MCPServer, *, host: str = "127.0.0.1",
     _require_mcp()
     from mcp.server.transport_security import TransportSecuritySettings
 
-    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*", *(allowed_hosts or [])]
-    if host not in LOOPBACK:
-        hosts.append(f"[{host}]:*" if ":" in host else f"{host}:*")
+    hosts = [f"[{h}]:*" if ":" in h else f"{h}:*" for h in host_names(host)]
+    hosts += allowed_hosts or []
     origins = [f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")]
     security = TransportSecuritySettings(enable_dns_rebinding_protection=True,
                                          allowed_hosts=hosts, allowed_origins=origins)
@@ -385,7 +268,7 @@ def mcp_http_app(server: MCPServer, *, host: str = "127.0.0.1",
     return app
 
 
-def run_mcp(index_uri: str, *, transport: Literal["stdio", "http"] = "stdio",
+def run_mcp(index_uri: str, *, transport: Transport = "stdio",
             host: str = "127.0.0.1", port: int = DEFAULT_PORT,
             router_model: str | None = "minilm", max_concurrency: int | None = None,
             allowed_hosts: list[str] | None = None,
@@ -400,29 +283,27 @@ def run_mcp(index_uri: str, *, transport: Literal["stdio", "http"] = "stdio",
             against it (DNS-rebinding protection) in every case.
         port: Port (HTTP).
         router_model: Text model of the query router ('' or None: rules only).
-        max_concurrency: Tool calls worked on at once (default: 2 × cores).
+        max_concurrency: Tool calls worked on at once (default: 2 × cores; below 1: exit 2).
         allowed_hosts: More Host header values to accept (HTTP), e.g. ``"mcp.example:*"``.
         load: Encoder loader by model name (tests); default ``load_encoder``.
         token: Required on every HTTP request when given; binding HTTP to a non-loopback
             address without one is refused (exit 2), as for ``xmodal serve``.
 
+    Raises:
+        ValueError: ``transport`` is neither ``"stdio"`` nor ``"http"``.
+
     Example:
         >>> run_mcp("xmodal-index", transport="http", port=8765)  # doctest: +SKIP
     """
-    import dataclasses
-
-    from xmodal.api.limits import ServeLimits
-
-    if transport not in ("stdio", "http"):
-        raise ValueError(f"unknown transport {transport!r}: use stdio or http")
-    if transport == "http" and host not in LOOPBACK and not token:
-        print(f"error: --host {host} is reachable from other machines: give a token "
-              "(--token or env XMODAL_TOKEN), or bind 127.0.0.1", file=sys.stderr)
+    check_transport(transport)
+    try:
+        if transport == "http":
+            check_bind(host, token=token)
+        limits = serve_limits(max_concurrency)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     _require_mcp()
-    limits = ServeLimits()
-    if max_concurrency:
-        limits = dataclasses.replace(limits, max_concurrency=max_concurrency)
     service = SearchService(index_uri, load=load, router_model=router_model or None,
                             limits=limits, read_only=True)
     try:

@@ -3,7 +3,7 @@
 MCP server and agents code against. The search body holds the fields of
 :class:`xmodal.search.request.SearchRequest` (which checks them) plus ``model``; a search,
 a diagnosis and an index report answer the TypedDicts their producers return
-(:class:`~xmodal.search.hits.SearchJSON`, :class:`~xmodal.api.service.CollectionDiagnosisJSON`,
+(:class:`~xmodal.search.hits.SearchJSON`, :class:`~xmodal.api.diagnose.CollectionDiagnosisJSON`,
 :class:`~xmodal.index.ingest.IndexReportJSON`): one schema per answer.
 
 Example:
@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from fastapi import UploadFile
 from pydantic import BaseModel, ConfigDict, Field, Json
+
+from xmodal.modalities import Modality
 
 
 class ErrorBody(BaseModel):
@@ -51,9 +53,6 @@ class CollectionDetail(Collection):
 
 class Collections(BaseModel):
     collections: list[Collection]
-
-
-Modality = Literal["text", "image", "audio"]
 
 
 class SearchRequest(BaseModel):

@@ -28,18 +28,18 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
 from xmodal.api import folders
+from xmodal.api.diagnose import CollectionDiagnosisJSON, diagnose_collection
 from xmodal.api.limits import (
     BadInput,
     IndexingDisabled,
@@ -55,7 +55,6 @@ from xmodal.api.limits import (
     check_vector,
     pixel_limited,
 )
-from xmodal.diagnostics.stats import DiagnosisJSON
 from xmodal.index.ingest import IndexReportJSON
 from xmodal.index.types import CollectionMismatchError, IndexStoreError
 from xmodal.search.hits import SearchJSON
@@ -73,25 +72,8 @@ __all__ = [
     "ServeLimits",
 ]
 
-DIAGNOSE_CAP = 2000
-"""Most stored vectors :meth:`SearchService.diagnostics` samples (seeded, reproducible)."""
-
 MAX_BATCH = 1000
 """Most items one upsert, get or delete call may carry."""
-
-
-class CollectionDiagnosisJSON(DiagnosisJSON):
-    """:meth:`SearchService.diagnostics`: a collection's diagnosis, from ``sampled`` vectors."""
-
-    collection: str
-    sampled: int
-
-
-def _finite(value: Any) -> Any:
-    """JSON-safe: non-finite floats become None (JSON has no NaN)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 class SearchService:
@@ -142,9 +124,7 @@ class SearchService:
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
         """Hold one of ``max_concurrency`` work slots, or raise :class:`Overloaded` at once."""
-        if not self._slots.acquire(blocking=False):
-            raise Overloaded(f"all {self.limits.max_concurrency} work slots are busy; retry "
-                             "shortly", retry_after=1)
+        self.try_acquire()
         try:
             yield
         finally:
@@ -157,7 +137,8 @@ class SearchService:
                              "shortly", retry_after=1)
 
     def release(self) -> None:
-        """Give back a slot taken with :meth:`try_acquire`."""
+        """Give back a slot taken with :meth:`try_acquire` (the servers' runner,
+        :func:`~xmodal.api.runner.run_blocking`, takes and gives back slots so)."""
         self._slots.release()
 
     # -- search ----------------------------------------------------------------------------
@@ -259,37 +240,14 @@ class SearchService:
                 return {}
         return self._manifest[1]
 
-    def _sample_ids(self, name: str, count: int, cap: int) -> list[str]:
-        """Up to ``cap`` stored ids of a collection: its manifest documents, else the
-        neighbours of a seeded random direction (every id when the collection is small)."""
-        docs = sorted({e["doc"] for e in self._manifest_entries().values()
-                       if name in e.get("collections", ()) and "doc" in e})
-        if not docs:
-            col = self.index.collection(name)
-            rng = np.random.default_rng(0)
-            q = rng.normal(size=col.dim)
-            got = col.search(q / np.linalg.norm(q), k=max(1, min(count, cap)))[0]
-            return list(got.ids)
-        if len(docs) > cap:
-            pick = np.random.default_rng(0).choice(len(docs), size=cap, replace=False)
-            docs = [docs[i] for i in sorted(pick.tolist())]
-        return docs
-
     def diagnostics(self, name: str) -> CollectionDiagnosisJSON:
         """``xmodal diagnose --json`` of a collection's stored vectors (at most
-        :data:`DIAGNOSE_CAP`, a seeded sample), plus ``collection`` and ``sampled``."""
-        from xmodal.diagnostics import diagnose
-
+        :data:`~xmodal.api.diagnose.DIAGNOSE_CAP`, a seeded sample of its documents in the
+        manifest), plus ``collection`` and ``sampled``."""
         col = self.index.collection(name)
-        ids = self._sample_ids(name, col.count(), DIAGNOSE_CAP)
-        records = [r for r in col.get(ids) if r is not None and r.vector is not None]
-        if len(records) < 2:
-            raise BadInput(f"{name} holds {len(records)} readable vectors; diagnostics need 2")
-        d = diagnose(np.stack([r.vector for r in records]))
-        out = {"collection": name, "sampled": len(records), **d.to_json()}
-        return cast(CollectionDiagnosisJSON, {
-            k: _finite(float(v)) if isinstance(v, float | np.floating) else v
-            for k, v in out.items()})
+        docs = {e["doc"] for e in self._manifest_entries().values()
+                if name in e.get("collections", ()) and "doc" in e}
+        return diagnose_collection(col, docs)
 
     # -- items -----------------------------------------------------------------------------
     @staticmethod

@@ -12,12 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+
+from xmodal.modalities import MODALITIES, Modality
 
 __all__ = ["CUES", "Cue", "CueMatch", "match_cues", "rule_evidence"]
-
-Modality = Literal["text", "image", "audio"]
-MODALITIES: tuple[Modality, ...] = ("text", "image", "audio")
 
 
 @dataclass(frozen=True)

@@ -32,15 +32,14 @@ import numpy as np
 
 from xmodal.index.types import VectorError
 from xmodal.index.validate import check_filter
-
-from .cues import MODALITIES, Modality
+from xmodal.modalities import MODALITIES, Modality
 
 __all__ = ["MAX_K", "Fusion", "QueryKind", "SearchRequest"]
 
 Fusion = Literal["rrf", "calibrated"]
 """How several ranked lists become one: by rank (RRF) or by calibrated probability."""
 
-QueryKind = Literal["text", "image", "audio", "vector"]
+QueryKind = Literal[Modality, "vector"]
 """What a request searches with: a text query, an example file, or a raw vector."""
 
 MAX_K = 1000

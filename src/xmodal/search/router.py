@@ -20,11 +20,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .cues import MODALITIES, match_cues, rule_evidence
+from xmodal.modalities import MODALITIES, Modality
+
+from .cues import match_cues, rule_evidence
 from .thresholds import DEFAULT_THRESHOLDS, needs_fallback, threshold_for
 
 if TYPE_CHECKING:
@@ -40,8 +42,6 @@ __all__ = [
     "needs_fallback",
     "threshold_for",
 ]
-
-Modality = Literal["text", "image", "audio"]
 
 DEFAULT_DESCRIPTIONS: Mapping[str, tuple[str, ...]] = {
     "text": (

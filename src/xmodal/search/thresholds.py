@@ -21,10 +21,13 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from xmodal.modalities import MODALITIES
+
 __all__ = ["DEFAULT_THRESHOLDS", "QUERY_MODALITIES", "calibration_for", "needs_fallback",
            "threshold_for"]
 
-QUERY_MODALITIES = ("text", "image", "audio")
+QUERY_MODALITIES = MODALITIES
+"""The modalities a query can be (every modality: :data:`xmodal.modalities.MODALITIES`)."""
 
 DEFAULT_THRESHOLDS: Mapping[str, float] = MappingProxyType({
     # Cross-modal text→image cosine; the common CLIP ViT-B heuristic (matches ≈ 0.25–0.35).
