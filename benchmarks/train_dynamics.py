@@ -105,7 +105,7 @@ def train_run(setup: Setup, *, steps: int, batch: int, loss: str = "clip",
     """One Trainer run; returns its held-out figures and monitors."""
     from xmodal.train import TrainConfig, Trainer, make_loss
     from xmodal.train.evaluate import retrieval_figures
-    from xmodal.train.monitors import load_records
+    from xmodal.train.plots import load_records
 
     with tempfile.TemporaryDirectory() as out:
         cfg = TrainConfig(

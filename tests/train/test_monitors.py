@@ -19,9 +19,8 @@ from xmodal.train.monitors import (
     MonitorRecord,
     TrainingMonitor,
     embedding_stats,
-    load_records,
-    plot_metrics,
 )
+from xmodal.train.plots import load_records, plot_metrics
 
 
 def _unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:

@@ -12,7 +12,8 @@ What each monitor catches, and why it matters:
 * **Temperature runaway.** The learnable logit scale (temperature = 1/scale) can run to its clamp
   (CLIP clamps the scale at 100): the logits become so sharp that gradients concentrate on a few
   pairs and training turns unstable, or, run the other way, so flat that nothing is learned. The
-  temperature (and SigLIP's bias) are logged per step so the trend shows in :func:`plot_metrics`.
+  temperature (and SigLIP's bias) are logged per step so the trend shows in
+  :func:`~xmodal.train.plots.plot_metrics`.
 * **Modality gap.** ``‖mean(a) − mean(b)‖₂`` (Liang et al. 2022, "Mind the Gap"): the two towers'
   embeddings live in separate cones of the sphere. Contrastive training keeps (or widens) the gap
   rather than closing it; a sudden jump means one tower drifted away from the other.
@@ -22,8 +23,8 @@ from non-matching ones at all (``positive_cos`` should rise above ``random_cos_m
 
 :class:`TrainingMonitor` records a :class:`MonitorRecord` every ``MonitorConfig.every`` steps,
 appends it as one JSON line to ``log_dir/metrics.jsonl`` and warns (or raises
-:class:`EmbeddingCollapseError`) on collapse; :func:`load_records` reads the file back and
-:func:`plot_metrics` draws it.
+:class:`EmbeddingCollapseError`) on collapse; :func:`~xmodal.train.plots.load_records` reads the
+file back and :func:`~xmodal.train.plots.plot_metrics` draws it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from xmodal._optional import require
 from xmodal.diagnostics.findings import COLLAPSE_STD
 from xmodal.diagnostics.stats import (
     modality_gap,
@@ -55,8 +54,6 @@ __all__ = [
     "MonitorRecord",
     "TrainingMonitor",
     "embedding_stats",
-    "load_records",
-    "plot_metrics",
 ]
 
 METRICS_FILE = "metrics.jsonl"
@@ -250,6 +247,7 @@ class TrainingMonitor:
         >>> rec = mon.record(20, loss=1.5, lr=1e-4, temperature=0.07, stats=embedding_stats(a, a))
         >>> rec.collapsed, len(mon.records), mon.alarms
         (False, 1, [])
+        >>> from xmodal.train.plots import load_records
         >>> with tempfile.TemporaryDirectory() as d:
         ...     mon = TrainingMonitor(MonitorConfig(), log_dir=d)
         ...     _ = mon.record(0, loss=2.0, lr=1e-3)
@@ -326,99 +324,3 @@ class TrainingMonitor:
                     warnings.warn(msg, RuntimeWarning, stacklevel=2)
             self._in_collapse = collapsed
         return rec
-
-
-def load_records(path: str | Path) -> list[MonitorRecord]:
-    """Read a ``metrics.jsonl`` written by :class:`TrainingMonitor` (blank lines are skipped)."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return [MonitorRecord.from_dict(json.loads(line)) for line in lines if line.strip()]
-
-
-def _series(records: Sequence[MonitorRecord], field: str) -> tuple[list[int], list[float]]:
-    """(steps, values) of a record field or a stats field, skipping records that lack it."""
-    pts = [
-        (r.step, getattr(r, field) if hasattr(r, field) else getattr(r.stats, field, None))
-        for r in records
-    ]  # getattr(None, field, None) is None: records without stats
-    pts = [(s, v) for s, v in pts if v is not None]
-    return [s for s, _ in pts], [v for _, v in pts]
-
-
-_PANELS = (  # (y label, fields drawn on it)
-    ("loss", ("loss",)),
-    ("temperature", ("temperature",)),
-    ("bias", ("bias",)),
-    ("random-pair cos std", ("random_cos_std", "random_cos_std_a", "random_cos_std_b")),
-    ("cosine", ("positive_cos", "random_cos_mean")),
-    ("modality gap", ("modality_gap",)),
-    ("lr", ("lr",)),
-)
-
-
-def plot_metrics(
-    records_or_path: Sequence[MonitorRecord] | str | Path,
-    out_path: str | Path,
-    *,
-    collapse_threshold: float = MonitorConfig.collapse_threshold,
-) -> Path:
-    """Draw every logged series against step into one PNG (one subplot per series present).
-
-    Uses a bare ``matplotlib.figure.Figure`` with the Agg canvas (no pyplot, so the caller's
-    backend and global figure state are left alone). Needs the ``train`` extra.
-
-    Args:
-        records_or_path: Records, or the path of a ``metrics.jsonl``.
-        out_path: Where to write the PNG (parent folders are created).
-        collapse_threshold: Drawn as a dashed line on the random-pair cosine std subplot.
-
-    Returns:
-        ``out_path`` as a :class:`~pathlib.Path`.
-
-    Raises:
-        MissingDependencyError: matplotlib is not installed (``pip install 'xmodal[train]'``).
-        ValueError: There are no records.
-
-    Example:
-        >>> import tempfile
-        >>> recs = [MonitorRecord(step=s, loss=2.0 / (s + 1), lr=1e-4) for s in range(3)]
-        >>> with tempfile.TemporaryDirectory() as d:
-        ...     p = plot_metrics(recs, Path(d) / "m.png")
-        ...     p.read_bytes()[:4] == b"\\x89PNG"
-        True
-    """
-    require("matplotlib", "train")
-    figure_mod = require("matplotlib.figure", "train")
-    agg = require("matplotlib.backends.backend_agg", "train")
-    records = (
-        load_records(records_or_path)
-        if isinstance(records_or_path, str | Path)
-        else list(records_or_path)
-    )
-    if not records:
-        raise ValueError("no records to plot")
-
-    present = []
-    for title, fields in _PANELS:
-        data = [(field, *_series(records, field)) for field in fields]
-        if any(xs for _, xs, _ in data):
-            present.append((title, data))
-    fig = figure_mod.Figure(figsize=(7, 2.2 * len(present)))
-    agg.FigureCanvasAgg(fig)
-    axes = fig.subplots(len(present), 1, sharex=True, squeeze=False)[:, 0]
-    for ax, (title, data) in zip(axes, present, strict=True):
-        for label, xs, ys in data:
-            ax.plot(xs, ys, marker="." if len(xs) < 50 else None, label=label)
-        if title == "random-pair cos std":
-            ax.axhline(collapse_threshold, color="red", ls="--", label="collapse threshold")
-        if title == "lr":
-            ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
-        ax.set_ylabel(title)
-        ax.grid(alpha=0.3)
-        if len(data) > 1 or title == "random-pair cos std":
-            ax.legend(fontsize="small")
-    axes[-1].set_xlabel("step")
-    fig.tight_layout()
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png", dpi=100)
-    return out

@@ -67,7 +67,8 @@ from .config import TrainConfig
 from .gradcache import gradcache_step
 from .guards import check_guards
 from .models import DualModel
-from .monitors import MonitorConfig, TrainingMonitor, embedding_stats, plot_metrics
+from .monitors import MonitorConfig, TrainingMonitor, embedding_stats
+from .plots import plot_metrics
 
 log = logging.getLogger("xmodal.train")
 
