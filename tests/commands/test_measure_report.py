@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from xmodal.calibration.fit import fit_pair_calibration
 from xmodal.cli import app
-from xmodal.diagnostics.calibration_fit import fit_pair_calibration
 from xmodal.eval import paired_retrieval_metrics
 
 pytest.importorskip("matplotlib")

@@ -3,12 +3,12 @@
 For every item collection (image / audio) whose model also has a text collection holding the same
 documents' captions (documents of the manifest stored in both), the text → item query type is
 calibrated on matched (item, its caption) vs non-matched (item, another document's caption) pairs
-(:func:`xmodal.diagnostics.calibration_fit.fit_pair_calibration`; documents with the same
+(:func:`xmodal.calibration.fit.fit_pair_calibration`; documents with the same
 normalised caption are never each other's negatives). The caption side is the model's *query*
 embedding of the caption text (``encode_query``: what a search embeds) when the caption is in the
 payload and the model loads, else the stored text vector. The entry is stored under the ``"text"``
 key of the item collection's calibration (other query modalities' entries are kept); the layout is
-in :mod:`xmodal.search.stored`. With ``gap=True`` a text → item gap projection is stored in the
+in :mod:`xmodal.calibration.stored`. With ``gap=True`` a text → item gap projection is stored in the
 same entry (inline JSON: no side files, so every backend keeps it).
 
 Example (exact store; real runs: ``xmodal calibrate --index DIR --precision 0.8``)::
@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from xmodal.diagnostics.calibration import CalibrationMethod
-from xmodal.diagnostics.calibration_fit import PairCalibration, fit_pair_calibration
+from xmodal.calibration.calibrator import CalibrationMethod
+from xmodal.calibration.fit import PairCalibration, fit_pair_calibration
 
 from ._output import echo
 

@@ -7,7 +7,7 @@ retrieval both ways. ``xmodal diagnose A.npy [B.npy]`` (or ``--index DIR --colle
 writes an HTML report with ``--html``; for matched pairs it adds Recall@K curves (K = 1..100,
 both directions, :func:`xmodal.diagnostics.report.recall_curves`), and with ``--calibrate`` a
 calibrator fitted on the pairs
-(:func:`xmodal.diagnostics.calibration_fit.fit_pair_calibration`: held-out precision, thresholds
+(:func:`xmodal.calibration.fit.fit_pair_calibration`: held-out precision, thresholds
 by precision and recall, the calibration curve).
 """
 
@@ -83,7 +83,7 @@ def _collection_vectors(index_uri: str, names: list[str]) -> list[np.ndarray]:
 
 def _calibration_summary(arrays: list[np.ndarray]) -> tuple[Any, dict[str, Any]]:
     """A calibrator fitted on matched pairs (b → a) and its JSON summary."""
-    from xmodal.diagnostics.calibration_fit import fit_pair_calibration
+    from xmodal.calibration.fit import fit_pair_calibration
 
     fit = fit_pair_calibration(arrays[0], arrays[1], precision=0.8, query_type="b→a")
     cal = fit.calibrator

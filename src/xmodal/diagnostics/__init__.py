@@ -8,13 +8,16 @@
   with its threshold checked on held-out pairs;
 - :func:`write_report`: an HTML report with the findings and plots (:func:`recall_curves`).
 
+:class:`Calibrator`, :class:`PairCalibration` and :func:`fit_pair_calibration` live in
+:mod:`xmodal.calibration`, re-exported here.
+
 Inference code: this package never imports ``xmodal.train``.
 """
 
 from __future__ import annotations
 
-from .calibration import Calibrator
-from .calibration_fit import PairCalibration, fit_pair_calibration
+from xmodal.calibration import Calibrator, PairCalibration, fit_pair_calibration
+
 from .findings import Finding
 from .gap import GapProjection
 from .report import recall_curves, write_report

@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from xmodal.calibration.calibrator import Calibrator
+
 from .._optional import require
-from .calibration import Calibrator
 from .stats import Diagnosis, pair_cosines, random_pair_indices, unit_rows
 
 __all__ = ["recall_curves", "write_report"]

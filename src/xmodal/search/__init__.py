@@ -32,7 +32,6 @@ from .router import (
     threshold_for,
 )
 from .rrf import rrf_fuse
-from .stored import StoredCalibration
 from .thresholds import calibration_for
 
 __all__ = [
@@ -50,7 +49,6 @@ __all__ = [
     "SearchJSON",
     "SearchRequest",
     "SearchResult",
-    "StoredCalibration",
     "calibrated_fuse",
     "calibration_for",
     "needs_fallback",

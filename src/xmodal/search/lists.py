@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from xmodal.calibration.stored import StoredCalibration
 from xmodal.index.protocols import Index
 from xmodal.index.types import CollectionInfo
 
@@ -26,7 +27,6 @@ from .calibrated import Calibrator
 from .hits import ListName, RankedList
 from .options import allows_modality, list_filter, list_weight
 from .request import SearchRequest
-from .stored import StoredCalibration
 from .thresholds import needs_fallback
 
 __all__ = ["SearchedList", "SearchedLists", "search_lists"]

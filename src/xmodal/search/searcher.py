@@ -21,7 +21,7 @@ fused, and the trace says so. ``collections=[...]`` restricts all of this to nam
 ``vector=..., collection=NAME`` searches one collection by a raw vector (raw cosines only).
 
 Calibration: when a searched collection stores a calibrator for the query's modality
-(``xmodal calibrate``; layout in :mod:`xmodal.search.stored`), every hit carries
+(``xmodal calibrate``; layout in :mod:`xmodal.calibration.stored`), every hit carries
 ``calibrated={list: P(relevant)}``; ``fusion="calibrated"`` fuses by those probabilities when
 every list has one (else RRF, and the trace says why).
 
@@ -67,6 +67,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from xmodal.calibration.stored import StoredCalibration
 from xmodal.index.protocols import Index
 from xmodal.index.types import CollectionInfo
 from xmodal.modalities import MODALITIES
@@ -77,7 +78,6 @@ from .lists import SearchedLists, search_lists
 from .plan import plan_search
 from .request import Fusion, SearchRequest
 from .router import Router, RouteTarget
-from .stored import StoredCalibration
 from .thresholds import threshold_for
 
 if TYPE_CHECKING:  # the encoders import torch: loaded on first use only

@@ -28,14 +28,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .calibration import CalibrationMethod, Calibrator
-from .gap import GapProjection
-from .stats import unit_rows
+from .calibrator import CalibrationMethod, Calibrator
+
+if TYPE_CHECKING:
+    from xmodal.diagnostics.gap import GapProjection
 
 __all__ = ["PairCalibration", "fit_pair_calibration", "pair_scores"]
 
@@ -87,7 +88,7 @@ class PairCalibration:
 
     def entry(self) -> dict[str, Any]:
         """The collection calibration entry of this query modality (see
-        :mod:`xmodal.search.stored`)."""
+        :mod:`xmodal.calibration.stored`)."""
         d = self.calibrator.to_dict()
         d.update(threshold=self.threshold, target=dict(self.target), fitted_on=dict(self.counts),
                  heldout={"precision": self.heldout_precision, "recall": self.heldout_recall})
@@ -133,6 +134,10 @@ def fit_pair_calibration(
         ValueError: Shapes differ, both or invalid targets, too few documents, or the target
             cannot be reached on the calibration part.
     """
+    # not at module level: xmodal.diagnostics re-exports this module's names
+    from xmodal.diagnostics.gap import GapProjection
+    from xmodal.diagnostics.stats import modality_gap, unit_rows
+
     ui, ut = unit_rows("items", items), unit_rows("texts", texts)  # (n, d) each
     if ui.shape != ut.shape:
         raise ValueError(f"items and texts differ in shape: {ui.shape} vs {ut.shape}")
@@ -171,8 +176,6 @@ def fit_pair_calibration(
               "negatives_per_item": negatives}
     projection = heldout_gap = None
     if gap:
-        from .stats import modality_gap
-
         projection = GapProjection.fit(ut[fit_rows], ui[fit_rows])  # a = text, b = item
         heldout_gap = {"before": modality_gap(ut[held], ui[held])[0],
                        "after": modality_gap(projection.transform(ut[held]), ui[held])[0]}

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from xmodal.diagnostics import Calibrator
-from xmodal.diagnostics.calibration import isotonic_fit, platt_fit
+from xmodal.calibration import Calibrator
+from xmodal.calibration.calibrator import isotonic_fit, platt_fit
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

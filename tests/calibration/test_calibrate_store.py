@@ -11,10 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.search.synthetic import build_index
+from xmodal.calibration import Calibrator
+from xmodal.calibration.fit import fit_pair_calibration, pair_scores
 from xmodal.cli import app
 from xmodal.commands.calibrate import calibrate_index
-from xmodal.diagnostics import Calibrator
-from xmodal.diagnostics.calibration_fit import fit_pair_calibration, pair_scores
 from xmodal.index import open_index
 from xmodal.search import threshold_for
 from xmodal.search.hits import RankedList

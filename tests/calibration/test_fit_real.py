@@ -5,7 +5,8 @@ Data: the Python FAQ's 178 question → answer pairs (Debian ``python3.11-doc``)
 packaged MiniLM (questions as queries, answers as documents): text→text, a real query type.
 One split holds out only 53 questions, so one split's held-out precision is noisy (0.71–0.87
 over seeds 0–4 here); the check is on the mean over ten seeded splits (repeated hold-out). The
-held-out counting itself is checked against a hand recount in tests/search/test_calibrate_store.py.
+held-out counting itself is checked against a hand recount in
+tests/calibration/test_calibrate_store.py.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from xmodal.calibration.fit import fit_pair_calibration
 from xmodal.data.sources import load_source
-from xmodal.diagnostics.calibration_fit import fit_pair_calibration
 
 
 @pytest.fixture(scope="module")

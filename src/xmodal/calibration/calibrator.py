@@ -25,11 +25,7 @@ records one; :meth:`~Calibrator.to_dict` then writes it under ``"threshold"``, t
 ``xmodal.search.thresholds.threshold_for`` reads (store the dict with
 ``Collection.set_calibration``).
 
-Where calibration lives: this module (the calibrator), :mod:`xmodal.diagnostics.calibration_fit`
-(fitting one on matched pairs, checked on held-out pairs), :mod:`xmodal.commands.calibrate`
-(``xmodal calibrate``: fit and store one per collection of an index), and at search time
-:mod:`xmodal.search.stored` (reading stored calibrations) and :mod:`xmodal.search.calibrated`
-(fusion by calibrated probability).
+Where the rest of calibration lives: see :mod:`xmodal.calibration`.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ the optional projection maps that modality's query vectors toward the collection
 
 Example:
     >>> import numpy as np
-    >>> from xmodal.diagnostics import Calibrator
+    >>> from xmodal.calibration import Calibrator
     >>> cal = Calibrator.from_pairs([0.3, 0.35, 0.28], [0.1, 0.15, 0.3], model="m")
     >>> stored = StoredCalibration.read({"text": cal.to_dict()}, "text")
     >>> stored.calibrator(np.array([0.4])).tolist(), stored.projection is None
@@ -28,13 +28,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from xmodal.diagnostics.calibration import FORMAT as CALIBRATION_FORMAT
-from xmodal.diagnostics.calibration import Calibrator
-from xmodal.diagnostics.gap import GapProjection
+from .calibrator import FORMAT as CALIBRATION_FORMAT
+from .calibrator import Calibrator
 
-from .thresholds import calibration_for
+if TYPE_CHECKING:
+    from xmodal.diagnostics.gap import GapProjection
 
 __all__ = ["StoredCalibration"]
 
@@ -60,6 +60,10 @@ class StoredCalibration:
         Raises:
             ValueError: the entry claims to be a calibrator or projection but is malformed.
         """
+        # not at module level: xmodal.search and xmodal.diagnostics import this package
+        from xmodal.diagnostics.gap import GapProjection
+        from xmodal.search.thresholds import calibration_for
+
         entry = calibration_for(calibration, query_modality)
         if not entry:
             return cls(None, None)
