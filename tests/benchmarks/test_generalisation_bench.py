@@ -28,8 +28,9 @@ def test_generalisation_benchmark_prints_tables_and_a_summary(tmp_path, modality
         [sys.executable, str(ROOT / "benchmarks" / "generalisation.py"), "--modality", modality,
          "--limit", "12", "--steps", "3", "--families", folds, "--variants", variants,
          "--cache", str(tmp_path / "features"), "--json", str(out)],
-        capture_output=True, text=True, timeout=900, check=True,
+        capture_output=True, text=True, timeout=900, check=False,
     )
+    assert result.returncode == 0, result.stderr[-3000:]  # the benchmark's own traceback
     assert "leave one family out; draws of 300 items" in result.stdout
     assert "the whole family as candidates" in result.stdout
     saved = json.loads(out.read_text())
