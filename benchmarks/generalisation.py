@@ -22,6 +22,9 @@ Rows (image):
   (a flatter mix: the runner-up classes count more);
 - ``bridge-trained w=…``: heads trained *through* the bridged cosine (w = 0.5, 0.35);
 - ``mlp heads``: a hidden layer (Linear-GELU-Linear) instead of a linear head;
+- ``bridge-trained p=0.5 …``: the shipped row with one optimisation setting changed (weight
+  decay, steps, a fixed temperature) or the families' shares of the batches evened out
+  (``family_power``: a family's share ∝ its size ** power, by repeating smaller families' pairs);
 - ``bridge-trained + …``: the ``w=0.5`` row with image augmentation (4 cached variants per
   image: crop, flip, colour under transparency), synthetic hard negatives (attribute swaps,
   weighted 1:7 against in-batch negatives) or caption templates ("a picture of …", one per
@@ -173,7 +176,15 @@ VARIANTS = {  # each bridged row names its ConSE power: the shipped settings' is
               "bridge-trained + synthetic negatives 1:7": {
                   "bridge_weight": 0.5, "bridge_power": 1.0, "synthetic_negatives": True},
               "bridge-trained + caption templates": {
-                  "bridge_weight": 0.5, "bridge_power": 1.0, "caption_templates": TEMPLATES}},
+                  "bridge_weight": 0.5, "bridge_power": 1.0, "caption_templates": TEMPLATES},
+              **{f"bridge-trained p=0.5 {name}": {"bridge_weight": 0.5, "bridge_power": 0.5,
+                                                  **change}
+                 for name, change in (("weight decay 0.1", {"weight_decay": 0.1}),
+                                      ("150 steps", {"steps": 150}),
+                                      ("600 steps", {"steps": 600}),
+                                      ("fixed τ 0.05", {"temperature": 0.05}),
+                                      ("family share ∝ size^0.5", {"family_power": 0.5}),
+                                      ("every family alike", {"family_power": 0.0}))}},
     "audio": {"heads": {}, "augmented": {"audio_augment": True}, "mlp heads": {"head": "mlp"}},
 }
 

@@ -99,3 +99,16 @@ def test_audio_starter_retrieves_held_out_everyday_sounds_by_caption(audio_start
     hits = _top5([p.item for p in pairs], [p.caption for p in pairs], audio_starter.encode_audio,
                  audio_starter)
     assert hits > 0.4  # chance: 5 / 36 (36 distinct held-out captions)
+
+
+@pytest.mark.parametrize("power", [0.0, 0.5, 1.0])
+def test_family_repeats_give_shares_proportional_to_size_to_the_power(power):
+    from xmodal.train.starters import family_repeats
+
+    sizes = {"big": 400, "mid": 100, "small": 25}
+    families = [f for f, n in sizes.items() for _ in range(n)]
+    rows = family_repeats(families, power)
+    share = {f: sum(families[i] == f for i in rows.tolist()) for f in sizes}
+    for f, n in sizes.items():  # share_f / share_big == (n / 400) ** power, exactly here
+        assert share[f] / share["big"] == pytest.approx((n / 400) ** power)
+    assert sorted(set(rows.tolist())) == list(range(len(families)))  # every row kept

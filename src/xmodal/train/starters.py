@@ -95,6 +95,8 @@ class FitSettings:
     steps: int = 300  # optimiser steps (few: longer runs overfit the training sources)
     batch_size: int = 1024  # pairs per step (capped at the training set's size)
     lr: float = 5e-4  # peak learning rate (AdamW, cosine decay)
+    weight_decay: float = 0.01  # AdamW, on the heads' weight matrices
+    temperature: float | None = None  # a fixed softmax temperature; None: learnt from 0.07
     dim: int = 512  # width of the trained heads' space
     head: str = "linear"  # "linear" or "mlp"
     bridge_weight: float | None = None  # image: the ConSE bridge's share w; None: no bridge
@@ -104,6 +106,8 @@ class FitSettings:
     augment_copies: int = 4  # augmented variants per item (audio_augment / image_augment)
     synthetic_negatives: bool = False  # attribute-swapped captions as hard negatives, 1:7
     caption_templates: tuple[str, ...] = ()  # e.g. ("{}", "a picture of {}"): one per pair
+    family_power: float = 1.0  # a family's share of the batches ∝ its size ** power (1: as is;
+    #                            0: every family alike), by repeating the smaller families' pairs
     image_tower: str = "efficientnet-lite0"  # image: the frozen tower ("efficientnet-lite2")
     text_tower: str = "minilm"  # the frozen text tower ("mpnet")
     seed: int = 0
@@ -135,12 +139,14 @@ def build_trainable(modality: str, settings: FitSettings, *, cache: str | Path,
         head=settings.head, bridge="imagenet" if bridged else "none",
         bridge_weight=settings.bridge_weight if bridged else 0.5,
         bridge_power=settings.bridge_power, steps=settings.steps,
-        lr=settings.lr, batch_size=settings.batch_size, seed=settings.seed,
+        lr=settings.lr, weight_decay=settings.weight_decay, temperature=settings.temperature,
+        batch_size=settings.batch_size, seed=settings.seed,
         audio_augment=settings.audio_augment, image_augment=settings.image_augment,
         augment_copies=settings.augment_copies,
         hard_negatives="synthetic" if settings.synthetic_negatives else "none",
         hard_negative_ratio=1 / 7,
-        extra={"caption_templates": list(settings.caption_templates)},
+        extra={"caption_templates": list(settings.caption_templates),
+               "family_power": settings.family_power},
         feature_cache=str(cache), out=str(run_dir), log_every=25,
         checkpoint_every=settings.steps, resume=False, progress=False,
     )
@@ -206,14 +212,35 @@ def fit(trainable: Any, config: TrainConfig, pairs: Sequence[StarterPair], name:
     """
     from .build import build_negatives
 
+    family_of = {p.item: p.family for p in pairs}
     data, dedup = training_data(pairs, trainable.modalities[0], name,
                                 templates=tuple(config.extra.get("caption_templates", ())))
-    config = dataclasses.replace(config, batch_size=min(config.batch_size, len(data)))
     groups = np.asarray(dedup.group_ids)
+    power = float(config.extra.get("family_power", 1.0))
+    if power != 1.0:
+        rows = family_repeats([family_of[a] for a in data.anchors], power)
+        data, groups = data.subset(rows), groups[rows]
+    config = dataclasses.replace(config, batch_size=min(config.batch_size, len(data)))
     negatives = build_negatives(config, data, groups)
     result = Trainer(trainable, make_loss(config), config, data=data, negatives=negatives,
                      group_ids=groups).fit()
     return result, dedup
+
+
+def family_repeats(families: Sequence[str], power: float) -> np.ndarray:
+    """Row indices that give each family a share of the rows ∝ ``size ** power``: every row of
+    the largest family once, the others' rows repeated ``round((largest / size) ** (1 - power))``
+    times (at least once).
+
+    Example:
+        >>> family_repeats(["a"] * 4 + ["b"], 0.0).tolist()
+        [0, 1, 2, 3, 4, 4, 4, 4]
+    """
+    names, counts = np.unique(np.asarray(families), return_counts=True)
+    size = dict(zip(names.tolist(), counts.tolist(), strict=True))
+    largest = max(size.values())
+    reps = {f: max(1, round((largest / n) ** (1.0 - power))) for f, n in size.items()}
+    return np.asarray([i for i, f in enumerate(families) for _ in range(reps[f])], np.int64)
 
 
 def training_data(pairs: Sequence[StarterPair], modality: str, name: str, *,
