@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from xmodal.index import _meta
+from xmodal.index.filters import Filter
 from xmodal.index.types import (
     CollectionInfo,
     CollectionMismatchError,
@@ -103,7 +104,7 @@ class CollectionBase:
         k: int = 10,
         *,
         model: str | None = None,
-        filter: Mapping[str, Any] | None = None,
+        filter: Mapping[str, Any] | Filter | None = None,
         normalize: bool = False,
     ) -> list[SearchHits]:
         """Top-k by cosine per query; see :class:`xmodal.index.protocols.Collection`."""
@@ -182,7 +183,7 @@ class CollectionBase:
     ) -> UpsertResult:
         raise NotImplementedError
 
-    def _search(self, queries: np.ndarray, k: int, flt: dict[str, Any]) -> list[SearchHits]:
+    def _search(self, queries: np.ndarray, k: int, flt: Filter) -> list[SearchHits]:
         raise NotImplementedError
 
     def _get(self, ids: list[str]) -> dict[str, Record]:

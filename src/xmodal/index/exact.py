@@ -33,19 +33,15 @@ import numpy as np
 
 from xmodal.index import _meta
 from xmodal.index.base import CollectionBase, IndexBase
+from xmodal.index.filters import Filter, matches
 from xmodal.index.types import Record, SearchHits, UpsertResult
 
 DATA_FILE = "data.npz"
 
 
-def _matches(payload: dict[str, Any], flt: dict[str, Any]) -> bool:
-    """Exact match of every filter key, as Qdrant does it (a list matches if any item does)."""
-    for key, want in flt.items():
-        have = payload.get(key)
-        values = have if isinstance(have, list) else [have]
-        if not any(v == want and isinstance(v, bool) == isinstance(want, bool) for v in values):
-            return False
-    return True
+def _matches(payload: dict[str, Any], flt: Filter) -> bool:
+    """Whether a payload passes the filter (:func:`xmodal.index.filters.matches`, the oracle)."""
+    return matches(flt, payload)
 
 
 def top_k(scores: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
@@ -135,7 +131,7 @@ class ExactCollection(CollectionBase):
         self._write(np.ascontiguousarray(new_vecs), new_ids.astype(str), new_pls)
         return UpsertResult(inserted=len(fresh), updated=len(ids) - len(fresh))
 
-    def _search(self, queries: np.ndarray, k: int, flt: dict[str, Any]) -> list[SearchHits]:
+    def _search(self, queries: np.ndarray, k: int, flt: Filter) -> list[SearchHits]:
         scores = queries @ self._vectors.T  # (q, n)
         if flt:
             keep = np.array([_matches(p, flt) for p in self._payloads], dtype=bool)  # (n,)

@@ -38,6 +38,8 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,7 @@ import numpy as np
 from xmodal._optional import require
 from xmodal.index import _meta
 from xmodal.index.base import CollectionBase, IndexBase
+from xmodal.index.filters import Filter, index_kind, leaves, to_edge
 from xmodal.index.types import IndexBusyError, Record, SearchHits, UpsertResult
 from xmodal.index.validate import RESERVED_PAYLOAD_KEY, point_id
 
@@ -60,12 +63,14 @@ def _edge() -> Any:
     return require("qdrant_edge", "index")
 
 
-def _edge_filter(qe: Any, flt: dict[str, Any]) -> Any:
-    if not flt:
-        return None
-    return qe.Filter(
-        must=[qe.FieldCondition(key=k, match=qe.MatchValue(v)) for k, v in flt.items()]
-    )
+def _edge_filter(qe: Any, flt: Filter, indexed: Mapping[str, str] | None = None) -> Any:
+    return to_edge(flt, qe, indexed)
+
+
+_SCHEMA = {"keyword": "Keyword", "float": "Float", "datetime": "Datetime", "text": "Text",
+           "bool": "Bool", "integer": "Integer"}
+"""xmodal's index kinds (:data:`~xmodal.index.filters.IndexKind`) as ``PayloadSchemaType``
+names (``integer`` only read back from a shard indexed by someone else)."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -79,6 +84,14 @@ def _split_payload(payload: dict[str, Any] | None) -> tuple[str, dict[str, Any]]
     return str(p.pop(RESERVED_PAYLOAD_KEY)), p
 
 
+def _indexed_keys(shard: Any) -> dict[str, str]:
+    """The payload indexes a shard holds, as ``{key: kind}`` (:data:`_SCHEMA`'s names)."""
+    types = _edge().PayloadSchemaType
+    kinds = [(getattr(types, name), kind) for kind, name in _SCHEMA.items()]
+    return {key: next((kind for t, kind in kinds if info.data_type == t), "other")
+            for key, info in shard.info().payload_schema.items()}
+
+
 class EdgeCollection(CollectionBase):
     """One collection: one ``EdgeShard`` in ``ROOT/NAME/shard``."""
 
@@ -90,6 +103,8 @@ class EdgeCollection(CollectionBase):
         self._shard = shard
         self._optimize_after = optimize_after
         self._pending = 0
+        self._index_lock = threading.Lock()
+        self._indexed = _indexed_keys(shard)  # key -> index kind, as the shard holds them
 
     def count(self) -> int:
         """Number of stored vectors."""
@@ -115,14 +130,37 @@ class EdgeCollection(CollectionBase):
             self.optimize()
         return UpsertResult(inserted=len(ids) - len(existing), updated=len(existing))
 
-    def _search(self, queries: np.ndarray, k: int, flt: dict[str, Any]) -> list[SearchHits]:
+    def _ensure_indexes(self, flt: Filter) -> None:
+        """Create the payload index of each filtered key the first time it is filtered.
+
+        The kind follows the key's type (xmodal's typed keys) or the condition (a text match:
+        full-text; a numeric range: float; a datetime range: datetime; a string match:
+        keyword; a boolean: bool; an integer match: none, the integer index truncates floats).
+        A key keeps its first index. Filtering stays correct without one, only slower.
+        """
+        wanted = {c.key: kind for c in leaves(flt)
+                  if c.key not in self._indexed and (kind := index_kind(c)) is not None}
+        if not wanted:
+            return
+        qe = _edge()
+        with self._index_lock:
+            for key, kind in wanted.items():
+                if key not in self._indexed:
+                    schema = getattr(qe.PayloadSchemaType, _SCHEMA[kind])
+                    self._shard.update(qe.UpdateOperation.create_field_index(key, schema))
+                    self._indexed[key] = kind
+
+    def _search(self, queries: np.ndarray, k: int, flt: Filter) -> list[SearchHits]:
         qe = _edge()
         params = _search_params(max(SEARCH_EF, k))
+        if flt:
+            self._ensure_indexes(flt)
+        edge_filter = _edge_filter(qe, flt, self._indexed)
         requests = [
             qe.QueryRequest(
                 limit=k,
                 query=qe.Query.Nearest(q.tolist(), using=VECTOR_NAME),
-                filter=_edge_filter(qe, flt),
+                filter=edge_filter,
                 with_payload=True,
                 params=params,
             )
@@ -178,6 +216,7 @@ class EdgeCollection(CollectionBase):
             "segments": int(info.segments_count),
             "indexed_vectors": int(info.indexed_vectors_count),
             "hnsw": {"m": HNSW_M, "ef_construct": HNSW_EF_CONSTRUCT, "ef": SEARCH_EF},
+            "payload_indexes": dict(sorted(self._indexed.items())),
         }
 
     def _close(self) -> None:

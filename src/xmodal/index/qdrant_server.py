@@ -32,6 +32,7 @@ import numpy as np
 
 from xmodal._optional import require
 from xmodal.index.base import CollectionBase, IndexBase
+from xmodal.index.filters import Filter, to_qdrant_models
 from xmodal.index.types import Record, SearchHits, UpsertResult
 from xmodal.index.validate import RESERVED_PAYLOAD_KEY, point_id
 
@@ -46,13 +47,8 @@ def _models() -> Any:
     return require("qdrant_client.models", "index")
 
 
-def _filter(flt: dict[str, Any]) -> Any:
-    if not flt:
-        return None
-    m = _models()
-    return m.Filter(
-        must=[m.FieldCondition(key=k, match=m.MatchValue(value=v)) for k, v in flt.items()]
-    )
+def _filter(flt: Filter) -> Any:
+    return to_qdrant_models(flt, _models())
 
 
 def _split_payload(payload: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
@@ -94,7 +90,7 @@ class QdrantServerCollection(CollectionBase):
         self._client.upsert(self.name, points=points, wait=True)
         return UpsertResult(inserted=len(ids) - len(existing), updated=len(existing))
 
-    def _search(self, queries: np.ndarray, k: int, flt: dict[str, Any]) -> list[SearchHits]:
+    def _search(self, queries: np.ndarray, k: int, flt: Filter) -> list[SearchHits]:
         m = _models()
         params = (
             self._params if k <= SEARCH_EF or self._params is None else (m.SearchParams(hnsw_ef=k))
