@@ -88,6 +88,7 @@ class ExactCollection(CollectionBase):
             self._ids = np.zeros(0, dtype=str)
             self._payloads = []
         self._rows = {i: r for r, i in enumerate(self._ids.tolist())}
+        self._masks: dict[Filter, np.ndarray] = {}  # filter -> rows it keeps (until a write)
 
     def count(self) -> int:
         """Number of stored vectors."""
@@ -111,6 +112,19 @@ class ExactCollection(CollectionBase):
             raise
         self._vectors, self._ids, self._payloads = vectors, ids, payloads
         self._rows = {i: r for r, i in enumerate(ids.tolist())}
+        self._masks = {}
+
+    def _keep(self, flt: Filter) -> np.ndarray:
+        """The rows ``flt`` keeps, shape (n,) bool: evaluated once per filter between writes
+        (a search's lists and a session's queries repeat the same filter)."""
+        masks, payloads = self._masks, self._payloads  # a write replaces both: no stale entry
+        keep = masks.get(flt)
+        if keep is None:
+            keep = np.array([_matches(p, flt) for p in payloads], dtype=bool)  # (n,)
+            if len(masks) >= 64:
+                masks.clear()
+            masks[flt] = keep
+        return keep
 
     def _upsert(
         self, ids: list[str], vectors: np.ndarray, payloads: list[dict[str, Any]]
@@ -134,8 +148,7 @@ class ExactCollection(CollectionBase):
     def _search(self, queries: np.ndarray, k: int, flt: Filter) -> list[SearchHits]:
         scores = queries @ self._vectors.T  # (q, n)
         if flt:
-            keep = np.array([_matches(p, flt) for p in self._payloads], dtype=bool)  # (n,)
-            scores[:, ~keep] = -np.inf
+            scores[:, ~self._keep(flt)] = -np.inf
         out = []
         for row_scores in scores:
             rows = top_k(row_scores, self._ids, k)

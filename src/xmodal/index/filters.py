@@ -51,6 +51,7 @@ an ISO-8601 datetime (e.g. "2026-12-06T08:00:00Z")
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -345,6 +346,7 @@ def _kind(value: Any) -> str:
         type(value), type(value).__name__)
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_datetime(text: str) -> datetime | None:
     """An ISO-8601 datetime as a timezone-aware instant (no offset: UTC), or None.
 
