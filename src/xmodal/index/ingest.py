@@ -8,10 +8,14 @@ Each document (one file) is stored once per *representation*, all under the same
   text query can match the caption as well as the pixels, fused by document);
 - a text document in the ``(model, text)`` collection of the text encoder.
 
-Payloads carry ``path``, ``modality``, ``sha256``, ``representation`` and the caption. A
+Payloads carry ``path``, ``modality``, ``sha256``, ``representation`` and the caption, then the
+document's metadata, flat (:mod:`xmodal.index.metadata`: automatic keys, ``captions.jsonl``
+keys, a ``NAME.json`` side-car; a bad side-car is reported in ``skipped`` and left out). A
 manifest (``xmodal-manifest.json`` in the index folder, or beside it for server URIs) maps each
 path to its document id and content hash: a file already stored unchanged is not re-encoded, a
-changed file replaces its old document, and ``prune=True`` deletes the documents of files that
+changed file replaces its old document, a file whose metadata alone changed (a side-car
+edited, the file touched) gets its payloads rewritten with the stored vectors (not re-encoded;
+counted unchanged), and ``prune=True`` deletes the documents of files that
 no longer exist. Bad files (undecodable, empty) are reported and skipped; the rest are indexed.
 
 Crash safety (a kill at any point, SIGKILL included, loses nothing acknowledged and leaves no
@@ -56,6 +60,7 @@ from xmodal.data.problems import ItemProblem
 
 from . import collection_name
 from ._meta import write_json_atomic
+from .metadata import document_metadata, metadata_digest, payload_metadata
 from .protocols import Collection, Index
 from .validate import document_id
 
@@ -224,6 +229,7 @@ def ingest(
     written: set[str] = set()
     by_modality: dict[str, list[CorpusFile]] = {}
     seen_paths: set[str] = set()
+    metas: dict[str, dict[str, Any]] = {}  # path -> the document's metadata
     for f in files:
         if str(f.path) in seen_paths:
             skipped.append(ItemProblem(index=len(skipped), item=str(f.path),
@@ -233,6 +239,9 @@ def ingest(
                                        reason=f"no encoder for {f.modality}"))
         else:
             by_modality.setdefault(f.modality, []).append(f)
+            metas[str(f.path)], problems = document_metadata(f)
+            skipped.extend(ItemProblem(index=len(skipped), item=item, reason=reason)
+                           for item, reason in problems)
         seen_paths.add(str(f.path))
     for modality, group in by_modality.items():
         encoder = encoders[modality]
@@ -247,22 +256,28 @@ def ingest(
             same = (bool(entry) and entry["sha256"] == f.sha256 and entry.get("doc") == doc
                     and entry.get("caption") == f.caption
                     and main_name in entry.get("collections", ()))
+            if same and entry.get("meta") != metadata_digest(metas[key]):
+                _refresh_metadata(index, entry, metas[key])  # only the metadata changed
+                if manifest_file:
+                    _save_manifest(manifest_file, known)
             if same:
                 counts["unchanged"] += 1
             else:
                 todo.append(f)
-        stored_already = _stored_already(todo, main, caption_col)
+        stored_already = _stored_already(todo, main, caption_col, metas)
         if stored_already:  # stored before a crash or by an ingest without a manifest
             adopted = set(stored_already)
             todo = [f for f in todo if f not in adopted]
             counts["unchanged"] += len(stored_already)
-            counts["replaced"] += _record(known, stored_already, index, main, caption_col)
+            counts["replaced"] += _record(known, stored_already, index, main, caption_col,
+                                          metas)
             if manifest_file:
                 _save_manifest(manifest_file, known)
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
-            stored = _store_batch(batch, encoder, modality, main, caption_col, workers, failed)
-            counts["replaced"] += _record(known, stored, index, main, caption_col)
+            stored = _store_batch(batch, encoder, modality, main, caption_col, workers, failed,
+                                  metas)
+            counts["replaced"] += _record(known, stored, index, main, caption_col, metas)
             counts["indexed"] += len(stored)
             written.update(c.name for c in (main, caption_col) if c is not None)
             if manifest_file:
@@ -283,8 +298,8 @@ def ingest(
                         collections=tuple(sorted(written)), **counts)
 
 
-def _stored_already(todo: list[CorpusFile], main: Collection,
-                    caption_col: Collection | None) -> list[CorpusFile]:
+def _stored_already(todo: list[CorpusFile], main: Collection, caption_col: Collection | None,
+                    metas: Mapping[str, Mapping[str, Any]]) -> list[CorpusFile]:
     """The files of ``todo`` whose document is completely in the store already, as it would be
     stored now (same content and caption; the caption representation too when there is one)."""
     if not todo:
@@ -293,7 +308,8 @@ def _stored_already(todo: list[CorpusFile], main: Collection,
     mains = _get_all(main, ids)
     found = [(f, i) for f, i, rec in zip(todo, ids, mains, strict=True)
              if rec is not None and rec.payload.get("sha256") == f.sha256
-             and rec.payload.get("caption") == f.caption]
+             and rec.payload.get("caption") == f.caption
+             and payload_metadata(rec.payload) == metas[str(f.path)]]
     if caption_col is None:
         return [f for f, _ in found]
     with_caption = [(f, i) for f, i in found if f.caption]
@@ -310,7 +326,8 @@ def _get_all(col: Collection, ids: list[str], chunk: int = 1024) -> list[Any]:
 
 
 def _record(known: dict[str, dict[str, Any]], stored: list[CorpusFile], index: Index,
-            main: Collection, caption_col: Collection | None) -> int:
+            main: Collection, caption_col: Collection | None,
+            metas: Mapping[str, Mapping[str, Any]]) -> int:
     """Enter stored files in the manifest (deleting old versions); returns how many replaced."""
     replaced = 0
     names = {c.name for c in (main, caption_col) if c is not None}
@@ -324,7 +341,7 @@ def _record(known: dict[str, dict[str, Any]], stored: list[CorpusFile], index: I
         if old is not None and old.get("doc") == doc:
             cols |= set(old.get("collections", ()))  # also stored by another model
         known[key] = {"doc": doc, "sha256": f.sha256, "caption": f.caption,
-                      "collections": sorted(cols)}
+                      "meta": metadata_digest(metas[key]), "collections": sorted(cols)}
     return replaced
 
 
@@ -335,9 +352,29 @@ def _collection(index: Index, encoder: Any, modality: str) -> Collection:
                                    exist_ok=True)
 
 
+def _refresh_metadata(index: Index, entry: dict[str, Any], meta: Mapping[str, Any]) -> None:
+    """Store a document's new metadata in each of its collections (same vectors: no encode)."""
+    for name in entry.get("collections", []):
+        with contextlib.suppress(KeyError):  # the collection was dropped meanwhile
+            col = index.collection(name)
+            (rec,) = col.get([entry["doc"]])
+            if rec is not None and rec.vector is not None:
+                system = {k: v for k, v in rec.payload.items() if k not in payload_metadata(
+                    rec.payload)}
+                col.upsert([rec.id], rec.vector[None, :], [{**system, **meta}], normalize=True)
+    entry["meta"] = metadata_digest(meta)
+
+
+def _payload(f: CorpusFile, modality: str, representation: str,
+             meta: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored payload: the system keys, then the document's metadata (flat)."""
+    return {"path": str(f.path), "modality": modality, "sha256": f.sha256,
+            "representation": representation, "caption": f.caption, **meta}
+
+
 def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Collection,
-                 caption_col: Collection | None, workers: int,
-                 failed: list[ItemProblem]) -> list[CorpusFile]:
+                 caption_col: Collection | None, workers: int, failed: list[ItemProblem],
+                 metas: Mapping[str, Mapping[str, Any]]) -> list[CorpusFile]:
     """Encode one batch (bad files reported), store it; returns the stored files."""
     if modality == "text":
         texts, good = [], []
@@ -363,8 +400,7 @@ def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Col
     if not stored:
         return []
     ids = [document_id(str(f.path), f.sha256) for f in stored]
-    payloads = [{"path": str(f.path), "modality": modality, "sha256": f.sha256,
-                 "representation": modality, "caption": f.caption} for f in stored]
+    payloads = [_payload(f, modality, modality, metas[str(f.path)]) for f in stored]
     if caption_col is not None:  # captions first: the main vector, stored last, marks complete
         with_caption = [(i, f) for i, f in zip(ids, stored, strict=True) if f.caption]
         keep: list[tuple[str, CorpusFile]] = []
@@ -375,8 +411,7 @@ def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Col
             if keep:
                 caption_col.upsert(
                     [i for i, _ in keep], cap.vectors,
-                    [{"path": str(f.path), "modality": modality, "sha256": f.sha256,
-                      "representation": "caption", "caption": f.caption} for _, f in keep],
+                    [_payload(f, modality, "caption", metas[str(f.path)]) for _, f in keep],
                     model=encoder.card.name)
         stale = sorted(set(ids) - {i for i, _ in keep})  # caption removed (or unencodable)
         if stale:
