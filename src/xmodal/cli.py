@@ -135,8 +135,10 @@ def search(
     weights: Annotated[list[str] | None, typer.Option(
         "--weight", help="NAME=W: RRF weight of a collection or list (repeatable).")] = None,
     filter: Annotated[list[str] | None, typer.Option(
-        "--filter", help="KEY=VALUE: exact match on a payload field (repeatable; VALUE is "
-        "read as JSON when it parses, e.g. 3 or true).")] = None,
+        "--filter", help="A payload filter in Qdrant's filter JSON, e.g. '{\"must\": [{\"key\": "
+        "\"ext\", \"match\": {\"value\": \"png\"}}]}' (must/should/must_not; match value, "
+        "any, except, text; range with numbers or ISO-8601 datetimes), or KEY=VALUE (exact "
+        "match; VALUE read as JSON when it parses). Repeatable: all must hold.")] = None,
     project: bool = typer.Option(False, help="Apply a collection's stored gap projection to "
                                  "the query vector."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for agents."),
@@ -153,7 +155,7 @@ def search(
         request = SearchRequest(
             query, image=image, audio=audio, k=k, modalities=modalities or (), mixed=mixed,
             route=route, collections=collections or (), fusion=fusion,  # type: ignore[arg-type]
-            project=project, filter=_pairs(filter, "--filter", _json_value), rrf_k=rrf_k,
+            project=project, filter=_filters(filter), rrf_k=rrf_k,
             weights=_pairs(weights, "--weight", float))
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -176,6 +178,29 @@ def _pairs(items: list[str] | None, option: str,
         except ValueError as exc:
             raise ValueError(f"{option} {item!r}: {exc}") from exc
     return out
+
+
+def _filters(items: list[str] | None) -> dict[str, Any] | None:
+    """``--filter`` values as one filter: a JSON object each (``{...}``) or ``KEY=VALUE``
+    pairs; several are combined with ``must`` (None when none is given)."""
+    import json
+
+    if not items:
+        return None
+    objects = []
+    for item in items:
+        if item.lstrip().startswith("{"):
+            try:
+                objects.append(json.loads(item))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"--filter {item!r:.80} is not JSON: {exc}") from exc
+        else:
+            objects.append(_pairs([item], "--filter", _json_value))
+    if len(objects) == 1:
+        return objects[0]
+    from .index.filters import parse_filter, to_json
+
+    return {"must": [to_json(parse_filter(o)) for o in objects]}
 
 
 def _json_value(text: str) -> Any:

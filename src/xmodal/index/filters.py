@@ -60,7 +60,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 __all__ = [
-    "Condition", "DatetimeRange", "Filter", "FilterError", "MatchAny", "MatchExcept",
+    "FILTER_HELP", "Condition", "DatetimeRange", "Filter", "FilterError", "MatchAny", "MatchExcept",
     "MatchText", "MatchValue", "Range", "leaves", "matches", "parse_datetime", "parse_filter",
     "to_edge", "to_json", "to_qdrant_models", "tokens",
 ]
@@ -88,6 +88,19 @@ TYPED_KEYS: Mapping[str, IndexKind] = {
     "taken_at": "datetime",
 }
 """The payload keys whose type xmodal sets (system and automatic metadata keys)."""
+
+FILTER_HELP = (
+    "A payload filter in Qdrant's filter JSON (a subset): {\"must\" | \"should\" | "
+    "\"must_not\": [CONDITION, ...]} where a CONDITION is {\"key\": K, \"match\": "
+    "{\"value\": V}} (str, int, bool), {\"key\": K, \"match\": {\"any\": [...]}}, "
+    "{\"key\": K, \"match\": {\"except\": [...]}}, {\"key\": K, \"match\": {\"text\": "
+    "\"words\"}} (every word among the field's words), {\"key\": K, \"range\": {\"gt\" | "
+    "\"gte\" | \"lt\" | \"lte\": number or ISO-8601 datetime}}, or a nested filter; or the "
+    "shorthand {\"key\": value} (exact match). Keys: the metadata of hits (ext, folder, "
+    "size_bytes, mtime, width, height, duration_s, taken_at, side-car keys) and modality, path.")
+FILTER_EXAMPLE = {"must": [{"key": "ext", "match": {"any": ["png", "jpg"]}},
+                           {"key": "mtime", "range": {"gte": "2026-12-01T00:00:00Z"}}]}
+"""The filter subset in one paragraph: the HTTP schema's and the MCP tool's description."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _DATETIME = re.compile(
