@@ -8,6 +8,12 @@ Each document (one file) is stored once per *representation*, all under the same
   text query can match the caption as well as the pixels, fused by document);
 - a text document in the ``(model, text)`` collection of the text encoder.
 
+Lexical lists: every document's text representations (file name, caption, a text document's
+text) are also stored in the index's lexical (BM25) collection, under the same document id and
+payload (:mod:`xmodal.index.lexical_store`), written with the captions, before the main vector;
+an index made before lexical lists existed gets them for its unchanged files on the next ingest
+(no re-encoding), and ``lexical=False`` leaves them out.
+
 Payloads carry ``path``, ``modality``, ``sha256``, ``representation`` and the caption. A
 manifest (``xmodal-manifest.json`` in the index folder, or beside it for server URIs) maps each
 path to its document id and content hash: a file already stored unchanged is not re-encoded, a
@@ -56,6 +62,8 @@ from xmodal.data.problems import ItemProblem
 
 from . import collection_name
 from ._meta import write_json_atomic
+from .lexical_ingest import lexical_backfill, store_lexical
+from .lexical_store import LexicalCollection, open_lexical
 from .protocols import Collection, Index
 from .validate import document_id
 
@@ -183,6 +191,7 @@ def ingest(
     batch_size: int = 64,
     workers: int = 0,
     captions: bool = True,
+    lexical: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
     on_stored: Callable[[Sequence[CorpusFile]], None] | None = None,
 ) -> IngestReport:
@@ -202,6 +211,8 @@ def ingest(
         batch_size: Files encoded and stored per batch (and between manifest writes).
         workers: Decoding worker processes for images and audio.
         captions: Also store side-car captions in the encoder's text collection.
+        lexical: Also store each document's text (file name, caption, text) in the index's
+            lexical BM25 collection (created when missing).
         progress: Called as ``progress(modality, done, total)`` after each batch.
         on_stored: Called with the files of each batch once they are stored and recorded in
             the manifest (the acknowledgement: a kill after it loses none of them).
@@ -234,13 +245,14 @@ def ingest(
         else:
             by_modality.setdefault(f.modality, []).append(f)
         seen_paths.add(str(f.path))
+    lex = open_lexical(index, create=bool(by_modality)) if lexical else None
     for modality, group in by_modality.items():
         encoder = encoders[modality]
         main = _collection(index, encoder, modality)
         caption_col = (_collection(index, encoder, "text")
                        if captions and modality != "text" and encoder.card.supports("text")
                        else None)
-        todo, main_name = [], main.name
+        todo, same_files, main_name = [], [], main.name
         for f in group:
             key, doc = str(f.path), document_id(str(f.path), f.sha256)
             entry = known.get(key)
@@ -249,6 +261,7 @@ def ingest(
                     and main_name in entry.get("collections", ()))
             if same:
                 counts["unchanged"] += 1
+                same_files.append(f)
             else:
                 todo.append(f)
         stored_already = _stored_already(todo, main, caption_col)
@@ -259,9 +272,12 @@ def ingest(
             counts["replaced"] += _record(known, stored_already, index, main, caption_col)
             if manifest_file:
                 _save_manifest(manifest_file, known)
+        if lex is not None:  # an index made before lexical lists: add them, no re-encoding
+            lexical_backfill(lex, [*same_files, *stored_already], modality, failed)
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
-            stored = _store_batch(batch, encoder, modality, main, caption_col, workers, failed)
+            stored = _store_batch(batch, encoder, modality, main, caption_col, workers, failed,
+                                  lex)
             counts["replaced"] += _record(known, stored, index, main, caption_col)
             counts["indexed"] += len(stored)
             written.update(c.name for c in (main, caption_col) if c is not None)
@@ -337,10 +353,12 @@ def _collection(index: Index, encoder: Any, modality: str) -> Collection:
 
 def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Collection,
                  caption_col: Collection | None, workers: int,
-                 failed: list[ItemProblem]) -> list[CorpusFile]:
+                 failed: list[ItemProblem],
+                 lex: LexicalCollection | None = None) -> list[CorpusFile]:
     """Encode one batch (bad files reported), store it; returns the stored files."""
+    texts: list[str] = []
     if modality == "text":
-        texts, good = [], []
+        good = []
         for f in batch:
             try:
                 texts.append(f.path.read_text("utf-8"))
@@ -381,11 +399,18 @@ def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Col
         stale = sorted(set(ids) - {i for i, _ in keep})  # caption removed (or unencodable)
         if stale:
             caption_col.delete(stale)
+    if lex is not None:  # before the main vector too: it is the mark of a complete document
+        kept = report.indices.tolist()
+        store_lexical(lex, stored, modality,
+                       [texts[i] for i in kept] if modality == "text" else [None] * len(stored))
     main.upsert(ids, report.vectors, payloads, model=encoder.card.name)
     return stored
 
 
 def _delete_doc(index: Index, entry: Mapping[str, Any]) -> None:
+    lex = open_lexical(index)
+    if lex is not None:
+        lex.delete([entry["doc"]])
     for name in entry.get("collections", []):
         with contextlib.suppress(KeyError):  # the collection was dropped meanwhile
             index.collection(name).delete([entry["doc"]])
