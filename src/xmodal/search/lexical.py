@@ -8,7 +8,9 @@ the caller's ``modalities``, every one with ``mixed`` or in the fallback; each m
 searched with its modality filter and merged by BM25 score, one collection's scores being
 comparable), except that a query naming an id or code (a term with a digit or joined by
 ``- . / : # + _``) or quoting a phrase searches every document: the router reads topics, not
-identifiers, and never hides the lexical list. With
+identifiers, and never hides the lexical list. Such a query also weights the lexical list as
+much as the dense lists together (unless the caller gave it a weight), so an exact match is not
+outvoted by several dense lists agreeing on a near miss. With
 ``collections=[...]`` there is no lexical list (it is not a named collection). Image, audio and
 vector queries get none.
 
@@ -155,7 +157,13 @@ def add_lexical(searched: SearchedLists, lexical: LexicalSearch | None) -> Searc
         trace.append(f"phrase filter: dropped {dropped} dense hits without the quoted phrases")
     all_payloads = dict(searched.payloads)
     if lexical.searched is not None:
-        lists.append(lexical.searched)
+        own = lexical.searched
+        if exact_cue(lexical.query) and own.ranked.weight == 1.0 and len(lists) > 1:
+            # an id, a code or a phrase: the lexical list counts as much as the dense ones
+            own = replace(own, ranked=replace(own.ranked, weight=float(len(lists))))
+            trace.append(f"bm25 weighted ×{len(lists)} (the query names an id, a code or a "
+                         "phrase: as much as the dense lists together)")
+        lists.append(own)
         for i, p in lexical.payloads.items():
             all_payloads.setdefault(i, p)
     return SearchedLists(tuple(lists), all_payloads, (*searched.errors, *lexical.errors),
