@@ -88,7 +88,8 @@ def test_search_json(indexed):
         assert set(hit) >= HIT_KEYS and hit["rank"] == rank and hit["modality"] == "image"
         assert set(hit["raw_scores"]) == set(hit["ranks"])
     assert hits[0]["fused"] is True
-    assert set(hits[0]["raw_scores"]) == {"toy-image.image", "toy-image.text[image]"}
+    # the dense lists, and the lexical list (the file name "heart" matches the query's word)
+    assert set(hits[0]["raw_scores"]) == {"toy-image.image", "toy-image.text[image]", "bm25"}
     # the router's zero-shot model ("minilm") is not a toy: rules only, and the trace says so
     assert any(s.startswith("router: no zero-shot") for s in data["trace"])
 
@@ -100,7 +101,8 @@ def test_search_k_and_modality(indexed):
     audio = json.loads(invoke("search", "drum", "--index", indexed, "--json", "--modality",
                               "audio").stdout)
     assert [Path(h["path"]).name for h in audio["hits"]] == ["drum.wav", "violin.wav"]
-    assert audio["hits"][0]["fused"] is False
+    # one dense list (toy-audio.audio) plus the lexical list ("drum" is drum.wav's file name)
+    assert audio["hits"][0]["fused"] is True and "bm25" in audio["hits"][0]["raw_scores"]
 
 
 def test_search_by_example_and_table(indexed, corpus):

@@ -77,7 +77,8 @@ class CorpusFile:
     sha256: str  # of the file's bytes: the content key (a moved file keeps it)
     caption: str | None = None  # side-car caption of an image or audio file
     folder: str | None = None  # the file's folder relative to the scanned root ("." for it)
-    extra: dict[str, Any] | None = None  # extra keys of its captions.jsonl entry (unchecked)
+    extra: dict[str, Any] | None = field(default=None, compare=False)  # extra keys of its
+    #                                      captions.jsonl entry (unchecked; not hashed)
     sidecar: Path | None = None  # its metadata side-car NAME.json, when there is one
 
 

@@ -211,6 +211,7 @@ class IndexBase:
     def __init__(self) -> None:
         self._open_cols: dict[str, CollectionBase] = {}
         self._closed = False
+        self._lexical: Any = None  # the lexical collection, once opened (lexical_store.py)
 
     def create_collection(
         self,
@@ -270,6 +271,8 @@ class IndexBase:
         """Flush and release the store (idempotent)."""
         if not self._closed:
             self._closed = True
+            if self._lexical is not None:
+                self._lexical.close()
             self._close()
             self._open_cols.clear()
 

@@ -8,6 +8,12 @@ Each document (one file) is stored once per *representation*, all under the same
   text query can match the caption as well as the pixels, fused by document);
 - a text document in the ``(model, text)`` collection of the text encoder.
 
+Lexical lists: every document's text representations (file name, caption, a text document's
+text) are also stored in the index's lexical (BM25) collection, under the same document id and
+payload (:mod:`xmodal.index.lexical_store`), written with the captions, before the main vector;
+an index made before lexical lists existed gets them for its unchanged files on the next ingest
+(no re-encoding), and ``lexical=False`` leaves them out.
+
 Payloads carry ``path``, ``modality``, ``sha256``, ``representation`` and the caption, then the
 document's metadata, flat (:mod:`xmodal.index.metadata`: automatic keys, ``captions.jsonl``
 keys, a ``NAME.json`` side-car; a bad side-car is reported in ``skipped`` and left out). A
@@ -60,7 +66,9 @@ from xmodal.data.problems import ItemProblem
 
 from . import collection_name
 from ._meta import write_json_atomic
-from .metadata import document_metadata, metadata_digest, payload_metadata
+from .lexical_ingest import lexical_backfill, store_lexical
+from .lexical_store import LexicalCollection, open_lexical
+from .metadata import document_metadata, document_payload, metadata_digest, payload_metadata
 from .protocols import Collection, Index
 from .validate import document_id
 
@@ -188,6 +196,7 @@ def ingest(
     batch_size: int = 64,
     workers: int = 0,
     captions: bool = True,
+    lexical: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
     on_stored: Callable[[Sequence[CorpusFile]], None] | None = None,
 ) -> IngestReport:
@@ -207,6 +216,8 @@ def ingest(
         batch_size: Files encoded and stored per batch (and between manifest writes).
         workers: Decoding worker processes for images and audio.
         captions: Also store side-car captions in the encoder's text collection.
+        lexical: Also store each document's text (file name, caption, text) in the index's
+            lexical BM25 collection (created when missing).
         progress: Called as ``progress(modality, done, total)`` after each batch.
         on_stored: Called with the files of each batch once they are stored and recorded in
             the manifest (the acknowledgement: a kill after it loses none of them).
@@ -243,13 +254,14 @@ def ingest(
             skipped.extend(ItemProblem(index=len(skipped), item=item, reason=reason)
                            for item, reason in problems)
         seen_paths.add(str(f.path))
+    lex = open_lexical(index, create=bool(by_modality)) if lexical else None
     for modality, group in by_modality.items():
         encoder = encoders[modality]
         main = _collection(index, encoder, modality)
         caption_col = (_collection(index, encoder, "text")
                        if captions and modality != "text" and encoder.card.supports("text")
                        else None)
-        todo, main_name = [], main.name
+        todo, same_files, refreshed, main_name = [], [], set(), main.name
         for f in group:
             key, doc = str(f.path), document_id(str(f.path), f.sha256)
             entry = known.get(key)
@@ -258,10 +270,12 @@ def ingest(
                     and main_name in entry.get("collections", ()))
             if same and entry.get("meta") != metadata_digest(metas[key]):
                 _refresh_metadata(index, entry, metas[key])  # only the metadata changed
+                refreshed.add(f)
                 if manifest_file:
                     _save_manifest(manifest_file, known)
             if same:
                 counts["unchanged"] += 1
+                same_files.append(f)
             else:
                 todo.append(f)
         stored_already = _stored_already(todo, main, caption_col, metas)
@@ -273,10 +287,13 @@ def ingest(
                                           metas)
             if manifest_file:
                 _save_manifest(manifest_file, known)
+        if lex is not None:  # an index made before lexical lists: add them, no re-encoding
+            lexical_backfill(lex, [*same_files, *stored_already], modality, failed, metas,
+                             refresh=refreshed)
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
             stored = _store_batch(batch, encoder, modality, main, caption_col, workers, failed,
-                                  metas)
+                                  metas, lex)
             counts["replaced"] += _record(known, stored, index, main, caption_col, metas)
             counts["indexed"] += len(stored)
             written.update(c.name for c in (main, caption_col) if c is not None)
@@ -365,19 +382,14 @@ def _refresh_metadata(index: Index, entry: dict[str, Any], meta: Mapping[str, An
     entry["meta"] = metadata_digest(meta)
 
 
-def _payload(f: CorpusFile, modality: str, representation: str,
-             meta: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored payload: the system keys, then the document's metadata (flat)."""
-    return {"path": str(f.path), "modality": modality, "sha256": f.sha256,
-            "representation": representation, "caption": f.caption, **meta}
-
-
 def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Collection,
                  caption_col: Collection | None, workers: int, failed: list[ItemProblem],
-                 metas: Mapping[str, Mapping[str, Any]]) -> list[CorpusFile]:
+                 metas: Mapping[str, Mapping[str, Any]],
+                 lex: LexicalCollection | None = None) -> list[CorpusFile]:
     """Encode one batch (bad files reported), store it; returns the stored files."""
+    texts: list[str] = []
     if modality == "text":
-        texts, good = [], []
+        good = []
         for f in batch:
             try:
                 texts.append(f.path.read_text("utf-8"))
@@ -400,7 +412,7 @@ def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Col
     if not stored:
         return []
     ids = [document_id(str(f.path), f.sha256) for f in stored]
-    payloads = [_payload(f, modality, modality, metas[str(f.path)]) for f in stored]
+    payloads = [document_payload(f, modality, modality, metas[str(f.path)]) for f in stored]
     if caption_col is not None:  # captions first: the main vector, stored last, marks complete
         with_caption = [(i, f) for i, f in zip(ids, stored, strict=True) if f.caption]
         keep: list[tuple[str, CorpusFile]] = []
@@ -411,16 +423,24 @@ def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Col
             if keep:
                 caption_col.upsert(
                     [i for i, _ in keep], cap.vectors,
-                    [_payload(f, modality, "caption", metas[str(f.path)]) for _, f in keep],
+                    [document_payload(f, modality, "caption", metas[str(f.path)]) for _, f in keep],
                     model=encoder.card.name)
         stale = sorted(set(ids) - {i for i, _ in keep})  # caption removed (or unencodable)
         if stale:
             caption_col.delete(stale)
+    if lex is not None:  # before the main vector too: it is the mark of a complete document
+        kept = report.indices.tolist()
+        store_lexical(lex, stored, modality,
+                      [texts[i] for i in kept] if modality == "text" else [None] * len(stored),
+                      metas)
     main.upsert(ids, report.vectors, payloads, model=encoder.card.name)
     return stored
 
 
 def _delete_doc(index: Index, entry: Mapping[str, Any]) -> None:
+    lex = open_lexical(index)
+    if lex is not None:
+        lex.delete([entry["doc"]])
     for name in entry.get("collections", []):
         with contextlib.suppress(KeyError):  # the collection was dropped meanwhile
             index.collection(name).delete([entry["doc"]])

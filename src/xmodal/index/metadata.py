@@ -44,9 +44,9 @@ from typing import Any
 from xmodal.index.filters import KEY_PATTERN, parse_datetime
 
 __all__ = ["AUTOMATIC_KEYS", "PROBES", "SYSTEM_KEYS", "MetadataError", "automatic_metadata",
-           "check_metadata", "document_metadata", "metadata_digest", "payload_metadata"]
+           "check_metadata", "document_metadata", "document_payload", "metadata_digest", "payload_metadata"]
 
-SYSTEM_KEYS = ("path", "modality", "sha256", "representation", "caption", "_id")
+SYSTEM_KEYS = ("path", "modality", "sha256", "representation", "caption", "_id", "_words")
 """Payload keys xmodal owns; metadata never sets them."""
 AUTOMATIC_KEYS: Mapping[str, str] = {
     "folder": "str", "ext": "str", "size_bytes": "number", "mtime": "datetime",
@@ -229,6 +229,21 @@ def document_metadata(file: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]
             problems.append((str(file.sidecar), f"side-car not used ({file.path.name} is "
                              f"indexed with its other metadata): {exc}"))
     return meta, problems
+
+
+def document_payload(file: Any, modality: str, representation: str,
+                     meta: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored payload: the system keys, then the document's metadata (flat). ``file`` is a
+    :class:`~xmodal.data.corpus.CorpusFile` (its ``path``, ``sha256`` and ``caption``).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> f = SimpleNamespace(path="/a.png", sha256="ab", caption=None)
+        >>> document_payload(f, "image", "image", {"ext": "png"})["ext"]
+        'png'
+    """
+    return {"path": str(file.path), "modality": modality, "sha256": file.sha256,
+            "representation": representation, "caption": file.caption, **meta}
 
 
 def metadata_digest(meta: Mapping[str, Any]) -> str:

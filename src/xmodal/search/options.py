@@ -29,7 +29,7 @@ def check_weight_names(weights: Mapping[str, float] | None,
                        collections: Sequence[CollectionInfo]) -> None:
     """Refuse a weight for a name that is neither a collection nor one of its lists (the
     values were checked by the request)."""
-    names = {c.name for c in collections}
+    names = {c.name for c in collections} | {"bm25"}  # the lexical list (search/lexical.py)
     for name in weights or {}:
         if ListName.parse(name).collection not in names:
             raise ValueError(f"weight for {name!r}: no such collection")

@@ -1,0 +1,81 @@
+"""The bm25 list end to end: the issue's memo case through the CLI, phrases, old indexes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.api.toy import loader, toy_encoders
+from tests.commands.test_commands import encoders, invoke  # noqa: F401 (fixture)
+from xmodal.index import open_index
+from xmodal.index.ingest import ingest
+from xmodal.index.lexical_store import open_lexical
+from xmodal.search.searcher import Searcher
+
+MEMO = "Shipping memo: order qorvex-5521 left the warehouse on Monday."
+
+
+@pytest.fixture
+def memo_corpus(corpus: Path) -> Path:
+    (corpus / "docs/memo.txt").write_text(MEMO)
+    return corpus
+
+
+def test_a_product_code_finds_the_memo_first(encoders, memo_corpus, uri):  # noqa: F811
+    assert invoke("index", str(memo_corpus), "--index", uri).exit_code == 0
+    result = invoke("search", "qorvex-5521", "--index", uri, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    top = data["hits"][0]
+    assert Path(top["path"]).name == "memo.txt"
+    assert any("bm25" in name for name in top["raw_scores"]) and top["ranks"]["bm25"] == 1
+    assert top["raw_scores"]["bm25"] > 0 and top["fused"] is True  # a BM25 score, never `score`
+    assert any(t.startswith("lexical list bm25") for t in data["trace"])
+
+
+def test_phrases_filter_every_list_and_prune_deletes(memo_corpus, tmp_path):
+    toys = toy_encoders()
+    with open_index("exact:" + str(tmp_path / "i")) as index:
+        ingest(index, [memo_corpus], encoders=toys, manifest=tmp_path / "m.json")
+        searcher = Searcher(index, load=loader(toys), router_model=None)
+        hits = searcher.search('"a red heart"', mixed=True).hits
+        assert [Path(h.payload["path"]).name for h in hits] == ["heart.png"]  # its caption
+        loose = searcher.search("a red heart", mixed=True).hits
+        assert len(loose) > 1  # without quotes the phrase is not required
+        assert open_lexical(index).count() == 8  # 3 images, 2 sounds, 2 docs, the memo
+        (memo_corpus / "docs/memo.txt").unlink()
+        ingest(index, [memo_corpus], encoders=toys, manifest=tmp_path / "m.json", prune=True)
+        assert open_lexical(index).count() == 7
+        assert open_lexical(index).search("qorvex-5521", k=3).ids == ()
+
+
+def test_an_index_without_lexical_lists_works_and_is_upgraded(memo_corpus, tmp_path):
+    toys = toy_encoders()
+    with open_index("exact:" + str(tmp_path / "i")) as index:
+        ingest(index, [memo_corpus], encoders=toys, manifest=tmp_path / "m.json", lexical=False)
+        result = Searcher(index, load=loader(toys), router_model=None).search("qorvex-5521")
+        assert result.hits and not any("bm25" in h.raw_scores for h in result.hits)
+        assert any("no bm25 list" in t for t in result.trace)
+        report = ingest(index, [memo_corpus], encoders=toys, manifest=tmp_path / "m.json")
+        assert report.indexed == 0 and open_lexical(index).count() == 8  # nothing re-encoded
+        result = Searcher(index, load=loader(toys), router_model=None).search("qorvex-5521")
+        assert Path(result.hits[0].payload["path"]).name == "memo.txt"
+
+
+def test_lexical_list_is_never_a_cosine(memo_corpus, tmp_path):
+    toys = toy_encoders()
+    with open_index("exact:" + str(tmp_path / "i")) as index:
+        ingest(index, [memo_corpus], encoders=toys)
+        searcher = Searcher(index, load=loader(toys), router_model=None)
+        result = searcher.search("qorvex-5521", fusion="calibrated", weights={"bm25": 2.0})
+        top = result.hits[0]
+        assert top.fused and top.calibrated is None or "bm25" not in (top.calibrated or {})
+        # only the lexical list holds hits when the dense ones are restricted away: still RRF
+        only = searcher.search("qorvex-5521", filter={"modality": "text"},
+                               modalities=["audio"])
+        assert all(h.fused for h in only.hits)
+        assert searcher.search(image=str(memo_corpus / "images/cat.png")).hits
+        assert not any("bm25" in h.raw_scores
+                       for h in searcher.search(image=str(memo_corpus / "images/cat.png")).hits)
