@@ -23,13 +23,13 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from xmodal.index import open_index
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def data(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, list[str], list[dict]]:

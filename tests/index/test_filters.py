@@ -5,7 +5,7 @@ Qdrant Edge against the exact backend (the oracle) on seeded random payloads and
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -157,14 +157,14 @@ def test_qdrant_models_mapping():
     assert nested.must_not[0].match == models.MatchExcept(**{"except": ["x"]})
     d, e, f = got.should
     assert d.match == models.MatchText(text="hi") and e.range == models.Range(lt=2.0)
-    assert f.range == models.DatetimeRange(gte=datetime(2026, 12, 6, 8, tzinfo=timezone.utc))
+    assert f.range == models.DatetimeRange(gte=datetime(2026, 12, 6, 8, tzinfo=UTC))
     assert F.to_qdrant_models(parse_filter(None), models) is None
 
 
 # -- Qdrant Edge against the exact backend -------------------------------------------------
 TAGS = ["red", "green", "blue", "cat", "dog"]
 WORDS = ["Hello", "world", "foo", "bar", "Baz", "qux"]
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def random_payload(rng: random.Random) -> dict:

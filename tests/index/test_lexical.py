@@ -11,6 +11,7 @@ import pytest
 from xmodal.index import open_index
 from xmodal.index.lexical import Bm25Params, filename_text, parse_query, terms, words
 from xmodal.index.lexical_store import open_lexical
+from xmodal.index.validate import check_filter
 
 CORPUS = {
     "d1": "the red bicycle leans on the wall",
@@ -110,7 +111,8 @@ def test_server_requests_use_the_servers_bm25(tmp_path: Path):
     from xmodal.index.lexical_server import COLLECTION, ServerLexical, create_request
 
     lex = ServerLexical(client=None, params=Bm25Params(avg_len=100.0), local=False)
-    req = lex.query_request(("qorvex-5521", "qorvex"), (("red", "bicycle"),), 5, {"n": 1})
+    req = lex.query_request(("qorvex-5521", "qorvex"), (("red", "bicycle"),), 5,
+                            check_filter({"n": 1}))
     assert isinstance(req.query, m.Document) and req.query.model == "qdrant/bm25"
     assert req.query.text == "qorvex-5521 qorvex" and req.using == "bm25" and req.limit == 5
     opts = req.query.options

@@ -71,7 +71,7 @@ def test_lexical_list_is_never_a_cosine(memo_corpus, tmp_path):
         searcher = Searcher(index, load=loader(toys), router_model=None)
         result = searcher.search("qorvex-5521", fusion="calibrated", weights={"bm25": 2.0})
         top = result.hits[0]
-        assert top.fused and top.calibrated is None or "bm25" not in (top.calibrated or {})
+        assert (top.fused and top.calibrated is None) or "bm25" not in (top.calibrated or {})
         # only the lexical list holds hits when the dense ones are restricted away: still RRF
         only = searcher.search("qorvex-5521", filter={"modality": "text"},
                                modalities=["audio"])

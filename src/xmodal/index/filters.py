@@ -56,7 +56,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 __all__ = [
@@ -102,7 +102,7 @@ FILTER_EXAMPLE = {"must": [{"key": "ext", "match": {"any": ["png", "jpg"]}},
                            {"key": "mtime", "range": {"gte": "2026-12-01T00:00:00Z"}}]}
 """The filter subset in one paragraph: the HTTP schema's and the MCP tool's description."""
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DATETIME = re.compile(
     r"\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[Tt ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?"
     r"\s*(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?\s*")
@@ -375,11 +375,11 @@ def parse_datetime(text: str) -> datetime | None:
     m = _DATETIME.fullmatch(text)
     if m is None:
         return None
-    y, mo, d, hh, mm, ss, frac, z, sign, oh, om = m.groups()
+    y, mo, d, hh, mm, ss, frac, _z, sign, oh, om = m.groups()
     try:
         micro = int((frac or "0")[:6].ljust(6, "0"))
         dt = datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0), micro,
-                      tzinfo=timezone.utc)
+                      tzinfo=UTC)
     except ValueError:
         return None
     if sign:
@@ -487,7 +487,7 @@ def index_kind(c: Leaf) -> IndexKind | None:
 
 # -- JSON and the Qdrant mappings -----------------------------------------------------------
 def _iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def to_json(flt: Filter) -> dict[str, Any]:

@@ -41,9 +41,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
-__all__ = ["MAX_LEXICAL_CHARS", "MAX_TERM_CHARS", "Bm25Params", "LexicalQuery", "bm25_idf",
-           "bm25_scores", "contains_phrase", "document_text", "filename_text", "parse_query",
-           "terms", "term_weights", "words"]
+__all__ = [
+    "MAX_LEXICAL_CHARS",
+    "MAX_TERM_CHARS",
+    "Bm25Params",
+    "LexicalQuery",
+    "bm25_idf",
+    "bm25_scores",
+    "contains_phrase",
+    "document_text",
+    "filename_text",
+    "parse_query",
+    "term_weights",
+    "terms",
+    "words",
+]
 
 MAX_TERM_CHARS = 64
 """Longer tokens (hashes, base64 runs) are dropped."""

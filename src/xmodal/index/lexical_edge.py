@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from xmodal.index.filters import Filter
 from xmodal.index.lexical import Bm25Params
 from xmodal.index.lexical_store import (
     LEXICAL_DIR,
@@ -85,7 +86,7 @@ class EdgeLexical(LexicalCollection):
         self._shard.update(qe.UpdateOperation.upsert_points(points))
 
     def _search(self, query_terms: tuple[str, ...], phrases: tuple[tuple[str, ...], ...],
-                k: int, flt: dict[str, Any]) -> SearchHits:
+                k: int, flt: Filter) -> SearchHits:
         qe = _edge()
         request = qe.QueryRequest(
             limit=k, with_payload=True,

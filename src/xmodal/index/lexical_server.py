@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from xmodal.index.filters import Filter
 from xmodal.index.lexical import Bm25Params, term_weights
 from xmodal.index.lexical_store import (
     LEXICAL_NAME,
@@ -128,14 +129,14 @@ class ServerLexical(LexicalCollection):
         self._client.upsert(COLLECTION, points=points, wait=True)
 
     def query_request(self, query_terms: tuple[str, ...], phrases: tuple[tuple[str, ...], ...],
-                      k: int, flt: dict[str, Any]) -> Any:
+                      k: int, flt: Filter) -> Any:
         """The ``QueryRequest`` a lexical search sends."""
         return _models().QueryRequest(query=self.query_vector(query_terms), using=SPARSE_NAME,
                                       limit=k, filter=phrase_filter(_filter(flt), phrases),
                                       with_payload=True)
 
     def _search(self, query_terms: tuple[str, ...], phrases: tuple[tuple[str, ...], ...],
-                k: int, flt: dict[str, Any]) -> SearchHits:
+                k: int, flt: Filter) -> SearchHits:
         request = self.query_request(query_terms, phrases, k, flt)
         resp = self._client.query_batch_points(COLLECTION, requests=[request])[0]
         points = [p for p in resp.points if p.score > 0]

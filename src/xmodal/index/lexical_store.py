@@ -43,6 +43,7 @@ import numpy as np
 
 from xmodal.index import _meta
 from xmodal.index.exact import _matches, top_k
+from xmodal.index.filters import Filter
 from xmodal.index.lexical import (
     Bm25Params,
     bm25_idf,
@@ -146,7 +147,7 @@ class LexicalCollection:
         raise NotImplementedError
 
     def _search(self, query_terms: tuple[str, ...], phrases: tuple[tuple[str, ...], ...],
-                k: int, flt: dict[str, Any]) -> SearchHits:
+                k: int, flt: Filter) -> SearchHits:
         raise NotImplementedError
 
     def _words(self, ids: list[str]) -> dict[str, list[str]]:
@@ -205,7 +206,7 @@ class ExactLexical(LexicalCollection):
         self._write(docs)
 
     def _search(self, query_terms: tuple[str, ...], phrases: tuple[tuple[str, ...], ...],
-                k: int, flt: dict[str, Any]) -> SearchHits:
+                k: int, flt: Filter) -> SearchHits:
         ids = sorted(self._docs)
         weights = [term_weights(self._docs[i]["terms"], self.params) for i in ids]
         n = len(ids)  # IDF over the whole collection, as Qdrant's IDF modifier does

@@ -32,19 +32,21 @@ sha256, representation, caption, _id)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from xmodal.index.filters import KEY_PATTERN, parse_datetime
 
 __all__ = ["AUTOMATIC_KEYS", "PROBES", "SYSTEM_KEYS", "MetadataError", "automatic_metadata",
-           "check_metadata", "document_metadata", "document_payload", "metadata_digest", "payload_metadata"]
+           "check_metadata", "document_metadata", "document_payload", "metadata_digest",
+           "payload_metadata"]
 
 SYSTEM_KEYS = ("path", "modality", "sha256", "representation", "caption", "_id", "_words")
 """Payload keys xmodal owns; metadata never sets them."""
@@ -130,7 +132,7 @@ def check_metadata(obj: Any, source: str) -> dict[str, Any]:
 
 
 def _iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _image_keys(path: Path) -> dict[str, Any]:
@@ -185,13 +187,12 @@ def automatic_metadata(path: Path, modality: str, folder: str | None = None) -> 
     st = os.stat(path, follow_symlinks=False)
     out: dict[str, Any] = {} if folder is None else {"folder": folder}
     out |= {"ext": path.suffix.lower().lstrip("."), "size_bytes": int(st.st_size),
-            "mtime": _iso(datetime.fromtimestamp(st.st_mtime, timezone.utc))}
+            "mtime": _iso(datetime.fromtimestamp(st.st_mtime, UTC))}
     probe = PROBES.get(modality)
     if probe is not None and path.suffix.lower() != ".svg":
-        try:
+        # an unreadable header only loses these keys: decoding the file reports the problem
+        with contextlib.suppress(Exception):
             out |= probe(path)
-        except Exception:  # noqa: BLE001 (an unreadable header: the decoder reports the file)
-            pass
     return out
 
 

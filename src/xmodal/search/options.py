@@ -7,7 +7,8 @@ Example:
     >>> list_weight(weights, ListName("emoji.text", "image")), list_weight(weights,
     ...     ListName("emoji.text", "audio")), list_weight(weights, ListName("emoji.image"))
     (0.5, 2.0, 1.0)
-    >>> list_filter({"album": "a"}, ListName("emoji.text", "image"))  # doctest: +NORMALIZE_WHITESPACE
+    >>> list_filter({"album": "a"},
+    ...             ListName("emoji.text", "image"))  # doctest: +NORMALIZE_WHITESPACE
     {'must': [{'must': [{'key': 'album', 'match': {'value': 'a'}}]},
               {'key': 'modality', 'match': {'value': 'image'}}]}
 """
