@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import os
 import socket
 import sys
 import threading
@@ -206,7 +207,8 @@ def test_stdio_subprocess(built):
     uri, _, _ = built
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "xmodal", "mcp", "--index", uri, "--router-model", ""])
+        args=["-m", "xmodal", "mcp", "--index", uri, "--router-model", ""],
+        env=dict(os.environ))  # the code under test (PYTHONPATH), not whatever is installed
     q = embed("drum beat")
 
     async def talk() -> list[Any]:
@@ -226,8 +228,12 @@ def test_stdio_subprocess(built):
     assert Path(got[0].structured_content["hits"][0]["path"]).name == "drum.wav"
     # the toy models cannot load here: the lists that need them say so, the session goes on
     errors = got[1].structured_content["errors"]
-    assert not got[1].is_error and got[1].structured_content["hits"] == []
+    assert not got[1].is_error
     assert any("unknown encoder spec 'toy-audio'" in e for e in errors), errors
+    # the lexical list needs no model: it alone answers, by the file name
+    hits = got[1].structured_content["hits"]
+    assert [Path(h["path"]).name for h in hits] == ["drum.wav"]
+    assert all(set(h["raw_scores"]) == {"bm25"} for h in hits)
 
 
 @contextlib.contextmanager
