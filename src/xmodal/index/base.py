@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from xmodal.index import _meta
+from xmodal.index.quantization import Quantization, stored_quantization
 from xmodal.index.types import (
     CollectionInfo,
     CollectionMismatchError,
@@ -64,8 +65,14 @@ class CollectionBase:
         return str(self._meta["model"])
 
     @property
+    def quantization(self) -> Quantization:
+        """How the vectors are stored for search (stored metadata; see
+        :mod:`xmodal.index.quantization`)."""
+        return stored_quantization(self._meta)
+
+    @property
     def info(self) -> CollectionInfo:
-        """Name, dimension, model, modality, card, calibration, count and backend."""
+        """Name, dimension, model, modality, card, calibration, count, backend, quantization."""
         m = self._meta
         return CollectionInfo(
             name=m["name"],
@@ -76,6 +83,7 @@ class CollectionBase:
             calibration=None if m["calibration"] is None else dict(m["calibration"]),
             count=self.count(),
             backend=self.backend,
+            quantization=self.quantization,
         )
 
     def upsert(
@@ -145,6 +153,7 @@ class CollectionBase:
             "dim": self.dim,
             "model": self._meta["model"],
             "modality": self._meta["modality"],
+            "quantization": self.quantization,
             **self._extra_stats(),
         }
 
@@ -221,6 +230,7 @@ class IndexBase:
         card: Mapping[str, Any] | None = None,
         calibration: Mapping[str, Any] | None = None,
         exist_ok: bool = False,
+        quantization: Quantization | None = None,
     ) -> CollectionBase:
         """Create a collection; see :class:`xmodal.index.protocols.Index`."""
         self._check_open()
@@ -231,12 +241,14 @@ class IndexBase:
             modality=modality,
             card=dict(card) if card else None,
             calibration=dict(calibration) if calibration is not None else None,
+            quantization="none" if quantization is None else quantization,
         )
         if name in self._names():
             if not exist_ok:
                 raise ValueError(f"collection {name!r} exists (pass exist_ok=True to reuse it)")
             col = self.collection(name)
             _meta.check_same(col._meta, dim=dim, model=model, modality=modality)
+            _meta.check_same_quantization(col._meta, quantization)
             return col
         col = self._create(meta)
         self._open_cols[name] = col

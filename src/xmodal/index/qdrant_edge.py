@@ -5,6 +5,11 @@ Layout: ``ROOT/xmodal-index.json`` plus, per collection, ``ROOT/NAME/collection.
 Vectors are stored under the named vector ``"embedding"`` with dot-product distance (cosine on
 the unit vectors xmodal guarantees), HNSW ``m=16, ef_construct=128``; searches use ``ef=128``.
 
+Quantisation (``create_collection(..., quantization="scalar" | "binary")``): the vector's
+quantisation config keeps int8 or 1-bit codes in RAM and the original vectors memory-mapped on
+disk; searches oversample on the codes and rescore with the originals, so scores are exact
+cosines (:mod:`xmodal.index.quantization`). ``stats()["vector_bytes"]`` measures the files.
+
 Ids: Qdrant takes only unsigned ints or UUIDs, so a point's id is
 :func:`~xmodal.index.validate.point_id` (UUID5 of the caller's id) and the caller's id is kept
 in the payload under ``"_id"``.
@@ -46,6 +51,7 @@ import numpy as np
 from xmodal._optional import require
 from xmodal.index import _meta
 from xmodal.index.base import CollectionBase, IndexBase
+from xmodal.index.quantization import Quantization, edge_search_params, edge_vector_options
 from xmodal.index.types import IndexBusyError, Record, SearchHits, UpsertResult
 from xmodal.index.validate import RESERVED_PAYLOAD_KEY, point_id
 
@@ -69,9 +75,31 @@ def _edge_filter(qe: Any, flt: dict[str, Any]) -> Any:
 
 
 @functools.lru_cache(maxsize=64)
-def _search_params(ef: int) -> Any:
+def _search_params(ef: int, quantization: Quantization = "none") -> Any:
     """Search parameters for an ``ef`` (built once: a query should not pay for them)."""
-    return _edge().SearchParams(hnsw_ef=ef)
+    return edge_search_params(_edge(), quantization, ef)
+
+
+def vector_file_bytes(shard_dir: Path) -> dict[str, int]:
+    """Bytes of the stored vectors in a shard's segment files, measured: the disk blocks
+    allocated to them (``st_blocks``: an appendable segment's preallocated, still empty
+    chunks count only as far as written), ``"original"`` (float32 storage) and
+    ``"quantized"`` (the codes: ``quantized*`` files).
+
+    Only data files count: not the JSON configs, status words or deleted-point flags (nor the
+    HNSW graphs and payloads, which are not vectors). Segments an optimisation replaced stay on
+    disk until the next flush (``optimize()`` flushes).
+    """
+    out = {"original": 0, "quantized": 0}
+    for folder in (shard_dir / "segments").glob(f"*/vector_storage-{VECTOR_NAME}"):
+        for f in folder.rglob("*"):
+            parts = f.relative_to(folder).parts
+            if (not f.is_file() or f.suffix == ".json" or f.name == "status.dat"
+                    or any(p.startswith("deleted") for p in parts)):
+                continue
+            kind = "quantized" if parts[0].startswith("quantized") else "original"
+            out[kind] += f.stat().st_blocks * 512
+    return out
 
 
 def _split_payload(payload: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
@@ -117,7 +145,7 @@ class EdgeCollection(CollectionBase):
 
     def _search(self, queries: np.ndarray, k: int, flt: dict[str, Any]) -> list[SearchHits]:
         qe = _edge()
-        params = _search_params(max(SEARCH_EF, k))
+        params = _search_params(max(SEARCH_EF, k), self.quantization)
         requests = [
             qe.QueryRequest(
                 limit=k,
@@ -161,9 +189,13 @@ class EdgeCollection(CollectionBase):
         return len(present)
 
     def optimize(self) -> bool:
-        """Run Qdrant's optimizers now (builds HNSW for segments above the threshold)."""
+        """Run Qdrant's optimizers now (builds HNSW, and quantised codes, for segments above
+        the threshold), then flush (which deletes the segments they replaced)."""
         self._pending = 0
-        return bool(self._shard.optimize())
+        changed = bool(self._shard.optimize())
+        if changed:
+            self._shard.flush()
+        return changed
 
     def flush(self) -> None:
         """Flush pending changes to the segments (the WAL already holds them)."""
@@ -178,6 +210,7 @@ class EdgeCollection(CollectionBase):
             "segments": int(info.segments_count),
             "indexed_vectors": int(info.indexed_vectors_count),
             "hnsw": {"m": HNSW_M, "ef_construct": HNSW_EF_CONSTRUCT, "ef": SEARCH_EF},
+            "vector_bytes": vector_file_bytes(self._folder / SHARD_DIR),
         }
 
     def _close(self) -> None:
@@ -235,13 +268,17 @@ class EdgeIndex(IndexBase):
         self._max_search_threads = max_search_threads
         _meta.claim_folder(self.root, self.backend)
 
-    def _config(self, dim: int) -> Any:
+    def _config(self, dim: int, quantization: Quantization = "none") -> Any:
         qe = _edge()
         optimizers = None
         if self._indexing_threshold_kb is not None:
             optimizers = qe.EdgeOptimizersConfig(indexing_threshold=self._indexing_threshold_kb)
         return qe.EdgeConfig(
-            vectors={VECTOR_NAME: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Dot)},
+            vectors={
+                VECTOR_NAME: qe.EdgeVectorParams(
+                    size=dim, distance=qe.Distance.Dot, **edge_vector_options(qe, quantization)
+                )
+            },
             hnsw_config=qe.HnswIndexConfig(
                 m=HNSW_M,
                 ef_construct=HNSW_EF_CONSTRUCT,
@@ -256,7 +293,7 @@ class EdgeIndex(IndexBase):
 
     def _create(self, meta: dict[str, Any]) -> EdgeCollection:
         folder = _meta.fresh_collection_folder(self.root, meta["name"])
-        shard = _open_shard(folder / SHARD_DIR, self._config(meta["dim"]))
+        shard = _open_shard(folder / SHARD_DIR, self._config(meta["dim"], meta["quantization"]))
         _meta.write_json_atomic(folder / _meta.COLLECTION_FILE, meta)  # last: marks it complete
         return EdgeCollection(folder, meta, shard, self._optimize_after)
 
