@@ -171,3 +171,30 @@ def test_server_search_asks_for_rescoring(monkeypatch):
     from qdrant_client import models as m
 
     assert server_search_params(m, "none", 128).quantization is None
+
+
+# -- ingest: the setting of the collections a run creates; refused before anything is stored --
+def test_ingest_creates_quantized_collections_and_refuses_another_setting(tmp_path, corpus):
+    from tests.api.toy import toy_encoders
+    from xmodal.index.ingest import ingest, load_manifest, manifest_path
+
+    uri = f"exact:{tmp_path / 'idx'}"
+    with open_index(uri) as index:
+        report = ingest(index, [corpus], encoders=toy_encoders(), manifest=manifest_path(uri),
+                        quantization="scalar")
+        assert report.indexed > 0
+        assert {c.quantization for c in index.collections()} == {"scalar"}
+    (corpus / "new.md").write_text("a new memo about rain")
+    before = load_manifest(manifest_path(uri))
+    with open_index(uri) as index:
+        counts = {c.name: c.count for c in index.collections()}
+        with pytest.raises(CollectionMismatchError, match="'scalar'; asked for 'binary'"):
+            ingest(index, [corpus], encoders=toy_encoders(), manifest=manifest_path(uri),
+                   quantization="binary")
+        assert {c.name: c.count for c in index.collections()} == counts  # nothing stored
+        assert load_manifest(manifest_path(uri)) == before
+        with pytest.raises(ValueError, match="quantization 'fp16'"):
+            ingest(index, [corpus], encoders=toy_encoders(), quantization="fp16")
+        again = ingest(index, [corpus], encoders=toy_encoders(), manifest=manifest_path(uri))
+        assert again.indexed == 1  # no setting asked: the existing collections keep theirs
+        assert {c.quantization for c in index.collections()} == {"scalar"}

@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from xmodal.index.quantization import Quantization, check_quantization, stored_quantization
+from xmodal.index.quantization import Quantization, check_quantization
 from xmodal.index.types import CollectionMismatchError, CollectionNotFoundError
 
 INDEX_FILE = "xmodal-index.json"
@@ -116,17 +116,22 @@ def check_same(meta: dict[str, Any], *, dim: int, model: str, modality: str) -> 
         )
 
 
-def check_same_quantization(meta: dict[str, Any], quantization: Quantization | None) -> None:
-    """Refuse (409-style) asking an existing collection for another quantisation than its own
-    (None: any; the setting is fixed when the collection is created)."""
-    if quantization is None:
-        return
-    ours = stored_quantization(meta)
-    if check_quantization(quantization) != ours:
+def check_same_quantization(name: str, stored: Quantization, asked: Quantization | None) -> None:
+    """Refuse (409-style) asking an existing collection for another quantisation than its
+    ``stored`` one (``asked`` None: any; the setting is fixed when the collection is created).
+
+    Example:
+        >>> check_same_quantization("c", "scalar", None)
+        >>> check_same_quantization("c", "scalar", "binary")
+        Traceback (most recent call last):
+        ...
+        xmodal.index.types.CollectionMismatchError: collection 'c' is stored with quantization \
+'scalar'; asked for 'binary' (a collection keeps its setting: drop it and index again to change it)
+    """
+    if asked is not None and check_quantization(asked) != stored:
         raise CollectionMismatchError(
-            f"collection {meta['name']!r} is stored with quantization {ours!r}; asked for "
-            f"{quantization!r} (a collection keeps its setting: drop it and index again to "
-            "change it)"
+            f"collection {name!r} is stored with quantization {stored!r}; asked for "
+            f"{asked!r} (a collection keeps its setting: drop it and index again to change it)"
         )
 
 

@@ -248,7 +248,7 @@ class IndexBase:
                 raise ValueError(f"collection {name!r} exists (pass exist_ok=True to reuse it)")
             col = self.collection(name)
             _meta.check_same(col._meta, dim=dim, model=model, modality=modality)
-            _meta.check_same_quantization(col._meta, quantization)
+            _meta.check_same_quantization(name, col.quantization, quantization)
             return col
         col = self._create(meta)
         self._open_cols[name] = col
