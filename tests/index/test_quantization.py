@@ -3,6 +3,8 @@ search against the exact backend (the oracle)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -112,6 +114,13 @@ def test_edge_quantized_search_matches_exact(tmp_path, quantization, bytes_per_v
         for q, hits in zip(queries, got, strict=True):
             true = base[[row[i] for i in hits.ids]].astype(np.float64) @ q.astype(np.float64)
             np.testing.assert_allclose(hits.scores, true, atol=1e-5)  # rescored: exact cosines
+        edge.close()  # reopened: the store's own config still quantises, the metadata says so
+        edge = EdgeIndex(tmp_path / "edge")
+        col = edge.collection("c")
+        assert col.info.quantization == quantization
+        assert col.stats()["vector_bytes"] == stats["vector_bytes"]
+        again = col.search(queries, K)
+        assert [h.ids for h in again] == [h.ids for h in got]
     finally:
         edge.close()
         exact.close()
@@ -162,7 +171,8 @@ def test_server_search_asks_for_rescoring(monkeypatch):
             return real(name, requests=requests, **kw)
 
         monkeypatch.setattr(index.client, "query_batch_points", spy)
-        with pytest.warns(UserWarning):  # local mode says it ignores the search params
+        with warnings.catch_warnings():  # local mode may say it ignores search params
+            warnings.simplefilter("ignore")
             assert col.search(np.array([0.0, 1.0]), k=1)[0].ids == ("b",)
             col.search(np.array([0.0, 1.0]), k=300)
     q0, q1 = sent[0].params.quantization, sent[1].params
