@@ -105,6 +105,10 @@ def index_cmd(
     prune: bool = typer.Option(False, help="Delete documents of files no longer present."),
     workers: int = typer.Option(0, help="Decoding worker processes."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    quantization: str = typer.Option(
+        None, "--quantization", help="none|scalar|binary: how collections this run creates "
+        "store vectors (int8 / 1-bit codes in RAM, rescored with the originals); an existing "
+        "collection keeps its own, and asking it for another is an error."),
 ) -> None:
     """Index images, audio and text files (side-car NAME.txt captions) into per-model
     collections; unchanged files are skipped, bad ones reported on stderr."""
@@ -112,7 +116,7 @@ def index_cmd(
 
     models = {"image": image_model, "audio": audio_model, "text": text_model}
     raise typer.Exit(run_index(paths, index_uri=index, models=models, prune=prune,
-                               workers=workers, as_json=as_json))
+                               workers=workers, as_json=as_json, quantization=quantization))
 
 
 @app.command()

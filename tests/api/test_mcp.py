@@ -108,6 +108,7 @@ def test_tools_answer_like_the_service(service, built):
     image = by_name[IMAGES]
     assert (image["model"], image["family"], image["dim"], image["count"]) == (
         "toy-image", "lit", DIM, 3)
+    assert image["quantization"] == "none"  # the setting stored with the collection
     assert set(image["calibration"]) == {"text", "image"}  # what the model embeds
     assert image["calibration"]["text"]["cross_modal"] is True
     assert image["calibration"]["text"]["threshold"] == pytest.approx(0.3)  # lit default

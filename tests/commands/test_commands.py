@@ -155,3 +155,22 @@ def test_search_empty_index_exits_2(encoders, uri):
     result = invoke("search", "a cat", "--index", uri)
     assert result.exit_code == 2
     assert "no collection in this index" in result.stderr
+
+
+def test_index_quantization_flag(encoders, corpus, uri):
+    from xmodal.index import open_index
+
+    bad = invoke("index", str(corpus), "--index", uri, "--quantization", "int4")
+    assert bad.exit_code == 2
+    assert "--quantization: quantization 'int4': use one of 'none', 'scalar', 'binary'" in (
+        bad.output)
+    assert invoke("index", str(corpus), "--index", uri, "--quantization", "binary",
+                  "--json").exit_code == 0
+    with open_index(uri) as index:
+        assert {c.quantization for c in index.collections()} == {"binary"}
+    (corpus / "new.md").write_text("a new memo")
+    other = invoke("index", str(corpus), "--index", uri, "--quantization", "scalar")
+    assert other.exit_code == 2
+    assert "is stored with quantization 'binary'; asked for 'scalar'" in other.output
+    assert invoke("index", str(corpus), "--index", uri).exit_code == 0  # keeps its setting
+    assert invoke("index", str(corpus), "--index", uri, "--quantization", "binary").exit_code == 0

@@ -46,6 +46,7 @@ class Collection(BaseModel):
     backend: str
     card: dict[str, Any]
     calibration: dict[str, Any] | None
+    quantization: Literal["none", "scalar", "binary"] = "none"
 
 
 class CollectionDetail(Collection):
@@ -150,6 +151,10 @@ class IndexRequest(BaseModel):
                              "it); no '..', no symbolic links.")
     prune: bool = Field(False, description="Delete the documents of files gone from these "
                         "paths (never any other).")
+    quantization: Literal["none", "scalar", "binary"] | None = Field(
+        None, description="How collections this request creates store vectors (int8 / 1-bit "
+        "codes, rescored with the originals); an existing collection keeps its own, and "
+        "asking it for another is a 409.")
 
 
 class ItemResponse(BaseModel):

@@ -18,6 +18,7 @@ import numpy as np
 
 from xmodal.index import _meta
 from xmodal.index.filters import Filter
+from xmodal.index.quantization import Quantization, stored_quantization
 from xmodal.index.types import (
     CollectionInfo,
     CollectionMismatchError,
@@ -65,8 +66,14 @@ class CollectionBase:
         return str(self._meta["model"])
 
     @property
+    def quantization(self) -> Quantization:
+        """How the vectors are stored for search (stored metadata; see
+        :mod:`xmodal.index.quantization`)."""
+        return stored_quantization(self._meta)
+
+    @property
     def info(self) -> CollectionInfo:
-        """Name, dimension, model, modality, card, calibration, count and backend."""
+        """Name, dimension, model, modality, card, calibration, count, backend, quantization."""
         m = self._meta
         return CollectionInfo(
             name=m["name"],
@@ -77,6 +84,7 @@ class CollectionBase:
             calibration=None if m["calibration"] is None else dict(m["calibration"]),
             count=self.count(),
             backend=self.backend,
+            quantization=self.quantization,
         )
 
     def upsert(
@@ -146,6 +154,7 @@ class CollectionBase:
             "dim": self.dim,
             "model": self._meta["model"],
             "modality": self._meta["modality"],
+            "quantization": self.quantization,
             **self._extra_stats(),
         }
 
@@ -223,6 +232,7 @@ class IndexBase:
         card: Mapping[str, Any] | None = None,
         calibration: Mapping[str, Any] | None = None,
         exist_ok: bool = False,
+        quantization: Quantization | None = None,
     ) -> CollectionBase:
         """Create a collection; see :class:`xmodal.index.protocols.Index`."""
         self._check_open()
@@ -233,12 +243,14 @@ class IndexBase:
             modality=modality,
             card=dict(card) if card else None,
             calibration=dict(calibration) if calibration is not None else None,
+            quantization="none" if quantization is None else quantization,
         )
         if name in self._names():
             if not exist_ok:
                 raise ValueError(f"collection {name!r} exists (pass exist_ok=True to reuse it)")
             col = self.collection(name)
             _meta.check_same(col._meta, dim=dim, model=model, modality=modality)
+            _meta.check_same_quantization(name, col.quantization, quantization)
             return col
         col = self._create(meta)
         self._open_cols[name] = col

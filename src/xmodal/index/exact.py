@@ -9,6 +9,10 @@ it and ``os.replace``-s it, so a kill leaves the previous or the new state, neve
 Search is one matrix product and ``np.argpartition``; ties in score are broken by id, ascending,
 so results are fully deterministic.
 
+Quantisation: a collection's ``quantization`` setting is stored (and shown in its info) but
+this backend always searches the original float32 vectors exactly: it is the oracle the
+quantised Qdrant collections are tested against, so it never quantises.
+
 Example:
     >>> import numpy as np, tempfile
     >>> index = ExactIndex(tempfile.mkdtemp())

@@ -65,11 +65,12 @@ from xmodal.data.corpus import CorpusFile, scan_corpus
 from xmodal.data.problems import ItemProblem
 
 from . import collection_name
-from ._meta import write_json_atomic
+from ._meta import check_same_quantization, write_json_atomic
 from .lexical_ingest import lexical_backfill, store_lexical
 from .lexical_store import LexicalCollection, open_lexical
 from .metadata import document_metadata, document_payload, metadata_digest, payload_metadata
 from .protocols import Collection, Index
+from .quantization import Quantization, check_quantization
 from .validate import document_id
 
 MANIFEST = "xmodal-manifest.json"
@@ -199,6 +200,7 @@ def ingest(
     lexical: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
     on_stored: Callable[[Sequence[CorpusFile]], None] | None = None,
+    quantization: Quantization | None = None,
 ) -> IngestReport:
     """Encode and store the files under ``paths`` (or the given ``files``).
 
@@ -221,10 +223,20 @@ def ingest(
         progress: Called as ``progress(modality, done, total)`` after each batch.
         on_stored: Called with the files of each batch once they are stored and recorded in
             the manifest (the acknowledgement: a kill after it loses none of them).
+        quantization: ``"none"``, ``"scalar"`` or ``"binary"`` for the collections this run
+            creates (see :mod:`xmodal.index.quantization`); None: ``"none"`` for new ones, and
+            existing ones keep theirs. Checked before anything is stored.
+
+    Raises:
+        ValueError: an unknown ``quantization``.
+        CollectionMismatchError: ``quantization`` differs from an existing collection's that
+            this run would write to (nothing is stored then).
 
     Returns:
         An :class:`IngestReport`.
     """
+    if quantization is not None:
+        check_quantization(quantization)
     skipped: list[ItemProblem] = []
     if files is None:
         if paths is None:
@@ -255,10 +267,12 @@ def ingest(
                            for item, reason in problems)
         seen_paths.add(str(f.path))
     lex = open_lexical(index, create=bool(by_modality)) if lexical else None
+    _check_quantizations(index, [_targets(encoders[m], m, captions) for m in by_modality],
+                         quantization)
     for modality, group in by_modality.items():
         encoder = encoders[modality]
-        main = _collection(index, encoder, modality)
-        caption_col = (_collection(index, encoder, "text")
+        main = _collection(index, encoder, modality, quantization)
+        caption_col = (_collection(index, encoder, "text", quantization)
                        if captions and modality != "text" and encoder.card.supports("text")
                        else None)
         todo, same_files, refreshed, main_name = [], [], set(), main.name
@@ -362,11 +376,32 @@ def _record(known: dict[str, dict[str, Any]], stored: list[CorpusFile], index: I
     return replaced
 
 
-def _collection(index: Index, encoder: Any, modality: str) -> Collection:
+def _targets(encoder: Any, modality: str, captions: bool) -> list[str]:
+    """Names of the collections that ingesting ``modality`` with ``encoder`` writes to."""
+    names = [collection_name(encoder.card.name, modality)]
+    if captions and modality != "text" and encoder.card.supports("text"):
+        names.append(collection_name(encoder.card.name, "text"))
+    return names
+
+
+def _check_quantizations(index: Index, targets: list[list[str]],
+                         quantization: Quantization | None) -> None:
+    """Refuse, before anything is stored, a run asking an existing collection it would write
+    to for another quantisation than the collection's."""
+    if quantization is None:
+        return
+    wanted = {n for names in targets for n in names}
+    for info in index.collections():
+        if info.name in wanted:
+            check_same_quantization(info.name, info.quantization, quantization)
+
+
+def _collection(index: Index, encoder: Any, modality: str,
+                quantization: Quantization | None = None) -> Collection:
     card = encoder.card
     return index.create_collection(collection_name(card.name, modality), dim=card.dim,
                                    model=card.name, modality=modality, card=card_dict(encoder),
-                                   exist_ok=True)
+                                   exist_ok=True, quantization=quantization)
 
 
 def _refresh_metadata(index: Index, entry: dict[str, Any], meta: Mapping[str, Any]) -> None:
