@@ -469,8 +469,9 @@ def leaves(flt: Filter) -> Iterator[Leaf]:
 
 def index_kind(c: Leaf) -> IndexKind | None:
     """The payload index that serves ``c``'s key: the key's own type when xmodal sets it, else
-    the condition's (None for integer matches: no Qdrant index serves them without truncating
-    floats)."""
+    the condition's. An integer match gets a float index (Qdrant's integer index truncates
+    floats): :func:`to_edge` pairs the match with the equivalent range, which that index
+    serves, so the admitted points are found and counted through it."""
     if c.key in TYPED_KEYS:
         return TYPED_KEYS[c.key]
     if isinstance(c, MatchText):
@@ -482,7 +483,9 @@ def index_kind(c: Leaf) -> IndexKind | None:
     value = c.value if isinstance(c, MatchValue) else c.values[0] if c.values else None
     if isinstance(value, bool):
         return "bool"
-    return "keyword" if isinstance(value, str) else None
+    if isinstance(value, str):
+        return "keyword"
+    return "float" if isinstance(value, int) else None
 
 
 # -- JSON and the Qdrant mappings -----------------------------------------------------------
@@ -539,9 +542,11 @@ def to_edge(flt: Filter, qe: Any, indexed: Mapping[str, str] | None = None) -> A
             return filt(c)
         if isinstance(c, MatchValue):
             value = np.bool_(c.value) if isinstance(c.value, bool) else c.value
-            return qe.FieldCondition(key=c.key, match=qe.MatchValue(value))
+            return _with_range(c.key, [value], qe.FieldCondition(key=c.key,
+                                                                 match=qe.MatchValue(value)))
         if isinstance(c, MatchAny):
-            return qe.FieldCondition(key=c.key, match=qe.MatchAny(list(c.values)))
+            return _with_range(c.key, list(c.values), qe.FieldCondition(
+                key=c.key, match=qe.MatchAny(list(c.values))))
         if isinstance(c, MatchExcept):
             return qe.FieldCondition(key=c.key, match=qe.MatchExcept(list(c.values)))
         if isinstance(c, MatchText):
@@ -555,6 +560,16 @@ def to_edge(flt: Filter, qe: Any, indexed: Mapping[str, str] | None = None) -> A
             return _never(qe, c.key)
         return qe.FieldCondition(key=c.key, range=qe.RangeDateTime(**{
             b: _iso(getattr(c, b)) for b in BOUNDS if getattr(c, b) is not None}))
+
+    def _with_range(key: str, values: list[Any], match: Any) -> Any:
+        """An integer match on a float-indexed key, with the range of its values beside it
+        (same points: the match keeps Qdrant's semantics, the range uses the index)."""
+        if kinds.get(key) != "float" or not values or not all(
+                isinstance(v, int) and not isinstance(v, bool | np.bool_) for v in values):
+            return match
+        span = qe.FieldCondition(key=key, range=qe.RangeFloat(
+            gte=float(min(values)), lte=float(max(values))))
+        return qe.Filter(must=[span, match])
 
     def filt(f: Filter) -> Any:
         return qe.Filter(**{clause: [cond(c) for c in getattr(f, clause)] for clause in CLAUSES
