@@ -79,3 +79,20 @@ def test_lexical_list_is_never_a_cosine(memo_corpus, tmp_path):
         assert searcher.search(image=str(memo_corpus / "images/cat.png")).hits
         assert not any("bm25" in h.raw_scores
                        for h in searcher.search(image=str(memo_corpus / "images/cat.png")).hits)
+
+
+@pytest.mark.parametrize("flt", [
+    {"must": [{"key": "ext", "match": {"value": "png"}}]},  # Qdrant's filter JSON
+    {"ext": "png"},  # the shorthand
+])
+def test_a_filter_reaches_the_bm25_list_of_each_modality(memo_corpus, tmp_path, flt):
+    """The lexical list searched per document modality combines the caller's filter with the
+    modality like the text collections' lists do (a JSON filter once failed there)."""
+    toys = toy_encoders()
+    with open_index("exact:" + str(tmp_path / "i")) as index:
+        ingest(index, [memo_corpus], encoders=toys, manifest=tmp_path / "m.json")
+        searcher = Searcher(index, load=loader(toys), router_model=None)
+        result = searcher.search("heart", modalities=["image", "text"], filter=flt)
+        assert not result.errors, result.errors
+        assert "bm25" in result.hits[0].raw_scores  # heart.png: its file name and caption
+        assert {Path(h.payload["path"]).suffix for h in result.hits} == {".png"}

@@ -32,13 +32,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from xmodal.index.filters import leaves, parse_filter
 from xmodal.index.lexical import parse_query
 from xmodal.index.lexical_store import LEXICAL_NAME, open_lexical
 from xmodal.index.types import CollectionInfo
 
 from .hits import ListName, RankedList
 from .lists import SearchedList, SearchedLists
-from .options import list_weight
+from .options import list_filter, list_weight
 from .request import SearchRequest
 
 __all__ = ["LexicalSearch", "add_lexical", "exact_cue", "lexical_search"]
@@ -102,19 +103,21 @@ def lexical_search(request: SearchRequest, index: Any,
     if store is None:
         return LexicalSearch(None, None, query, {}, (f"no {LEXICAL_NAME} list: this index has no "
                                                  "lexical collection (xmodal index adds it)",), ())
-    base = dict(request.filter or {})
+    base = request.filter or None
+    keys = {c.key for c in leaves(parse_filter(base))}
     everything = request.mixed or (exact_cue(query) and not request.modalities)
-    wanted = [] if everything or "modality" in base else list(request.modalities or modalities)
+    wanted = [] if everything or "modality" in keys else list(request.modalities or modalities)
     try:
         if wanted:  # the caller's modalities: one search each, merged by BM25 score
-            parts = [store.search(query, k=request.k, filter={**base, "modality": m})
+            parts = [store.search(query, k=request.k,
+                                  filter=list_filter(base, ListName(LEXICAL_NAME, m)))
                      for m in wanted]
             rows = heapq.nlargest(request.k, ((float(s), i, p) for got in parts for i, s, p in
                                               zip(got.ids, got.scores, got.payloads,
                                                   strict=True)), key=lambda r: (r[0], r[1]))
             rows.sort(key=lambda r: (-r[0], r[1]))
         else:
-            got = store.search(query, k=request.k, filter=base or None)
+            got = store.search(query, k=request.k, filter=base)
             rows = [(float(s), i, p) for i, s, p in zip(got.ids, got.scores, got.payloads,
                                                          strict=True)]
     except Exception as exc:
