@@ -519,6 +519,15 @@ def to_json(flt: Filter) -> dict[str, Any]:
             if getattr(flt, clause)}
 
 
+class _Both(tuple):
+    """Two Edge conditions that must both hold (an integer match and its range)."""
+
+    __slots__ = ()
+
+    def __new__(cls, *conditions: Any) -> _Both:
+        return super().__new__(cls, conditions)
+
+
 def _never(qe: Any, key: str) -> Any:
     return qe.FieldCondition(key=key, match=qe.MatchAny([]))  # measured: matches nothing
 
@@ -569,11 +578,19 @@ def to_edge(flt: Filter, qe: Any, indexed: Mapping[str, str] | None = None) -> A
             return match
         span = qe.FieldCondition(key=key, range=qe.RangeFloat(
             gte=float(min(values)), lte=float(max(values))))
-        return qe.Filter(must=[span, match])
+        return _Both(span, match)
 
     def filt(f: Filter) -> Any:
-        return qe.Filter(**{clause: [cond(c) for c in getattr(f, clause)] for clause in CLAUSES
-                            if getattr(f, clause)})
+        out: dict[str, list[Any]] = {}
+        for clause in CLAUSES:
+            for c in getattr(f, clause):
+                got = cond(c)
+                if isinstance(got, _Both):  # flat in a must (Qdrant's planner reads the range's
+                    out.setdefault(clause, []).extend(  # index there), nested elsewhere
+                        got if clause == "must" else [qe.Filter(must=list(got))])
+                else:
+                    out.setdefault(clause, []).append(got)
+        return qe.Filter(**out)
 
     return filt(flt) if flt else None
 
