@@ -50,7 +50,7 @@ worse than the best single list's are counted and a few shown.
 
 Run::
 
-    python benchmarks/hybrid.py                 # full size (~10 min on 2 busy cores)
+    python benchmarks/hybrid.py                 # full size: 28 min on 2 cores at load ~6
     python benchmarks/hybrid.py --limit 20      # smoke size
     python benchmarks/hybrid.py --json hybrid.json
 """
