@@ -31,7 +31,8 @@ Rows: each query is searched three times, with the same request except ``weights
 - ``fused``: no weights, the searcher's own fusion of its lists (the dense list(s) and ``bm25``);
 - ``dense``: weight 0 on ``bm25``; the hits the dense list holds (a ``ranks`` entry other than
   ``bm25``), in fused order, which is then that list's own order;
-- ``bm25``: weight 0 on every dense collection; the hits the ``bm25`` list holds.
+- ``bm25``: weight 0 on every dense collection and 1 on ``bm25`` (given, so the searcher's own
+  weighting of the lexical list does not apply); the hits the ``bm25`` list holds.
 
 A weight of 0 changes no list (the same lists, searched to the same depth, are fused), and RRF
 with one list weighted 1 orders its hits as that list does (weight-0 documents score 0 and win
@@ -214,7 +215,8 @@ def row_lists(searcher: Any, query: str, dense: Sequence[str]) -> dict[str, list
     got = {
         "fused": searcher.search(query, k=K),
         "dense": searcher.search(query, k=K, weights={"bm25": 0.0}),
-        "bm25": searcher.search(query, k=K, weights={name: 0.0 for name in dense}),
+        "bm25": searcher.search(query, k=K,
+                                weights={**{name: 0.0 for name in dense}, "bm25": 1.0}),
     }
     keep: dict[str, Callable[[Any], bool]] = {
         "fused": lambda h: True,

@@ -96,3 +96,53 @@ def test_a_filter_reaches_the_bm25_list_of_each_modality(memo_corpus, tmp_path, 
         assert not result.errors, result.errors
         assert "bm25" in result.hits[0].raw_scores  # heart.png: its file name and caption
         assert {Path(h.payload["path"]).suffix for h in result.hits} == {".png"}
+
+
+def _dense(ids: list[str]) -> list:
+    from xmodal.index.types import CollectionInfo
+    from xmodal.search.hits import ListName, RankedList
+    from xmodal.search.lists import SearchedList
+
+    ranked = RankedList("m.text", tuple(ids), tuple(1.0 - i / 10 for i in range(len(ids))))
+    return [SearchedList(ListName("m.text"), CollectionInfo("m.text", 2, "m", "text"), ranked,
+                         None)]
+
+
+@pytest.mark.parametrize("n_docs", [150, 20])
+def test_the_lexical_list_leads_on_a_rare_term_the_dense_hits_lack(tmp_path, n_docs):
+    from xmodal.search.lexical import lexical_lead
+
+    with open_index("exact:" + str(tmp_path / "i")) as index:
+        lex = open_lexical(index, create=True)
+        ids = [f"d{i}" for i in range(n_docs)]
+        texts = [f"notes about the weather on day {i % 7}" for i in range(n_docs)]
+        texts[5] = "the tizpud manual, order qorvex-5521"
+        lex.upsert(ids, texts)
+        others = _dense(["d1", "d2", "d3"])
+        holder = _dense(["d1", "d5", "d2"])
+        # an id the dense hits lack leads in any collection; held by them, it does not
+        assert "qorvex-5521" in lexical_lead("qorvex-5521 order", lex, others)
+        assert "qorvex-5521" in lexical_lead("qorvex-5521", lex, holder)  # ids lead anyway
+        assert lexical_lead("tizpud", lex, holder) is None  # a held word does not
+        # a plain rare word leads only in a collection of RARE_MIN_DOCS documents or more
+        lead = lexical_lead("where is the tizpud", lex, others)
+        assert (lead is not None and "tizpud" in lead) == (n_docs >= 100)
+        # common words never lead
+        assert lexical_lead("the weather notes", lex, others) is None
+
+
+def test_an_ordinary_query_weights_bm25_as_support_and_a_given_weight_stays(memo_corpus,
+                                                                             tmp_path):
+    from xmodal.search.lexical import SUPPORT_WEIGHT
+
+    toys = toy_encoders()
+    with open_index("exact:" + str(tmp_path / "i")) as index:
+        ingest(index, [memo_corpus], encoders=toys, manifest=tmp_path / "m.json")
+        searcher = Searcher(index, load=loader(toys), router_model=None)
+        plain = searcher.search("heart", mixed=True)
+        assert any(f"bm25 weighted ×{SUPPORT_WEIGHT:g}" in t for t in plain.trace)
+        given = searcher.search("heart", mixed=True, weights={"bm25": 1.0})
+        assert not any("bm25 weighted" in t for t in given.trace)
+        code = searcher.search("qorvex-5521", mixed=True)
+        assert any("so its order leads" in t for t in code.trace)
+        assert Path(code.hits[0].payload["path"]).name == "memo.txt"

@@ -120,6 +120,23 @@ class LexicalCollection:
             return SearchHits((), np.zeros(0, np.float32), ())
         return self._search(parsed.terms, parsed.phrases, k, flt)
 
+    def rare_terms(self, query: str, *, at_most: int) -> tuple[str, ...]:
+        """The terms of ``query`` found in at least one and at most ``at_most`` documents (a
+        rare word or an id: where a lexical match says more than a dense one).
+
+        Example:
+            >>> import tempfile
+            >>> from xmodal.index import open_index
+            >>> with open_index("exact:" + tempfile.mkdtemp()) as index:
+            ...     lex = open_lexical(index, create=True)
+            ...     _ = lex.upsert(["a", "b"], ["the tizpud", "the cat"])
+            ...     lex.rare_terms("the tizpud zork", at_most=1)
+            ('tizpud',)
+        """
+        everything = check_filter(None)
+        return tuple(t for t in dict.fromkeys(parse_query(query).terms)
+                     if 0 < len(self._search((t,), (), at_most + 1, everything)) <= at_most)
+
     def phrase_matches(self, ids: Sequence[str], query: str) -> set[str]:
         """The ids among ``ids`` whose lexical text holds every quoted phrase of ``query``."""
         phrases = parse_query(query).phrases

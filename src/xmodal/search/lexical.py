@@ -28,12 +28,13 @@ phrases not enforced, and a trace line saying so; ``xmodal index`` adds it.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from xmodal.index.filters import leaves, parse_filter
-from xmodal.index.lexical import parse_query
+from xmodal.index.lexical import contains_phrase, parse_query, words
 from xmodal.index.lexical_store import LEXICAL_NAME, open_lexical
 from xmodal.index.types import CollectionInfo
 
@@ -56,6 +57,7 @@ class LexicalSearch:
         payloads: The stored payload of each lexical hit.
         trace: What was searched, or why nothing was.
         errors: ``"bm25: problem"`` when the lexical search failed.
+        weighted: Whether the caller gave the bm25 list a weight (then it is kept as given).
     """
 
     searched: SearchedList | None
@@ -64,6 +66,7 @@ class LexicalSearch:
     payloads: dict[str, Any]
     trace: tuple[str, ...]
     errors: tuple[str, ...]
+    weighted: bool = False
 
 
 def exact_cue(query: str) -> bool:
@@ -77,6 +80,73 @@ def exact_cue(query: str) -> bool:
     parsed = parse_query(query)
     return bool(parsed.phrases) or any(
         any(c.isdigit() or c in "-./:#+_" for c in t) for t in parsed.terms)
+
+
+SUPPORT_WEIGHT = 0.05
+"""The bm25 list's RRF weight for an ordinary query: it reorders the dense lists' hits and adds
+its own, but a dense first hit stays first unless BM25 also ranks it low (with weight 1, a
+dense-second, BM25-first hit would win: on the Python FAQ that cost 0.06 MRR@10)."""
+LEAD_FACTOR = 64.0
+"""The bm25 list's weight, per unit of dense weight, when it leads: above 62, a BM25 rank r
+beats rank r + 1 plus a dense first place (w/(60+r) − w/(61+r) > 1/61), so the dense lists only
+break its ties and add hits it lacks."""
+RARE_MIN_DOCS = 100
+"""Below this many documents, a word's rarity says little: only ids, codes and phrases lead."""
+RARE_SHARE = 0.01
+"""A query word found in at most this share of the documents (at least 1, at most 3) is rare."""
+
+
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "er", "ies", "es", "ed", "ly", "s")
+
+
+def _stem(term: str) -> str:
+    """A crude English stem (the longest common suffix dropped from a word of 5+ letters), only
+    to see that the dense hits hold a rare query word in another form (``generators`` /
+    ``generator``); BM25 itself matches terms as typed.
+
+    Example:
+        >>> _stem("generators"), _stem("generator"), _stem("qorvex-5521")
+        ('generator', 'generator', 'qorvex-5521')
+    """
+    if not term.isalpha() or len(term) < 5:
+        return term
+    for suffix in _SUFFIXES:
+        if term.endswith(suffix) and len(term) - len(suffix) >= 4:
+            return term[: -len(suffix)]
+    return term
+
+
+def lexical_lead(query: str, store: Any, dense: Sequence[SearchedList] = ()) -> str | None:
+    """Why the bm25 list should lead the fusion for ``query``, or None: a query term found in
+    only a few documents (at most :data:`RARE_SHARE` of them, 1 to 3) that none of the dense
+    lists' top 3 hits holds (where they hold it, they already agree with BM25). Ids and codes
+    (a term with a digit or a joiner: ``qorvex-5521``) count in any collection, plain words in
+    one of at least :data:`RARE_MIN_DOCS` documents (in fewer, a word's rarity says little).
+
+    Example:
+        >>> lexical_lead("qorvex-5521", None) is None  # no lexical collection
+        True
+    """
+    n = store.count() if store is not None else 0
+    if not n:
+        return None
+    rare = [t for t in store.rare_terms(query, at_most=min(3, max(1, int(n * RARE_SHARE))))
+            if n >= RARE_MIN_DOCS or exact_cue(t)]
+    if not rare:
+        return None
+    top = sorted({i for s in dense for i in s.ranked.ids[:3]})
+    found = list(store._words(top).values())  # each top hit's words, in order
+    stems = {_stem(w) for ws in found for w in ws}
+
+    def held(term: str) -> bool:  # a word (in any form) or a code's words in sequence
+        parts = tuple(words(term))
+        if len(parts) == 1:
+            return _stem(parts[0]) in stems
+        return any(contains_phrase(ws, parts) for ws in found)
+
+    missed = [t for t in rare if exact_cue(t) or not held(t)]  # an id leads even when held:
+    #                                     other dense lists could outvote the one that holds it
+    return f"rare terms {missed} that the dense hits lack" if missed else None
 
 
 def lexical_search(request: SearchRequest, index: Any,
@@ -134,7 +204,8 @@ def lexical_search(request: SearchRequest, index: Any,
     ranked = RankedList(LEXICAL_NAME, tuple(r[1] for r in rows), tuple(r[0] for r in rows),
                         weight=list_weight(request.weights, name))
     searched = SearchedList(name, info, ranked, None, lexical=True)
-    return LexicalSearch(searched, store, query, {r[1]: r[2] for r in rows}, (trace,), ())
+    return LexicalSearch(searched, store, query, {r[1]: r[2] for r in rows}, (trace,), (),
+                         weighted=LEXICAL_NAME in (request.weights or {}))
 
 
 def add_lexical(searched: SearchedLists, lexical: LexicalSearch | None) -> SearchedLists:
@@ -161,11 +232,14 @@ def add_lexical(searched: SearchedLists, lexical: LexicalSearch | None) -> Searc
     all_payloads = dict(searched.payloads)
     if lexical.searched is not None:
         own = lexical.searched
-        if exact_cue(lexical.query) and own.ranked.weight == 1.0 and len(lists) > 1:
-            # an id, a code or a phrase: the lexical list counts as much as the dense ones
-            own = replace(own, ranked=replace(own.ranked, weight=float(len(lists))))
-            trace.append(f"bm25 weighted ×{len(lists)} (the query names an id, a code or a "
-                         "phrase: as much as the dense lists together)")
+        if not lexical.weighted and lists:  # the caller did not weight it
+            why = lexical_lead(lexical.query, lexical.store, lists)
+            dense = math.fsum(s.ranked.weight for s in lists)
+            weight = LEAD_FACTOR * max(dense, 1.0) if why else SUPPORT_WEIGHT
+            own = replace(own, ranked=replace(own.ranked, weight=weight))
+            trace.append(f"bm25 weighted ×{weight:g}: " + (
+                f"{why}, so its order leads and the dense lists break its ties" if why else
+                "no id, phrase or rare word the dense hits lack, so it supports them"))
         lists.append(own)
         for i, p in lexical.payloads.items():
             all_payloads.setdefault(i, p)
