@@ -29,6 +29,15 @@ data is at least 40,000 KB (N × d × 4 bytes; 100k × 512 is 200,000 KB); for s
 both thresholds are lowered to 1 KB so that the HNSW is built and really searched
 (``--edge-threshold-kb`` overrides). The notes column shows how many vectors Edge indexed.
 
+Quantised collections (rows ``edge-scalar`` and ``edge-binary``: ``create_collection(...,
+quantization="scalar" | "binary")``, int8 / 1-bit codes in RAM, float32 originals on disk,
+oversampling and rescoring; see ``xmodal.index.quantization``) are measured like ``edge``, and
+every xmodal row has a "vector MB" column: the bytes of the vectors the store searches in RAM,
+measured from the store's own files (``benchmarks/index_quant.py`` says how). The row
+``edge (filter 1 %)``: the ``edge`` collection's single queries with the legacy exact-match
+filter ``{"bucket": 7}`` (every point's payload is ``{"bucket": row % 100}``; no payload index),
+interleaved with unfiltered ones; recall against the exact filtered top-10.
+
 Two more measurements, on Qdrant Edge:
 
 - xmodal's overhead: the same single queries through ``Collection.search`` and through the raw
@@ -46,8 +55,9 @@ norm; queries are fresh draws. At 100k × 512 the exact top-1 / top-10 / rank-10
 average about 0.86 / 0.80 / 0.42, so neighbours are meaningful and ANN recall is not trivial.
 
 Targets (Qdrant Edge at N = 100,000): recall@10 ≥ 0.95, p50 ≤ 2 ms, xmodal ÷ raw ≤ 1.10,
-RRF over three collections ≤ 1.2 × the three searches. The machine is shared: read medians
-and ratios, not absolute times.
+RRF over three collections ≤ 1.2 × the three searches; scalar quantisation: recall@10 ≥ 0.95
+with ≥ 3× less vector memory; p50 with a 1 % filter ≤ 1.5 × unfiltered. The machine is
+shared: read medians and ratios, not absolute times.
 
 Run:
     python benchmarks/index.py                       # 100k × 512, ~10 min on 2 busy cores
@@ -57,6 +67,10 @@ Run:
 1M is opt-in: each copy of the vectors is ~2 GB of RAM (the data, Edge's storage, the exact
 backend's array, FAISS's index: several GB at once, plus the three RRF collections), and the
 HNSW builds take a long time on 2 cores (tens of minutes per backend).
+The quantised rows alone at 1M (``--sizes 1000000 --backends edge-scalar,edge-binary``) took
+12 min here: their HNSW is built on the codes (scalar 295 s, binary 201 s at 1M; at 100k
+scalar 28 s, binary 26 s, float32 ``edge`` 100 s, i.e. ~1,000 points/s, so a float32 build at
+1M is ≳ 17 min before its RRF collections and filter row).
 """
 
 from __future__ import annotations
@@ -73,6 +87,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from index_quant import (
+    QUANTIZED_BACKENDS,
+    bucket_payloads,
+    filtered_vs_unfiltered,
+    target_lines,
+    vector_memory,
+)
 
 K = 10
 HNSW_M = 16
@@ -122,6 +144,8 @@ class Row:
     n_batch: int = 0
     recall: float | None = None
     rss_mb: float | None = None
+    vector_mb: float | None = None  # measured bytes of the vectors searched in RAM
+    ref_p50_ms: float | None = None  # filter row: the interleaved unfiltered p50
     notes: list[str] = field(default_factory=list)
 
 
@@ -298,19 +322,20 @@ class Backend:
 class XmodalBackend(Backend):
     """A collection of ``xmodal.index.open_index(uri, **options)``."""
 
-    def __init__(self, name: str, uri: str, dim: int, **options: Any) -> None:
+    def __init__(self, name: str, uri: str, dim: int, quantization: str = "none",
+                 **options: Any) -> None:
         from xmodal.index import open_index
 
         self.name = name
         self.index = open_index(uri, **options)
         self.col: Any = self.index.create_collection(
-            "bench", dim=dim, model="synthetic", modality="vector"
+            "bench", dim=dim, model="synthetic", modality="vector", quantization=quantization
         )
 
     def ingest(self, base: np.ndarray, batch: int) -> None:
         for s in range(0, base.shape[0], batch):
             e = min(base.shape[0], s + batch)
-            self.col.upsert([str(i) for i in range(s, e)], base[s:e])
+            self.col.upsert([str(i) for i in range(s, e)], base[s:e], bucket_payloads(s, e))
 
     def build(self) -> None:
         self.col.optimize()
@@ -423,6 +448,10 @@ def measure(be_factory: Callable[[], Backend], ds: Dataset, args: argparse.Names
     row.n_batch = n_batch
     row.recall = recall_at_k(ds, range(n_batch), found)
     row.notes += be.notes()
+    if isinstance(be, XmodalBackend):
+        nbytes, how = vector_memory(be.col)
+        row.vector_mb = None if nbytes is None else nbytes / 2**20
+        row.notes += [f"vector MB: {how}"] if how else []
     return row, be
 
 
@@ -443,8 +472,16 @@ def run_dataset(ds: Dataset, args: argparse.Namespace) -> tuple[list[Row], Extra
                                   ds, args, args.batch, [note])
                 rows.append(row)
                 rows.append(edge_overhead(be, ds, args, extra))
+                rows.append(filter_row(be, ds, args))
                 be.close()
                 extra.rrf_ratio, extra.rrf_detail = rrf_cost(ds, args, os.path.join(tmp, "rrf"))
+            elif name in QUANTIZED_BACKENDS:
+                opts, note = edge_options(ds.n, ds.dim, args.edge_threshold_kb)
+                row, be = measure(lambda o=opts, n=name: XmodalBackend(
+                    n, os.path.join(tmp, n), ds.dim, QUANTIZED_BACKENDS[n], **o),
+                    ds, args, args.batch, [note])
+                rows.append(row)
+                be.close()
             elif name == "exact":
                 row, be = measure(lambda: XmodalBackend("exact", "exact:" + os.path.join(
                     tmp, "exact"), ds.dim), ds, args, min(EXACT_BATCH, ds.n))
@@ -467,7 +504,8 @@ def run_dataset(ds: Dataset, args: argparse.Namespace) -> tuple[list[Row], Extra
                 rows.append(row)
                 be.close()
             else:
-                raise SystemExit(f"unknown backend {name!r} (edge, exact, faiss, qdrant-local)")
+                raise SystemExit(f"unknown backend {name!r} (edge, edge-scalar, edge-binary, "
+                                 "exact, faiss, qdrant-local)")
             del be
             gc.collect()
     return rows, extra
@@ -512,6 +550,18 @@ def edge_overhead(be: Backend, ds: Dataset, args: argparse.Namespace, extra: Ext
                       f"cold {med[('xmodal', 0)]:.3f} / {med[('raw', 0)]:.3f} ms = "
                       f"{extra.overhead:.3f}×, warm {med[('xmodal', 1)]:.3f} / "
                       f"{med[('raw', 1)]:.3f} ms = {warm:.3f}×"])
+
+
+def filter_row(be: Backend, ds: Dataset, args: argparse.Namespace) -> Row:
+    """The ``edge`` collection with a 1 %-selective exact-match filter, vs unfiltered."""
+    assert isinstance(be, XmodalBackend)
+    r = filtered_vs_unfiltered(be.col, ds.base, ds.queries, K, args.time_cap, WARMUP)
+    return Row(ds.name, ds.n, ds.dim, "edge (filter 1 %)", p50_ms=r.p50_ms, p99_ms=r.p99_ms,
+               n_single=r.n, recall=r.recall, ref_p50_ms=r.unfiltered_p50_ms,
+               notes=[f"filter {{'bucket': 7}} (1 %, no payload index), interleaved with "
+                      f"unfiltered p50 {r.unfiltered_p50_ms:.3f} ms: "
+                      f"{r.p50_ms / r.unfiltered_p50_ms:.2f}×; recall vs exact filtered top-10; "
+                      f"{r.mean_hits:.1f} hits per query of {K} wanted"])
 
 
 def rrf_cost(ds: Dataset, args: argparse.Namespace, folder: str) -> tuple[float, str]:
@@ -563,8 +613,8 @@ def _ratio(x: float | None, ref: float | None) -> str:
 def render_table(rows: list[Row]) -> str:
     """One markdown table: a row per (data set, backend)."""
     head = ["data", "N", "d", "backend", "ingest s", "points/s", "build s", "p50 ms", "p99 ms",
-            "single q", "batch QPS", "recall@10", "RSS Δ MB", "p50 ÷ exact", "QPS ÷ exact",
-            "p50 ÷ FAISS", "QPS ÷ FAISS", "notes"]
+            "single q", "batch QPS", "recall@10", "RSS Δ MB", "vector MB", "p50 ÷ exact",
+            "QPS ÷ exact", "p50 ÷ FAISS", "QPS ÷ FAISS", "notes"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     refs = {(r.data, r.n, r.backend): r for r in rows}
     for r in rows:
@@ -575,7 +625,7 @@ def render_table(rows: list[Row]) -> str:
             r.data, f"{r.n:,}", str(r.dim), r.backend, _f(r.ingest_s, 1), _f(pps, 0),
             _f(r.build_s, 1), _f(r.p50_ms, 3), _f(r.p99_ms, 3), str(r.n_single or "—"),
             _f(r.qps, 0) + (f" (n={r.n_batch})" if r.n_batch else ""), _f(r.recall, 3),
-            _f(r.rss_mb, 0),
+            _f(r.rss_mb, 0), _f(r.vector_mb, 2),
             _ratio(r.p50_ms, ex.p50_ms if ex else None), _ratio(r.qps, ex.qps if ex else None),
             _ratio(r.p50_ms, fa.p50_ms if fa else None), _ratio(r.qps, fa.qps if fa else None),
             "; ".join(r.notes),
@@ -590,7 +640,7 @@ def _verdict(cond: bool | None, text: str) -> str:
 
 
 def render_targets(rows: list[Row], extras: dict[int, Extra], sizes: list[int]) -> list[str]:
-    """PASS / FAIL lines for the four targets, at N = 100,000 (else the largest size run)."""
+    """PASS / FAIL lines for the seven targets, at N = 100,000 (else the largest size run)."""
     if not sizes:
         return ["n.a. targets: no synthetic size was run"]
     n = TARGET_N if TARGET_N in sizes else max(sizes)
@@ -611,6 +661,7 @@ def render_targets(rows: list[Row], extras: dict[int, Extra], sizes: list[int]) 
               "{:.3f}×"),
         check(ex.rrf_ratio, lambda v: v <= 1.2, "RRF over 3 collections ≤ 1.2 × the 3 searches",
               "{:.3f}×"),
+        *target_lines(rows, n, where, _verdict),
     ]
 
 
@@ -621,9 +672,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                          "per copy of the vectors and a long HNSW build on 2 cores)")
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--dim", type=int, default=512)
-    ap.add_argument("--backends", default="edge,exact,faiss",
-                    help="comma-separated: edge, exact, faiss (qdrant-local is added for N ≤ "
-                         f"{QDRANT_LOCAL_MAX:,})")
+    ap.add_argument("--backends", default="edge,edge-scalar,edge-binary,exact,faiss",
+                    help="comma-separated: edge, edge-scalar, edge-binary, exact, faiss "
+                         f"(qdrant-local is added for N ≤ {QDRANT_LOCAL_MAX:,})")
     ap.add_argument("--demo", action="store_true",
                     help="also the real demo set: OpenMoji captions embedded by MiniLM (384-d)")
     ap.add_argument("--batch", type=int, default=10_000, help="upsert batch size")

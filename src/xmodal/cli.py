@@ -105,6 +105,10 @@ def index_cmd(
     prune: bool = typer.Option(False, help="Delete documents of files no longer present."),
     workers: int = typer.Option(0, help="Decoding worker processes."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    quantization: str = typer.Option(
+        None, "--quantization", help="none|scalar|binary: how collections this run creates "
+        "store vectors (int8 / 1-bit codes in RAM, rescored with the originals); an existing "
+        "collection keeps its own, and asking it for another is an error."),
 ) -> None:
     """Index images, audio and text files (side-car NAME.txt captions) into per-model
     collections; unchanged files are skipped, bad ones reported on stderr."""
@@ -112,7 +116,7 @@ def index_cmd(
 
     models = {"image": image_model, "audio": audio_model, "text": text_model}
     raise typer.Exit(run_index(paths, index_uri=index, models=models, prune=prune,
-                               workers=workers, as_json=as_json))
+                               workers=workers, as_json=as_json, quantization=quantization))
 
 
 @app.command()
@@ -135,8 +139,10 @@ def search(
     weights: Annotated[list[str] | None, typer.Option(
         "--weight", help="NAME=W: RRF weight of a collection or list (repeatable).")] = None,
     filter: Annotated[list[str] | None, typer.Option(
-        "--filter", help="KEY=VALUE: exact match on a payload field (repeatable; VALUE is "
-        "read as JSON when it parses, e.g. 3 or true).")] = None,
+        "--filter", help="A payload filter in Qdrant's filter JSON, e.g. '{\"must\": [{\"key\": "
+        "\"ext\", \"match\": {\"value\": \"png\"}}]}' (must/should/must_not; match value, "
+        "any, except, text; range with numbers or ISO-8601 datetimes), or KEY=VALUE (exact "
+        "match; VALUE read as JSON when it parses). Repeatable: all must hold.")] = None,
     project: bool = typer.Option(False, help="Apply a collection's stored gap projection to "
                                  "the query vector."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for agents."),
@@ -153,7 +159,7 @@ def search(
         request = SearchRequest(
             query, image=image, audio=audio, k=k, modalities=modalities or (), mixed=mixed,
             route=route, collections=collections or (), fusion=fusion,  # type: ignore[arg-type]
-            project=project, filter=_pairs(filter, "--filter", _json_value), rrf_k=rrf_k,
+            project=project, filter=_filters(filter), rrf_k=rrf_k,
             weights=_pairs(weights, "--weight", float))
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -176,6 +182,29 @@ def _pairs(items: list[str] | None, option: str,
         except ValueError as exc:
             raise ValueError(f"{option} {item!r}: {exc}") from exc
     return out
+
+
+def _filters(items: list[str] | None) -> dict[str, Any] | None:
+    """``--filter`` values as one filter: a JSON object each (``{...}``) or ``KEY=VALUE``
+    pairs; several are combined with ``must`` (None when none is given)."""
+    import json
+
+    if not items:
+        return None
+    objects = []
+    for item in items:
+        if item.lstrip().startswith("{"):
+            try:
+                objects.append(json.loads(item))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"--filter {item!r:.80} is not JSON: {exc}") from exc
+        else:
+            objects.append(_pairs([item], "--filter", _json_value))
+    if len(objects) == 1:
+        return objects[0]
+    from .index.filters import parse_filter, to_json
+
+    return {"must": [to_json(parse_filter(o)) for o in objects]}
 
 
 def _json_value(text: str) -> Any:

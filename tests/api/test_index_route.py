@@ -365,3 +365,15 @@ def test_serve_root_option(setup, monkeypatch):
     assert out.exit_code == 2 and "is not a folder" in out.output and len(seen) == 1
     out = CliRunner().invoke(cli, ["serve", "--index", setup.uri, "--router-model", ""])
     assert out.exit_code == 0 and seen[-1] is None
+
+
+def test_index_route_quantization(setup, client):
+    cols = client.get("/collections").json()["collections"]
+    assert cols and {c["quantization"] for c in cols} == {"none"}  # the base index's setting
+    r = client.post("/index", json={"paths": ["new"], "quantization": "int4"})
+    assert r.status_code == 422, r.text
+    err(client.post("/index", json={"paths": ["new"], "quantization": "scalar"}), 409,
+        "collection_mismatch", "stored with quantization 'none'; asked for 'scalar'")
+    assert client.get("/health").json()["documents"] == 7  # nothing stored
+    r = client.post("/index", json={"paths": ["new"], "quantization": "none"})
+    assert r.status_code == 200 and r.json()["indexed"] == 3, r.text

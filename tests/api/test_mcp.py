@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import os
 import socket
 import sys
 import threading
@@ -107,6 +108,7 @@ def test_tools_answer_like_the_service(service, built):
     image = by_name[IMAGES]
     assert (image["model"], image["family"], image["dim"], image["count"]) == (
         "toy-image", "lit", DIM, 3)
+    assert image["quantization"] == "none"  # the setting stored with the collection
     assert set(image["calibration"]) == {"text", "image"}  # what the model embeds
     assert image["calibration"]["text"]["cross_modal"] is True
     assert image["calibration"]["text"]["threshold"] == pytest.approx(0.3)  # lit default
@@ -206,7 +208,8 @@ def test_stdio_subprocess(built):
     uri, _, _ = built
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "xmodal", "mcp", "--index", uri, "--router-model", ""])
+        args=["-m", "xmodal", "mcp", "--index", uri, "--router-model", ""],
+        env=dict(os.environ))  # the code under test (PYTHONPATH), not whatever is installed
     q = embed("drum beat")
 
     async def talk() -> list[Any]:
@@ -226,8 +229,12 @@ def test_stdio_subprocess(built):
     assert Path(got[0].structured_content["hits"][0]["path"]).name == "drum.wav"
     # the toy models cannot load here: the lists that need them say so, the session goes on
     errors = got[1].structured_content["errors"]
-    assert not got[1].is_error and got[1].structured_content["hits"] == []
+    assert not got[1].is_error
     assert any("unknown encoder spec 'toy-audio'" in e for e in errors), errors
+    # the lexical list needs no model: it alone answers, by the file name
+    hits = got[1].structured_content["hits"]
+    assert [Path(h["path"]).name for h in hits] == ["drum.wav"]
+    assert all(set(h["raw_scores"]) == {"bm25"} for h in hits)
 
 
 @contextlib.contextmanager

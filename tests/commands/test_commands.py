@@ -88,7 +88,8 @@ def test_search_json(indexed):
         assert set(hit) >= HIT_KEYS and hit["rank"] == rank and hit["modality"] == "image"
         assert set(hit["raw_scores"]) == set(hit["ranks"])
     assert hits[0]["fused"] is True
-    assert set(hits[0]["raw_scores"]) == {"toy-image.image", "toy-image.text[image]"}
+    # the dense lists, and the lexical list (the file name "heart" matches the query's word)
+    assert set(hits[0]["raw_scores"]) == {"toy-image.image", "toy-image.text[image]", "bm25"}
     # the router's zero-shot model ("minilm") is not a toy: rules only, and the trace says so
     assert any(s.startswith("router: no zero-shot") for s in data["trace"])
 
@@ -100,7 +101,8 @@ def test_search_k_and_modality(indexed):
     audio = json.loads(invoke("search", "drum", "--index", indexed, "--json", "--modality",
                               "audio").stdout)
     assert [Path(h["path"]).name for h in audio["hits"]] == ["drum.wav", "violin.wav"]
-    assert audio["hits"][0]["fused"] is False
+    # one dense list (toy-audio.audio) plus the lexical list ("drum" is drum.wav's file name)
+    assert audio["hits"][0]["fused"] is True and "bm25" in audio["hits"][0]["raw_scores"]
 
 
 def test_search_by_example_and_table(indexed, corpus):
@@ -153,3 +155,22 @@ def test_search_empty_index_exits_2(encoders, uri):
     result = invoke("search", "a cat", "--index", uri)
     assert result.exit_code == 2
     assert "no collection in this index" in result.stderr
+
+
+def test_index_quantization_flag(encoders, corpus, uri):
+    from xmodal.index import open_index
+
+    bad = invoke("index", str(corpus), "--index", uri, "--quantization", "int4")
+    assert bad.exit_code == 2
+    assert "--quantization: quantization 'int4': use one of 'none', 'scalar', 'binary'" in (
+        bad.output)
+    assert invoke("index", str(corpus), "--index", uri, "--quantization", "binary",
+                  "--json").exit_code == 0
+    with open_index(uri) as index:
+        assert {c.quantization for c in index.collections()} == {"binary"}
+    (corpus / "new.md").write_text("a new memo")
+    other = invoke("index", str(corpus), "--index", uri, "--quantization", "scalar")
+    assert other.exit_code == 2
+    assert "is stored with quantization 'binary'; asked for 'scalar'" in other.output
+    assert invoke("index", str(corpus), "--index", uri).exit_code == 0  # keeps its setting
+    assert invoke("index", str(corpus), "--index", uri, "--quantization", "binary").exit_code == 0

@@ -6,6 +6,7 @@ The encoders are the deterministic toys of ``tests/api/toy.py`` (no model is loa
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -68,9 +69,12 @@ def test_first_ingest_counts_collections_and_payloads(idx, uri, corpus, encoders
     hid = doc(heart)
     image = idx.collection("toy-image.image").get([hid])[0]
     assert image is not None
+    stat = heart.stat()
+    mtime = datetime.fromtimestamp(stat.st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert image.payload == {"path": str(heart), "modality": "image",
                              "sha256": file_sha256(heart), "representation": "image",
-                             "caption": "a red heart"}
+                             "caption": "a red heart", "folder": "images", "ext": "png",
+                             "size_bytes": stat.st_size, "mtime": mtime}  # toy bytes: no header
     caption = idx.collection("toy-image.text").get([hid])[0]  # same doc id, encoder's text col
     assert caption is not None
     assert caption.payload == {**image.payload, "representation": "caption"}

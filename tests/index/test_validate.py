@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from xmodal.index import DuplicateIdError, VectorError, check_ids, check_vectors
+from xmodal.index.filters import Filter, MatchValue
 from xmodal.index.validate import check_filter, check_payloads, document_id, point_id
 
 
@@ -55,7 +56,9 @@ def test_payloads_and_filters_are_checked():
         check_payloads([{"x": object()}], ["a"])
     with pytest.raises(ValueError):
         check_filter({"x": 1.5})
-    assert check_filter({"x": True, "y": "s"}) == {"x": True, "y": "s"}
+    assert check_filter({"x": True, "y": "s"}) == Filter(
+        must=(MatchValue("x", True), MatchValue("y", "s")))
+    assert not check_filter(None) and not check_filter({})
 
 
 def test_ids_are_stable():

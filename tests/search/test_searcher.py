@@ -34,7 +34,8 @@ def encoders() -> dict[str, ToyEncoder]:
 @pytest.fixture
 def idx(tmp_path: Path, corpus: Path, encoders: dict[str, ToyEncoder]) -> Iterator[Index]:
     with open_index("exact:" + str(tmp_path / "idx")) as index:
-        ingest(index, [corpus], encoders=encoders)
+        # dense lists only: the lexical list is tested in tests/search/test_lexical.py
+        ingest(index, [corpus], encoders=encoders, lexical=False)
         yield index
 
 
@@ -99,7 +100,7 @@ def test_text_query_routed_to_images_fuses_image_and_caption_lists(idx, searcher
 def test_single_list_gives_raw_cosine(tmp_path, corpus):
     encoders = toy_encoders()
     with open_index("exact:" + str(tmp_path / "nocap")) as idx:
-        ingest(idx, [corpus], encoders=encoders, captions=False)
+        ingest(idx, [corpus], encoders=encoders, captions=False, lexical=False)
         result = Searcher(idx, load=loader(encoders), router_model=None).search(
             "a photo of a red heart", k=3)
         own = own_search(idx, encoders["image"], "toy-image.image", "a photo of a red heart")

@@ -120,7 +120,7 @@ def test_rrf_constant_and_weights_equal_the_formula(setup):
     _, _, _, searcher = setup
     plain = searcher.search("a red heart drum", k=8, mixed=True)
     assert len({n for h in plain.hits for n in h.ranks}) >= 3  # several lists fused
-    weights = {"toy-image.image": 2.5, "toy-image.text[image]": 0.0}
+    weights = {"toy-image.image": 2.5, "toy-image.text[image]": 0.0, "bm25": 1.0}
     got = searcher.search("a red heart drum", k=8, mixed=True, rrf_k=10, weights=weights)
     for h in got.hits:  # each fused score is Σ w_l / (k + rank_l) over the lists holding it
         want = sum(weights.get(n, weights.get(n.split("[")[0], 1.0)) / (10 + r)

@@ -56,6 +56,7 @@ class CollectionJSON(TypedDict):
     weaknesses: str | None
     card: dict[str, Any]
     calibration: dict[str, dict[str, Any]]
+    quantization: str
 
 
 class DescribeJSON(TypedDict):
@@ -112,7 +113,8 @@ def _collection_json(info: dict[str, Any]) -> CollectionJSON:
         model_modalities=list(card.get("modalities") or []),
         strengths=notes.strengths if notes else None,
         weaknesses=notes.weaknesses if notes else None,
-        card=card, calibration=_calibration_summary(info))
+        card=card, calibration=_calibration_summary(info),
+        quantization=info.get("quantization", "none"))
 
 
 def describe(service: SearchService) -> DescribeJSON:

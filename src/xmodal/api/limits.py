@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from xmodal.index.filters import FilterError
 from xmodal.index.types import (
     CollectionMismatchError,
     CollectionNotFoundError,
@@ -141,6 +142,8 @@ def error_status(exc: BaseException) -> tuple[int, str] | None:
         return 422, "bad_vector"
     if isinstance(exc, DuplicateIdError):
         return 422, "duplicate_id"
+    if isinstance(exc, FilterError):
+        return 422, "bad_filter"
     if isinstance(exc, ValueError):
         return 422, "bad_input"
     return None

@@ -53,6 +53,7 @@ from xmodal.api.catalog import MAX_TEXT_CHARS, DescribeJSON, ItemJSON, describe,
 from xmodal.api.limits import BadInput, InputTooLarge, error_status
 from xmodal.api.runner import run_blocking
 from xmodal.api.service import SearchService
+from xmodal.index.filters import FILTER_HELP
 from xmodal.modalities import Modality
 from xmodal.search.hits import SearchJSON
 from xmodal.search.request import Fusion
@@ -122,9 +123,7 @@ def _search_tool(service: SearchService,
             description="A raw query vector of `collection`'s model (its dim).")] = None,
         collection: Annotated[str | None, Field(description="The collection `vector` "
                                                 "searches (required with it).")] = None,
-        filter: Annotated[dict[str, str | int | bool] | None, Field(
-            description="Exact match on stored payload fields, e.g. {\"modality\": "
-            "\"image\"}; all must match.")] = None,
+        filter: Annotated[dict[str, Any] | None, Field(description=FILTER_HELP)] = None,
         model: Annotated[str | None, Field(description="With `vector`: the model that made "
                                            "it (refused when not the collection's).")] = None,
         route: Annotated[bool, Field(description="Let the router pick the document modality "

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from fastapi import UploadFile
 from pydantic import BaseModel, ConfigDict, Field, Json
 
+from xmodal.index.filters import FILTER_EXAMPLE, FILTER_HELP
 from xmodal.modalities import Modality
 
 
@@ -45,6 +46,7 @@ class Collection(BaseModel):
     backend: str
     card: dict[str, Any]
     calibration: dict[str, Any] | None
+    quantization: Literal["none", "scalar", "binary"] = "none"
 
 
 class CollectionDetail(Collection):
@@ -72,9 +74,8 @@ class SearchRequest(BaseModel):
         None, description="Search only these collections (text queries).")
     fusion: Literal["rrf", "calibrated"] = Field(
         "rrf", description="Fuse lists by rank (RRF, k=60) or by calibrated probability.")
-    filter: dict[str, str | int | bool] | None = Field(
-        None, description="Exact match on stored payload fields (e.g. {\"modality\": "
-        "\"image\"}); all must match.")
+    filter: dict[str, Any] | None = Field(
+        None, description=FILTER_HELP, examples=[FILTER_EXAMPLE])
     rrf_k: float = Field(60.0, ge=0, description="RRF rank constant: Σ w / (rrf_k + rank).")
     weights: dict[str, float] | None = Field(
         None, description="RRF weight (>= 0) per collection, or per list "
@@ -101,8 +102,8 @@ class SearchFileForm(BaseModel):
     route: bool = True
     collections: list[str] | None = Field(None, description="Search only these collections.")
     fusion: Literal["rrf", "calibrated"] = "rrf"
-    filter: Json[dict[str, str | int | bool]] | None = Field(
-        None, description="A JSON object: exact match on stored payload fields.")
+    filter: Json[dict[str, Any]] | None = Field(
+        None, description="A JSON object: " + FILTER_HELP)
     rrf_k: float = Field(60.0, ge=0, description="RRF rank constant.")
     weights: Json[dict[str, float]] | None = Field(
         None, description="A JSON object: RRF weight per collection or list name.")
@@ -150,6 +151,10 @@ class IndexRequest(BaseModel):
                              "it); no '..', no symbolic links.")
     prune: bool = Field(False, description="Delete the documents of files gone from these "
                         "paths (never any other).")
+    quantization: Literal["none", "scalar", "binary"] | None = Field(
+        None, description="How collections this request creates store vectors (int8 / 1-bit "
+        "codes, rescored with the originals); an existing collection keeps its own, and "
+        "asking it for another is a 409.")
 
 
 class ItemResponse(BaseModel):

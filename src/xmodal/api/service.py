@@ -56,6 +56,7 @@ from xmodal.api.limits import (
     pixel_limited,
 )
 from xmodal.index.ingest import IndexReportJSON
+from xmodal.index.quantization import Quantization
 from xmodal.index.types import CollectionMismatchError, IndexStoreError
 from xmodal.search.hits import SearchJSON
 from xmodal.search.request import SearchRequest
@@ -212,7 +213,8 @@ class SearchService:
     def _info_dict(info: Any) -> dict[str, Any]:
         return {"name": info.name, "model": info.model, "modality": info.modality,
                 "dim": int(info.dim), "count": int(info.count), "backend": info.backend,
-                "card": dict(info.card), "calibration": info.calibration}
+                "card": dict(info.card), "calibration": info.calibration,
+                "quantization": info.quantization}
 
     def collections(self) -> list[dict[str, Any]]:
         """Every collection: name, model, modality, dim, count, backend, card, calibration."""
@@ -325,15 +327,19 @@ class SearchService:
             return {"deleted": int(col.delete(ids))}
 
     # -- folders ---------------------------------------------------------------------------
-    def index_paths(self, paths: Sequence[str], *, prune: bool = False) -> IndexReportJSON:
+    def index_paths(self, paths: Sequence[str], *, prune: bool = False,
+                    quantization: Quantization | None = None) -> IndexReportJSON:
         """Scan and ingest files and folders under the index root into the open index; the
         JSON of ``xmodal index --json``. Each modality is encoded by the model of the index's
         collection of that modality (else the default), through the searcher's encoder and
         its lock. ``prune`` deletes documents of files gone from the given paths, no other.
+        ``quantization``: of the collections it creates (an existing one keeps its own).
 
         Raises:
             ReadOnly, IndexingDisabled: 403. BadInput: a refused path, named (see
             :mod:`xmodal.api.folders`). InputTooLarge: too many paths.
+            CollectionMismatchError: 409, another ``quantization`` than an existing
+            collection's (nothing stored).
         """
         from xmodal.index.ingest import ingest, manifest_path
 
@@ -349,7 +355,7 @@ class SearchService:
         with self._write_lock:  # files without an encoder: skipped by ingest, never pruned
             report = ingest(self.index, files=files, encoders=encoders,
                             manifest=manifest_path(self.index_uri), prune=prune,
-                            prune_within=targets)
+                            prune_within=targets, quantization=quantization)
             self.searcher.refresh()  # new collections become searchable
             self._manifest = None
         out = report.to_json(scan_skipped=skipped, seconds=time.perf_counter() - started)

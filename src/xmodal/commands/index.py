@@ -24,12 +24,20 @@ def _encoders(models: dict[str, str], wanted: set[str]) -> dict[str, Any]:
 
 
 def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune: bool,
-              workers: int, as_json: bool, files: list[Any] | None = None) -> int:
-    """Scan, encode and store; exit 0 unless nothing could be indexed and something failed."""
+              workers: int, as_json: bool, files: list[Any] | None = None,
+              quantization: str | None = None) -> int:
+    """Scan, encode and store; exit 0 unless nothing could be indexed and something failed
+    (2: bad input, e.g. an unknown ``quantization`` or one an existing collection lacks)."""
     from xmodal.data.corpus import scan_corpus
-    from xmodal.index import open_index
+    from xmodal.index import CollectionMismatchError, open_index
     from xmodal.index.ingest import ingest, manifest_path
+    from xmodal.index.quantization import check_quantization
 
+    try:
+        quant = None if quantization is None else check_quantization(quantization)
+    except ValueError as exc:
+        echo(f"error: --quantization: {exc}", err=True)
+        return 2
     started = time.perf_counter()
     skipped_scan: list[Any] = []
     if files is None:
@@ -50,8 +58,13 @@ def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune
             echo(f"  {modality}: {done}/{total}", err=True)
 
     with open_index(index_uri) as index:
-        report = ingest(index, files=files, encoders=encoders, manifest=manifest_path(index_uri),
-                        prune=prune, workers=workers, progress=progress)
+        try:
+            report = ingest(index, files=files, encoders=encoders,
+                            manifest=manifest_path(index_uri), prune=prune, workers=workers,
+                            progress=progress, quantization=quant)
+        except CollectionMismatchError as exc:  # refused before anything was stored
+            echo(f"error: {exc}", err=True)
+            return 2
     skipped = [*skipped_scan, *report.skipped]
     seconds = time.perf_counter() - started
     for p in report.failed:

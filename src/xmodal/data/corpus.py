@@ -45,6 +45,7 @@ import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from xmodal.modalities import Modality
 
@@ -54,6 +55,8 @@ IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", 
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3"})
 TEXT_EXTENSIONS = frozenset({".txt", ".md", ".rst"})
 CAPTIONS_FILE = "captions.jsonl"
+METADATA_SUFFIX = ".json"
+"""A ``NAME.json`` beside an indexed ``NAME.ext`` is its metadata side-car (never a document)."""
 MAX_TEXT_BYTES = 1_000_000
 """Text documents larger than this are skipped (the encoders truncate far below it anyway)."""
 MAX_MEDIA_BYTES = 1 << 30
@@ -73,6 +76,10 @@ class CorpusFile:
     modality: Modality
     sha256: str  # of the file's bytes: the content key (a moved file keeps it)
     caption: str | None = None  # side-car caption of an image or audio file
+    folder: str | None = None  # the file's folder relative to the scanned root ("." for it)
+    extra: dict[str, Any] | None = field(default=None, compare=False)  # extra keys of its
+    #                                      captions.jsonl entry (unchecked; not hashed)
+    sidecar: Path | None = None  # its metadata side-car NAME.json, when there is one
 
 
 @dataclass(frozen=True)
@@ -127,7 +134,8 @@ def file_kind(mode: int) -> str:
 class _Scan:
     files: list[CorpusFile] = field(default_factory=list)
     skipped: list[ItemProblem] = field(default_factory=list)
-    listings: dict[Path, dict[str, str] | _Refused | None] = field(default_factory=dict)
+    listings: dict[Path, dict[str, tuple[str | None, dict[str, Any]]] | _Refused | None] = field(
+        default_factory=dict)
 
     def skip(self, path: Path | str, reason: str) -> None:
         self.skipped.append(ItemProblem(index=len(self.files) + len(self.skipped),
@@ -211,22 +219,28 @@ def _scan_one(path: Path, root: Path, scan: _Scan) -> None:
         scan.skip(path, f"outside the root {root}: not read")
         return
     modality = modality_of(path)
+    if modality == "text" and path.suffix.lower() == ".txt" and _media_sibling(path):
+        return  # a side-car caption, read with its media file
+    if modality is None and path.suffix.lower() == METADATA_SUFFIX and _indexed_sibling(path):
+        return  # a metadata side-car, read with its file
     if modality is None:
         scan.skip(path, f"unsupported file type {path.suffix.lower() or '(none)'}")
         return
-    if modality == "text" and path.suffix.lower() == ".txt" and _media_sibling(path):
-        return  # a side-car caption, read with its media file
     limit = MAX_TEXT_BYTES if modality == "text" else MAX_MEDIA_BYTES
     try:
         digest = _hash_regular(path, limit, text=modality == "text")
-        caption = _caption(path, scan) if modality != "text" else None
+        caption, extra = _caption(path, scan) if modality != "text" else (None, None)
     except _Refused as exc:
         scan.skip(path, str(exc))
         return
     except OSError as exc:
         scan.skip(path, f"unreadable: {exc.strerror or exc}")
         return
-    scan.files.append(CorpusFile(path=path, modality=modality, sha256=digest, caption=caption))
+    side = path.with_suffix(METADATA_SUFFIX)
+    folder = path.parent.relative_to(root).as_posix() if root.is_dir() else "."
+    scan.files.append(CorpusFile(path=path, modality=modality, sha256=digest, caption=caption,
+                                 folder=folder, extra=extra or None,
+                                 sidecar=side if os.path.lexists(side) else None))
 
 
 def _open_regular(path: Path) -> tuple[int, int]:
@@ -273,13 +287,35 @@ def _read_small(path: Path, limit: int = MAX_CAPTION_BYTES) -> str | None:
         return f.read(limit + 1).decode("utf-8", errors="replace")
 
 
+def read_side_car(path: Path, limit: int) -> str | None:
+    """A side-car file's text (None when absent), read like a caption: no symlink, no
+    special file, at most ``limit`` bytes.
+
+    Raises:
+        ValueError: A symlink, a special file or a file over the limit (the reason).
+    """
+    try:
+        return _read_small(path, limit)
+    except _Refused as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _indexed_sibling(path: Path) -> bool:
+    """Whether ``NAME.json`` sits beside a file that is indexed (media or text document)."""
+    stem = path.with_suffix("")
+    return _media_sibling(path) or any(os.path.lexists(stem.with_suffix(ext)) or os.path.lexists(
+        stem.with_suffix(ext.upper())) for ext in TEXT_EXTENSIONS)
+
+
 def _media_sibling(path: Path) -> bool:
     stem = path.with_suffix("")
     return any(os.path.lexists(stem.with_suffix(ext)) or os.path.lexists(
         stem.with_suffix(ext.upper())) for ext in (*IMAGE_EXTENSIONS, *AUDIO_EXTENSIONS))
 
 
-def _caption(path: Path, scan: _Scan) -> str | None:
+def _caption(path: Path, scan: _Scan) -> tuple[str | None, dict[str, Any] | None]:
+    """The caption of a media file (its ``NAME.txt``, else its ``captions.jsonl`` entry) and
+    the entry's extra keys (its metadata)."""
     side = path.with_suffix(".txt")
     try:
         text = _read_small(side)
@@ -288,12 +324,15 @@ def _caption(path: Path, scan: _Scan) -> str | None:
             text = None  # reported by the walk; the media file is indexed without it
         else:
             raise _Refused(f"caption {side.name}: {exc}") from None
-    if text is not None:
-        return " ".join(text.split()) or None
     listing = _listing(path.parent / CAPTIONS_FILE, scan)
     if isinstance(listing, _Refused):
-        raise listing
-    return listing.get(path.name) if listing else None
+        if text is None:
+            raise listing
+        listing = None
+    caption, extra = listing.get(path.name, (None, None)) if listing else (None, None)
+    if text is not None:
+        return " ".join(text.split()) or None, extra
+    return caption, extra
 
 
 def _listing(listing: Path, scan: _Scan) -> dict[str, str] | _Refused | None:
@@ -309,8 +348,11 @@ def _listing(listing: Path, scan: _Scan) -> dict[str, str] | _Refused | None:
     return scan.listings[listing]
 
 
-def _captions_in(listing: Path, text: str, scan: _Scan) -> dict[str, str]:
-    out: dict[str, str] = {}
+def _captions_in(listing: Path, text: str, scan: _Scan
+                 ) -> dict[str, tuple[str | None, dict[str, Any]]]:
+    """``{file name: (caption, extra keys)}`` of a ``captions.jsonl``: an entry has ``file``
+    and a ``caption``, or other keys (metadata), or both."""
+    out: dict[str, tuple[str | None, dict[str, Any]]] = {}
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -318,12 +360,14 @@ def _captions_in(listing: Path, text: str, scan: _Scan) -> dict[str, str]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{listing}:{n}: not JSON ({exc.msg})") from exc
-        if isinstance(row, dict) and isinstance(row.get("file"), str) and isinstance(
-                row.get("caption"), str):
+        if isinstance(row, dict) and isinstance(row.get("file"), str) and (isinstance(
+                row.get("caption"), str) or set(row) - {"file", "caption"}):
             name = row["file"]
             if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
                 scan.skip(f"{listing}:{n}", f"caption entry for {name!r} is not a file name in "
                                             "this folder: ignored (never read)")
                 continue
-            out[name] = " ".join(row["caption"].split())
+            caption = row.get("caption")
+            out[name] = (" ".join(caption.split()) if isinstance(caption, str) else None,
+                         {k: v for k, v in row.items() if k not in ("file", "caption")})
     return out

@@ -1,7 +1,8 @@
 """Collection metadata of the local backends: one JSON file per collection, written atomically.
 
 An index folder holds ``xmodal-index.json`` (which backend owns the folder) and one sub-folder
-per collection with ``collection.json`` (name, dim, model, modality, card, calibration). Every
+per collection with ``collection.json`` (name, dim, model, modality, card, calibration,
+quantization). Every
 write goes to a temporary file in the same folder, is fsynced, then ``os.replace``-d over the
 old file, so a kill leaves either the old or the new file, never a torn one.
 
@@ -23,6 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from xmodal.index.quantization import Quantization, check_quantization
 from xmodal.index.types import CollectionMismatchError, CollectionNotFoundError
 
 INDEX_FILE = "xmodal-index.json"
@@ -81,6 +83,7 @@ def new_meta(
     modality: str,
     card: dict[str, Any] | None,
     calibration: dict[str, Any] | None,
+    quantization: Quantization = "none",
 ) -> dict[str, Any]:
     """The metadata dict of a new collection (validated)."""
     if not isinstance(dim, int) or dim <= 0:
@@ -96,6 +99,7 @@ def new_meta(
         "modality": modality,
         "card": dict(card or {}),
         "calibration": None if calibration is None else dict(calibration),
+        "quantization": check_quantization(quantization),
     }
     json.dumps(meta, allow_nan=False)  # card and calibration must be JSON
     return meta
@@ -109,6 +113,25 @@ def check_same(meta: dict[str, Any], *, dim: int, model: str, modality: str) -> 
         raise CollectionMismatchError(
             f"collection {meta['name']!r} holds model {ours[0]!r}, modality {ours[1]!r}, "
             f"dim {ours[2]}; asked for model {model!r}, modality {modality!r}, dim {dim}"
+        )
+
+
+def check_same_quantization(name: str, stored: Quantization, asked: Quantization | None) -> None:
+    """Refuse (409-style) asking an existing collection for another quantisation than its
+    ``stored`` one (``asked`` None: any; the setting is fixed when the collection is created).
+
+    Example:
+        >>> check_same_quantization("c", "scalar", None)
+        >>> check_same_quantization("c", "scalar", "binary")
+        Traceback (most recent call last):
+        ...
+        xmodal.index.types.CollectionMismatchError: collection 'c' is stored with quantization \
+'scalar'; asked for 'binary' (a collection keeps its setting: drop it and index again to change it)
+    """
+    if asked is not None and check_quantization(asked) != stored:
+        raise CollectionMismatchError(
+            f"collection {name!r} is stored with quantization {stored!r}; asked for "
+            f"{asked!r} (a collection keeps its setting: drop it and index again to change it)"
         )
 
 

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from xmodal.index import _meta
+from xmodal.index.filters import Filter
+from xmodal.index.quantization import Quantization, stored_quantization
 from xmodal.index.types import (
     CollectionInfo,
     CollectionMismatchError,
@@ -64,8 +66,14 @@ class CollectionBase:
         return str(self._meta["model"])
 
     @property
+    def quantization(self) -> Quantization:
+        """How the vectors are stored for search (stored metadata; see
+        :mod:`xmodal.index.quantization`)."""
+        return stored_quantization(self._meta)
+
+    @property
     def info(self) -> CollectionInfo:
-        """Name, dimension, model, modality, card, calibration, count and backend."""
+        """Name, dimension, model, modality, card, calibration, count, backend, quantization."""
         m = self._meta
         return CollectionInfo(
             name=m["name"],
@@ -76,6 +84,7 @@ class CollectionBase:
             calibration=None if m["calibration"] is None else dict(m["calibration"]),
             count=self.count(),
             backend=self.backend,
+            quantization=self.quantization,
         )
 
     def upsert(
@@ -103,7 +112,7 @@ class CollectionBase:
         k: int = 10,
         *,
         model: str | None = None,
-        filter: Mapping[str, Any] | None = None,
+        filter: Mapping[str, Any] | Filter | None = None,
         normalize: bool = False,
     ) -> list[SearchHits]:
         """Top-k by cosine per query; see :class:`xmodal.index.protocols.Collection`."""
@@ -145,6 +154,7 @@ class CollectionBase:
             "dim": self.dim,
             "model": self._meta["model"],
             "modality": self._meta["modality"],
+            "quantization": self.quantization,
             **self._extra_stats(),
         }
 
@@ -182,7 +192,7 @@ class CollectionBase:
     ) -> UpsertResult:
         raise NotImplementedError
 
-    def _search(self, queries: np.ndarray, k: int, flt: dict[str, Any]) -> list[SearchHits]:
+    def _search(self, queries: np.ndarray, k: int, flt: Filter) -> list[SearchHits]:
         raise NotImplementedError
 
     def _get(self, ids: list[str]) -> dict[str, Record]:
@@ -210,6 +220,7 @@ class IndexBase:
     def __init__(self) -> None:
         self._open_cols: dict[str, CollectionBase] = {}
         self._closed = False
+        self._lexical: Any = None  # the lexical collection, once opened (lexical_store.py)
 
     def create_collection(
         self,
@@ -221,6 +232,7 @@ class IndexBase:
         card: Mapping[str, Any] | None = None,
         calibration: Mapping[str, Any] | None = None,
         exist_ok: bool = False,
+        quantization: Quantization | None = None,
     ) -> CollectionBase:
         """Create a collection; see :class:`xmodal.index.protocols.Index`."""
         self._check_open()
@@ -231,12 +243,14 @@ class IndexBase:
             modality=modality,
             card=dict(card) if card else None,
             calibration=dict(calibration) if calibration is not None else None,
+            quantization="none" if quantization is None else quantization,
         )
         if name in self._names():
             if not exist_ok:
                 raise ValueError(f"collection {name!r} exists (pass exist_ok=True to reuse it)")
             col = self.collection(name)
             _meta.check_same(col._meta, dim=dim, model=model, modality=modality)
+            _meta.check_same_quantization(name, col.quantization, quantization)
             return col
         col = self._create(meta)
         self._open_cols[name] = col
@@ -269,6 +283,8 @@ class IndexBase:
         """Flush and release the store (idempotent)."""
         if not self._closed:
             self._closed = True
+            if self._lexical is not None:
+                self._lexical.close()
             self._close()
             self._open_cols.clear()
 

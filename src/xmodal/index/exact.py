@@ -9,6 +9,10 @@ it and ``os.replace``-s it, so a kill leaves the previous or the new state, neve
 Search is one matrix product and ``np.argpartition``; ties in score are broken by id, ascending,
 so results are fully deterministic.
 
+Quantisation: a collection's ``quantization`` setting is stored (and shown in its info) but
+this backend always searches the original float32 vectors exactly: it is the oracle the
+quantised Qdrant collections are tested against, so it never quantises.
+
 Example:
     >>> import numpy as np, tempfile
     >>> index = ExactIndex(tempfile.mkdtemp())
@@ -33,19 +37,15 @@ import numpy as np
 
 from xmodal.index import _meta
 from xmodal.index.base import CollectionBase, IndexBase
+from xmodal.index.filters import Filter, matches
 from xmodal.index.types import Record, SearchHits, UpsertResult
 
 DATA_FILE = "data.npz"
 
 
-def _matches(payload: dict[str, Any], flt: dict[str, Any]) -> bool:
-    """Exact match of every filter key, as Qdrant does it (a list matches if any item does)."""
-    for key, want in flt.items():
-        have = payload.get(key)
-        values = have if isinstance(have, list) else [have]
-        if not any(v == want and isinstance(v, bool) == isinstance(want, bool) for v in values):
-            return False
-    return True
+def _matches(payload: dict[str, Any], flt: Filter) -> bool:
+    """Whether a payload passes the filter (:func:`xmodal.index.filters.matches`, the oracle)."""
+    return matches(flt, payload)
 
 
 def top_k(scores: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
@@ -92,6 +92,7 @@ class ExactCollection(CollectionBase):
             self._ids = np.zeros(0, dtype=str)
             self._payloads = []
         self._rows = {i: r for r, i in enumerate(self._ids.tolist())}
+        self._masks: dict[Filter, np.ndarray] = {}  # filter -> rows it keeps (until a write)
 
     def count(self) -> int:
         """Number of stored vectors."""
@@ -115,6 +116,19 @@ class ExactCollection(CollectionBase):
             raise
         self._vectors, self._ids, self._payloads = vectors, ids, payloads
         self._rows = {i: r for r, i in enumerate(ids.tolist())}
+        self._masks = {}
+
+    def _keep(self, flt: Filter) -> np.ndarray:
+        """The rows ``flt`` keeps, shape (n,) bool: evaluated once per filter between writes
+        (a search's lists and a session's queries repeat the same filter)."""
+        masks, payloads = self._masks, self._payloads  # a write replaces both: no stale entry
+        keep = masks.get(flt)
+        if keep is None:
+            keep = np.array([_matches(p, flt) for p in payloads], dtype=bool)  # (n,)
+            if len(masks) >= 64:
+                masks.clear()
+            masks[flt] = keep
+        return keep
 
     def _upsert(
         self, ids: list[str], vectors: np.ndarray, payloads: list[dict[str, Any]]
@@ -135,11 +149,10 @@ class ExactCollection(CollectionBase):
         self._write(np.ascontiguousarray(new_vecs), new_ids.astype(str), new_pls)
         return UpsertResult(inserted=len(fresh), updated=len(ids) - len(fresh))
 
-    def _search(self, queries: np.ndarray, k: int, flt: dict[str, Any]) -> list[SearchHits]:
+    def _search(self, queries: np.ndarray, k: int, flt: Filter) -> list[SearchHits]:
         scores = queries @ self._vectors.T  # (q, n)
         if flt:
-            keep = np.array([_matches(p, flt) for p in self._payloads], dtype=bool)  # (n,)
-            scores[:, ~keep] = -np.inf
+            scores[:, ~self._keep(flt)] = -np.inf
         out = []
         for row_scores in scores:
             rows = top_k(row_scores, self._ids, k)

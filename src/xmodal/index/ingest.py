@@ -8,10 +8,20 @@ Each document (one file) is stored once per *representation*, all under the same
   text query can match the caption as well as the pixels, fused by document);
 - a text document in the ``(model, text)`` collection of the text encoder.
 
-Payloads carry ``path``, ``modality``, ``sha256``, ``representation`` and the caption. A
+Lexical lists: every document's text representations (file name, caption, a text document's
+text) are also stored in the index's lexical (BM25) collection, under the same document id and
+payload (:mod:`xmodal.index.lexical_store`), written with the captions, before the main vector;
+an index made before lexical lists existed gets them for its unchanged files on the next ingest
+(no re-encoding), and ``lexical=False`` leaves them out.
+
+Payloads carry ``path``, ``modality``, ``sha256``, ``representation`` and the caption, then the
+document's metadata, flat (:mod:`xmodal.index.metadata`: automatic keys, ``captions.jsonl``
+keys, a ``NAME.json`` side-car; a bad side-car is reported in ``skipped`` and left out). A
 manifest (``xmodal-manifest.json`` in the index folder, or beside it for server URIs) maps each
 path to its document id and content hash: a file already stored unchanged is not re-encoded, a
-changed file replaces its old document, and ``prune=True`` deletes the documents of files that
+changed file replaces its old document, a file whose metadata alone changed (a side-car
+edited, the file touched) gets its payloads rewritten with the stored vectors (not re-encoded;
+counted unchanged), and ``prune=True`` deletes the documents of files that
 no longer exist. Bad files (undecodable, empty) are reported and skipped; the rest are indexed.
 
 Crash safety (a kill at any point, SIGKILL included, loses nothing acknowledged and leaves no
@@ -55,8 +65,12 @@ from xmodal.data.corpus import CorpusFile, scan_corpus
 from xmodal.data.problems import ItemProblem
 
 from . import collection_name
-from ._meta import write_json_atomic
+from ._meta import check_same_quantization, write_json_atomic
+from .lexical_ingest import lexical_backfill, store_lexical
+from .lexical_store import LexicalCollection, open_lexical
+from .metadata import document_metadata, document_payload, metadata_digest, payload_metadata
 from .protocols import Collection, Index
+from .quantization import Quantization, check_quantization
 from .validate import document_id
 
 MANIFEST = "xmodal-manifest.json"
@@ -183,8 +197,10 @@ def ingest(
     batch_size: int = 64,
     workers: int = 0,
     captions: bool = True,
+    lexical: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
     on_stored: Callable[[Sequence[CorpusFile]], None] | None = None,
+    quantization: Quantization | None = None,
 ) -> IngestReport:
     """Encode and store the files under ``paths`` (or the given ``files``).
 
@@ -202,13 +218,25 @@ def ingest(
         batch_size: Files encoded and stored per batch (and between manifest writes).
         workers: Decoding worker processes for images and audio.
         captions: Also store side-car captions in the encoder's text collection.
+        lexical: Also store each document's text (file name, caption, text) in the index's
+            lexical BM25 collection (created when missing).
         progress: Called as ``progress(modality, done, total)`` after each batch.
         on_stored: Called with the files of each batch once they are stored and recorded in
             the manifest (the acknowledgement: a kill after it loses none of them).
+        quantization: ``"none"``, ``"scalar"`` or ``"binary"`` for the collections this run
+            creates (see :mod:`xmodal.index.quantization`); None: ``"none"`` for new ones, and
+            existing ones keep theirs. Checked before anything is stored.
+
+    Raises:
+        ValueError: an unknown ``quantization``.
+        CollectionMismatchError: ``quantization`` differs from an existing collection's that
+            this run would write to (nothing is stored then).
 
     Returns:
         An :class:`IngestReport`.
     """
+    if quantization is not None:
+        check_quantization(quantization)
     skipped: list[ItemProblem] = []
     if files is None:
         if paths is None:
@@ -224,6 +252,7 @@ def ingest(
     written: set[str] = set()
     by_modality: dict[str, list[CorpusFile]] = {}
     seen_paths: set[str] = set()
+    metas: dict[str, dict[str, Any]] = {}  # path -> the document's metadata
     for f in files:
         if str(f.path) in seen_paths:
             skipped.append(ItemProblem(index=len(skipped), item=str(f.path),
@@ -233,36 +262,53 @@ def ingest(
                                        reason=f"no encoder for {f.modality}"))
         else:
             by_modality.setdefault(f.modality, []).append(f)
+            metas[str(f.path)], problems = document_metadata(f)
+            skipped.extend(ItemProblem(index=len(skipped), item=item, reason=reason)
+                           for item, reason in problems)
         seen_paths.add(str(f.path))
+    lex = open_lexical(index, create=bool(by_modality)) if lexical else None
+    _check_quantizations(index, [_targets(encoders[m], m, captions) for m in by_modality],
+                         quantization)
     for modality, group in by_modality.items():
         encoder = encoders[modality]
-        main = _collection(index, encoder, modality)
-        caption_col = (_collection(index, encoder, "text")
+        main = _collection(index, encoder, modality, quantization)
+        caption_col = (_collection(index, encoder, "text", quantization)
                        if captions and modality != "text" and encoder.card.supports("text")
                        else None)
-        todo, main_name = [], main.name
+        todo, same_files, refreshed, main_name = [], [], set(), main.name
         for f in group:
             key, doc = str(f.path), document_id(str(f.path), f.sha256)
             entry = known.get(key)
             same = (bool(entry) and entry["sha256"] == f.sha256 and entry.get("doc") == doc
                     and entry.get("caption") == f.caption
                     and main_name in entry.get("collections", ()))
+            if same and entry.get("meta") != metadata_digest(metas[key]):
+                _refresh_metadata(index, entry, metas[key])  # only the metadata changed
+                refreshed.add(f)
+                if manifest_file:
+                    _save_manifest(manifest_file, known)
             if same:
                 counts["unchanged"] += 1
+                same_files.append(f)
             else:
                 todo.append(f)
-        stored_already = _stored_already(todo, main, caption_col)
+        stored_already = _stored_already(todo, main, caption_col, metas)
         if stored_already:  # stored before a crash or by an ingest without a manifest
             adopted = set(stored_already)
             todo = [f for f in todo if f not in adopted]
             counts["unchanged"] += len(stored_already)
-            counts["replaced"] += _record(known, stored_already, index, main, caption_col)
+            counts["replaced"] += _record(known, stored_already, index, main, caption_col,
+                                          metas)
             if manifest_file:
                 _save_manifest(manifest_file, known)
+        if lex is not None:  # an index made before lexical lists: add them, no re-encoding
+            lexical_backfill(lex, [*same_files, *stored_already], modality, failed, metas,
+                             refresh=refreshed)
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
-            stored = _store_batch(batch, encoder, modality, main, caption_col, workers, failed)
-            counts["replaced"] += _record(known, stored, index, main, caption_col)
+            stored = _store_batch(batch, encoder, modality, main, caption_col, workers, failed,
+                                  metas, lex)
+            counts["replaced"] += _record(known, stored, index, main, caption_col, metas)
             counts["indexed"] += len(stored)
             written.update(c.name for c in (main, caption_col) if c is not None)
             if manifest_file:
@@ -283,8 +329,8 @@ def ingest(
                         collections=tuple(sorted(written)), **counts)
 
 
-def _stored_already(todo: list[CorpusFile], main: Collection,
-                    caption_col: Collection | None) -> list[CorpusFile]:
+def _stored_already(todo: list[CorpusFile], main: Collection, caption_col: Collection | None,
+                    metas: Mapping[str, Mapping[str, Any]]) -> list[CorpusFile]:
     """The files of ``todo`` whose document is completely in the store already, as it would be
     stored now (same content and caption; the caption representation too when there is one)."""
     if not todo:
@@ -293,7 +339,8 @@ def _stored_already(todo: list[CorpusFile], main: Collection,
     mains = _get_all(main, ids)
     found = [(f, i) for f, i, rec in zip(todo, ids, mains, strict=True)
              if rec is not None and rec.payload.get("sha256") == f.sha256
-             and rec.payload.get("caption") == f.caption]
+             and rec.payload.get("caption") == f.caption
+             and payload_metadata(rec.payload) == metas[str(f.path)]]
     if caption_col is None:
         return [f for f, _ in found]
     with_caption = [(f, i) for f, i in found if f.caption]
@@ -310,7 +357,8 @@ def _get_all(col: Collection, ids: list[str], chunk: int = 1024) -> list[Any]:
 
 
 def _record(known: dict[str, dict[str, Any]], stored: list[CorpusFile], index: Index,
-            main: Collection, caption_col: Collection | None) -> int:
+            main: Collection, caption_col: Collection | None,
+            metas: Mapping[str, Mapping[str, Any]]) -> int:
     """Enter stored files in the manifest (deleting old versions); returns how many replaced."""
     replaced = 0
     names = {c.name for c in (main, caption_col) if c is not None}
@@ -324,23 +372,59 @@ def _record(known: dict[str, dict[str, Any]], stored: list[CorpusFile], index: I
         if old is not None and old.get("doc") == doc:
             cols |= set(old.get("collections", ()))  # also stored by another model
         known[key] = {"doc": doc, "sha256": f.sha256, "caption": f.caption,
-                      "collections": sorted(cols)}
+                      "meta": metadata_digest(metas[key]), "collections": sorted(cols)}
     return replaced
 
 
-def _collection(index: Index, encoder: Any, modality: str) -> Collection:
+def _targets(encoder: Any, modality: str, captions: bool) -> list[str]:
+    """Names of the collections that ingesting ``modality`` with ``encoder`` writes to."""
+    names = [collection_name(encoder.card.name, modality)]
+    if captions and modality != "text" and encoder.card.supports("text"):
+        names.append(collection_name(encoder.card.name, "text"))
+    return names
+
+
+def _check_quantizations(index: Index, targets: list[list[str]],
+                         quantization: Quantization | None) -> None:
+    """Refuse, before anything is stored, a run asking an existing collection it would write
+    to for another quantisation than the collection's."""
+    if quantization is None:
+        return
+    wanted = {n for names in targets for n in names}
+    for info in index.collections():
+        if info.name in wanted:
+            check_same_quantization(info.name, info.quantization, quantization)
+
+
+def _collection(index: Index, encoder: Any, modality: str,
+                quantization: Quantization | None = None) -> Collection:
     card = encoder.card
     return index.create_collection(collection_name(card.name, modality), dim=card.dim,
                                    model=card.name, modality=modality, card=card_dict(encoder),
-                                   exist_ok=True)
+                                   exist_ok=True, quantization=quantization)
+
+
+def _refresh_metadata(index: Index, entry: dict[str, Any], meta: Mapping[str, Any]) -> None:
+    """Store a document's new metadata in each of its collections (same vectors: no encode)."""
+    for name in entry.get("collections", []):
+        with contextlib.suppress(KeyError):  # the collection was dropped meanwhile
+            col = index.collection(name)
+            (rec,) = col.get([entry["doc"]])
+            if rec is not None and rec.vector is not None:
+                system = {k: v for k, v in rec.payload.items() if k not in payload_metadata(
+                    rec.payload)}
+                col.upsert([rec.id], rec.vector[None, :], [{**system, **meta}], normalize=True)
+    entry["meta"] = metadata_digest(meta)
 
 
 def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Collection,
-                 caption_col: Collection | None, workers: int,
-                 failed: list[ItemProblem]) -> list[CorpusFile]:
+                 caption_col: Collection | None, workers: int, failed: list[ItemProblem],
+                 metas: Mapping[str, Mapping[str, Any]],
+                 lex: LexicalCollection | None = None) -> list[CorpusFile]:
     """Encode one batch (bad files reported), store it; returns the stored files."""
+    texts: list[str] = []
     if modality == "text":
-        texts, good = [], []
+        good = []
         for f in batch:
             try:
                 texts.append(f.path.read_text("utf-8"))
@@ -363,8 +447,7 @@ def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Col
     if not stored:
         return []
     ids = [document_id(str(f.path), f.sha256) for f in stored]
-    payloads = [{"path": str(f.path), "modality": modality, "sha256": f.sha256,
-                 "representation": modality, "caption": f.caption} for f in stored]
+    payloads = [document_payload(f, modality, modality, metas[str(f.path)]) for f in stored]
     if caption_col is not None:  # captions first: the main vector, stored last, marks complete
         with_caption = [(i, f) for i, f in zip(ids, stored, strict=True) if f.caption]
         keep: list[tuple[str, CorpusFile]] = []
@@ -375,17 +458,24 @@ def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Col
             if keep:
                 caption_col.upsert(
                     [i for i, _ in keep], cap.vectors,
-                    [{"path": str(f.path), "modality": modality, "sha256": f.sha256,
-                      "representation": "caption", "caption": f.caption} for _, f in keep],
+                    [document_payload(f, modality, "caption", metas[str(f.path)]) for _, f in keep],
                     model=encoder.card.name)
         stale = sorted(set(ids) - {i for i, _ in keep})  # caption removed (or unencodable)
         if stale:
             caption_col.delete(stale)
+    if lex is not None:  # before the main vector too: it is the mark of a complete document
+        kept = report.indices.tolist()
+        store_lexical(lex, stored, modality,
+                      [texts[i] for i in kept] if modality == "text" else [None] * len(stored),
+                      metas)
     main.upsert(ids, report.vectors, payloads, model=encoder.card.name)
     return stored
 
 
 def _delete_doc(index: Index, entry: Mapping[str, Any]) -> None:
+    lex = open_lexical(index)
+    if lex is not None:
+        lex.delete([entry["doc"]])
     for name in entry.get("collections", []):
         with contextlib.suppress(KeyError):  # the collection was dropped meanwhile
             index.collection(name).delete([entry["doc"]])

@@ -29,6 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from xmodal.index.quantization import Quantization
 from xmodal.index.types import CollectionInfo, Record, SearchHits, UpsertResult
 
 
@@ -38,7 +39,7 @@ class Collection(Protocol):
 
     @property
     def info(self) -> CollectionInfo:
-        """Name, dimension, model, modality, card, calibration, count and backend."""
+        """Name, dimension, model, modality, card, calibration, count, backend, quantization."""
         ...
 
     @property
@@ -131,12 +132,18 @@ class Index(Protocol):
         card: Mapping[str, Any] | None = None,
         calibration: Mapping[str, Any] | None = None,
         exist_ok: bool = False,
+        quantization: Quantization | None = None,
     ) -> Collection:
         """Create a collection; with ``exist_ok`` return the existing one if it matches.
 
+        ``quantization`` (``"none"``, ``"scalar"``, ``"binary"``; see
+        :mod:`xmodal.index.quantization`) is fixed at creation; None means ``"none"`` for a
+        new collection and "whatever it has" for an existing one.
+
         Raises:
-            ValueError: the name exists and ``exist_ok`` is False.
-            CollectionMismatchError: it exists with another model, modality or dimension.
+            ValueError: the name exists and ``exist_ok`` is False; an unknown quantization.
+            CollectionMismatchError: it exists with another model, modality or dimension, or
+                with another quantization than one explicitly asked for.
         """
         ...
 

@@ -5,6 +5,11 @@ Layout: ``ROOT/xmodal-index.json`` plus, per collection, ``ROOT/NAME/collection.
 Vectors are stored under the named vector ``"embedding"`` with dot-product distance (cosine on
 the unit vectors xmodal guarantees), HNSW ``m=16, ef_construct=128``; searches use ``ef=128``.
 
+Quantisation (``create_collection(..., quantization="scalar" | "binary")``): the vector's
+quantisation config keeps int8 or 1-bit codes in RAM and the original vectors memory-mapped on
+disk; searches oversample on the codes and rescore with the originals, so scores are exact
+cosines (:mod:`xmodal.index.quantization`). ``stats()["vector_bytes"]`` measures the files.
+
 Ids: Qdrant takes only unsigned ints or UUIDs, so a point's id is
 :func:`~xmodal.index.validate.point_id` (UUID5 of the caller's id) and the caller's id is kept
 in the payload under ``"_id"``.
@@ -38,6 +43,8 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +53,8 @@ import numpy as np
 from xmodal._optional import require
 from xmodal.index import _meta
 from xmodal.index.base import CollectionBase, IndexBase
+from xmodal.index.filters import Filter, index_kind, leaves, to_edge
+from xmodal.index.quantization import Quantization, edge_search_params, edge_vector_options
 from xmodal.index.types import IndexBusyError, Record, SearchHits, UpsertResult
 from xmodal.index.validate import RESERVED_PAYLOAD_KEY, point_id
 
@@ -60,23 +69,61 @@ def _edge() -> Any:
     return require("qdrant_edge", "index")
 
 
-def _edge_filter(qe: Any, flt: dict[str, Any]) -> Any:
-    if not flt:
-        return None
-    return qe.Filter(
-        must=[qe.FieldCondition(key=k, match=qe.MatchValue(v)) for k, v in flt.items()]
-    )
+def _edge_filter(qe: Any, flt: Filter, indexed: Mapping[str, str] | None = None) -> Any:
+    return to_edge(flt, qe, indexed)
+
+
+_SCHEMA = {"keyword": "Keyword", "float": "Float", "datetime": "Datetime", "text": "Text",
+           "bool": "Bool", "integer": "Integer"}
+"""xmodal's index kinds (:data:`~xmodal.index.filters.IndexKind`) as ``PayloadSchemaType``
+names (``integer`` only read back from a shard indexed by someone else)."""
+
+
+EXACT_FILTERED_POINTS = 20_000
+"""A filtered search scores every admitted point exactly when the filter admits at most this
+many points (or a tenth of the collection): cheap through the payload index, and correct where
+filtered HNSW is not (see :meth:`EdgeCollection._filtered_plan`)."""
 
 
 @functools.lru_cache(maxsize=64)
-def _search_params(ef: int) -> Any:
+def _search_params(ef: int, quantization: Quantization = "none", plan: str = "hnsw") -> Any:
     """Search parameters for an ``ef`` (built once: a query should not pay for them)."""
-    return _edge().SearchParams(hnsw_ef=ef)
+    return edge_search_params(_edge(), quantization, ef, plan=plan)
+
+
+def vector_file_bytes(shard_dir: Path) -> dict[str, int]:
+    """Bytes of the stored vectors in a shard's segment files, measured: the disk blocks
+    allocated to them (``st_blocks``: an appendable segment's preallocated, still empty
+    chunks count only as far as written), ``"original"`` (float32 storage) and
+    ``"quantized"`` (the codes: ``quantized*`` files).
+
+    Only data files count: not the JSON configs, status words or deleted-point flags (nor the
+    HNSW graphs and payloads, which are not vectors). Segments an optimisation replaced stay on
+    disk until the next flush (``optimize()`` flushes).
+    """
+    out = {"original": 0, "quantized": 0}
+    for folder in (shard_dir / "segments").glob(f"*/vector_storage-{VECTOR_NAME}"):
+        for f in folder.rglob("*"):
+            parts = f.relative_to(folder).parts
+            if (not f.is_file() or f.suffix == ".json" or f.name == "status.dat"
+                    or any(p.startswith("deleted") for p in parts)):
+                continue
+            kind = "quantized" if parts[0].startswith("quantized") else "original"
+            out[kind] += f.stat().st_blocks * 512
+    return out
 
 
 def _split_payload(payload: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
     p = dict(payload or {})
     return str(p.pop(RESERVED_PAYLOAD_KEY)), p
+
+
+def _indexed_keys(shard: Any) -> dict[str, str]:
+    """The payload indexes a shard holds, as ``{key: kind}`` (:data:`_SCHEMA`'s names)."""
+    types = _edge().PayloadSchemaType
+    kinds = [(getattr(types, name), kind) for kind, name in _SCHEMA.items()]
+    return {key: next((kind for t, kind in kinds if info.data_type == t), "other")
+            for key, info in shard.info().payload_schema.items()}
 
 
 class EdgeCollection(CollectionBase):
@@ -90,6 +137,8 @@ class EdgeCollection(CollectionBase):
         self._shard = shard
         self._optimize_after = optimize_after
         self._pending = 0
+        self._index_lock = threading.Lock()
+        self._indexed = _indexed_keys(shard)  # key -> index kind, as the shard holds them
 
     def count(self) -> int:
         """Number of stored vectors."""
@@ -115,14 +164,56 @@ class EdgeCollection(CollectionBase):
             self.optimize()
         return UpsertResult(inserted=len(ids) - len(existing), updated=len(existing))
 
-    def _search(self, queries: np.ndarray, k: int, flt: dict[str, Any]) -> list[SearchHits]:
+    def _ensure_indexes(self, flt: Filter) -> None:
+        """Create the payload index of each filtered key the first time it is filtered.
+
+        The kind follows the key's type (xmodal's typed keys) or the condition (a text match:
+        full-text; a numeric range: float; a datetime range: datetime; a string match:
+        keyword; a boolean: bool; an integer match: none, the integer index truncates floats).
+        A key keeps its first index. Filtering stays correct without one, only slower.
+        """
+        wanted = {c.key: kind for c in leaves(flt)
+                  if c.key not in self._indexed and (kind := index_kind(c)) is not None}
+        if not wanted:
+            return
         qe = _edge()
-        params = _search_params(max(SEARCH_EF, k))
+        with self._index_lock:
+            for key, kind in wanted.items():
+                if key not in self._indexed:
+                    schema = getattr(qe.PayloadSchemaType, _SCHEMA[kind])
+                    self._shard.update(qe.UpdateOperation.create_field_index(key, schema))
+                    self._indexed[key] = kind
+
+    def _filtered_plan(self, flt: Filter, edge_filter: Any) -> str:
+        """How a filtered search runs. Qdrant's filtered HNSW loses most hits (measured: 13 % of
+        the true top 10 for a 10 % filter, none for 1 %) when the payload index came after the
+        graph, as it does here (indexes are made the first time a key is filtered). So: a key
+        without an index (nothing to estimate with) or a filter admitting at most
+        :data:`EXACT_FILTERED_POINTS` points or a tenth of the collection (estimated from the
+        payload index) scores the admitted points exactly; a broader one walks the graph with
+        ACORN (two-hop neighbours of admitted points), which keeps recall at such selectivity.
+        """
+        if any(c.key not in self._indexed for c in leaves(flt)):
+            return "exact"
+        qe = _edge()
+        admitted = self._shard.count(qe.CountRequest(exact=False, filter=edge_filter))
+        total = self._shard.count(qe.CountRequest(exact=False))
+        return "exact" if admitted <= max(EXACT_FILTERED_POINTS, total // 10) else "acorn"
+
+    def _search(self, queries: np.ndarray, k: int, flt: Filter) -> list[SearchHits]:
+        qe = _edge()
+        plan = "hnsw"
+        if flt:
+            self._ensure_indexes(flt)
+        edge_filter = _edge_filter(qe, flt, self._indexed)
+        if flt:
+            plan = self._filtered_plan(flt, edge_filter)
+        params = _search_params(max(SEARCH_EF, k), self.quantization, plan)
         requests = [
             qe.QueryRequest(
                 limit=k,
                 query=qe.Query.Nearest(q.tolist(), using=VECTOR_NAME),
-                filter=_edge_filter(qe, flt),
+                filter=edge_filter,
                 with_payload=True,
                 params=params,
             )
@@ -161,9 +252,13 @@ class EdgeCollection(CollectionBase):
         return len(present)
 
     def optimize(self) -> bool:
-        """Run Qdrant's optimizers now (builds HNSW for segments above the threshold)."""
+        """Run Qdrant's optimizers now (builds HNSW, and quantised codes, for segments above
+        the threshold), then flush (which deletes the segments they replaced)."""
         self._pending = 0
-        return bool(self._shard.optimize())
+        changed = bool(self._shard.optimize())
+        if changed:
+            self._shard.flush()
+        return changed
 
     def flush(self) -> None:
         """Flush pending changes to the segments (the WAL already holds them)."""
@@ -178,6 +273,8 @@ class EdgeCollection(CollectionBase):
             "segments": int(info.segments_count),
             "indexed_vectors": int(info.indexed_vectors_count),
             "hnsw": {"m": HNSW_M, "ef_construct": HNSW_EF_CONSTRUCT, "ef": SEARCH_EF},
+            "payload_indexes": dict(sorted(self._indexed.items())),
+            "vector_bytes": vector_file_bytes(self._folder / SHARD_DIR),
         }
 
     def _close(self) -> None:
@@ -235,13 +332,17 @@ class EdgeIndex(IndexBase):
         self._max_search_threads = max_search_threads
         _meta.claim_folder(self.root, self.backend)
 
-    def _config(self, dim: int) -> Any:
+    def _config(self, dim: int, quantization: Quantization = "none") -> Any:
         qe = _edge()
         optimizers = None
         if self._indexing_threshold_kb is not None:
             optimizers = qe.EdgeOptimizersConfig(indexing_threshold=self._indexing_threshold_kb)
         return qe.EdgeConfig(
-            vectors={VECTOR_NAME: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Dot)},
+            vectors={
+                VECTOR_NAME: qe.EdgeVectorParams(
+                    size=dim, distance=qe.Distance.Dot, **edge_vector_options(qe, quantization)
+                )
+            },
             hnsw_config=qe.HnswIndexConfig(
                 m=HNSW_M,
                 ef_construct=HNSW_EF_CONSTRUCT,
@@ -256,7 +357,7 @@ class EdgeIndex(IndexBase):
 
     def _create(self, meta: dict[str, Any]) -> EdgeCollection:
         folder = _meta.fresh_collection_folder(self.root, meta["name"])
-        shard = _open_shard(folder / SHARD_DIR, self._config(meta["dim"]))
+        shard = _open_shard(folder / SHARD_DIR, self._config(meta["dim"], meta["quantization"]))
         _meta.write_json_atomic(folder / _meta.COLLECTION_FILE, meta)  # last: marks it complete
         return EdgeCollection(folder, meta, shard, self._optimize_after)
 

@@ -8,6 +8,11 @@ vector ``"embedding"``, dot product on unit vectors, HNSW ``m=16, ef_construct=1
 ``ef=128``; point ids are :func:`~xmodal.index.validate.point_id` UUIDs with the caller's id in
 the payload under ``"_id"``.
 
+Quantisation: ``quantization="scalar" | "binary"`` maps to the server's scalar / binary
+quantisation of the vector (codes in RAM, originals on disk) and every search asks for
+oversampling and rescoring with the original vectors (:mod:`xmodal.index.quantization`).
+Local mode stores the setting and searches by brute force on the originals.
+
 Metadata: a reserved collection ``_xmodal_meta`` (1-d vectors, never searched) holds one point
 per xmodal collection, id ``point_id(name)``, payload ``{"meta": <JSON string>}``. Collections
 of the server without such a point are not xmodal's and are not listed.
@@ -32,6 +37,8 @@ import numpy as np
 
 from xmodal._optional import require
 from xmodal.index.base import CollectionBase, IndexBase
+from xmodal.index.filters import Filter, to_qdrant_models
+from xmodal.index.quantization import server_search_params, server_vector_options
 from xmodal.index.types import Record, SearchHits, UpsertResult
 from xmodal.index.validate import RESERVED_PAYLOAD_KEY, point_id
 
@@ -46,13 +53,8 @@ def _models() -> Any:
     return require("qdrant_client.models", "index")
 
 
-def _filter(flt: dict[str, Any]) -> Any:
-    if not flt:
-        return None
-    m = _models()
-    return m.Filter(
-        must=[m.FieldCondition(key=k, match=m.MatchValue(value=v)) for k, v in flt.items()]
-    )
+def _filter(flt: Filter) -> Any:
+    return to_qdrant_models(flt, _models())
 
 
 def _split_payload(payload: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
@@ -69,7 +71,9 @@ class QdrantServerCollection(CollectionBase):
         super().__init__(meta)
         self._index = index
         self._client = index.client
-        self._params = None if index.local else _models().SearchParams(hnsw_ef=SEARCH_EF)
+        self._params = (
+            None if index.local else server_search_params(_models(), self.quantization, SEARCH_EF)
+        )
 
     def count(self) -> int:
         """Number of stored vectors."""
@@ -94,10 +98,12 @@ class QdrantServerCollection(CollectionBase):
         self._client.upsert(self.name, points=points, wait=True)
         return UpsertResult(inserted=len(ids) - len(existing), updated=len(existing))
 
-    def _search(self, queries: np.ndarray, k: int, flt: dict[str, Any]) -> list[SearchHits]:
+    def _search(self, queries: np.ndarray, k: int, flt: Filter) -> list[SearchHits]:
         m = _models()
         params = (
-            self._params if k <= SEARCH_EF or self._params is None else (m.SearchParams(hnsw_ef=k))
+            self._params
+            if k <= SEARCH_EF or self._params is None
+            else server_search_params(m, self.quantization, k)
         )
         requests = [
             m.QueryRequest(
@@ -214,7 +220,13 @@ class QdrantServerIndex(IndexBase):
             self.client.delete_collection(name)
         self.client.create_collection(
             name,
-            vectors_config={VECTOR_NAME: m.VectorParams(size=meta["dim"], distance=m.Distance.DOT)},
+            vectors_config={
+                VECTOR_NAME: m.VectorParams(
+                    size=meta["dim"],
+                    distance=m.Distance.DOT,
+                    **server_vector_options(m, meta["quantization"]),
+                )
+            },
             hnsw_config=m.HnswConfigDiff(m=HNSW_M, ef_construct=HNSW_EF_CONSTRUCT),
         )
         self._write_meta(meta)  # last: marks the collection complete

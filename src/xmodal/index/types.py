@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from xmodal.index.quantization import Quantization
+
 
 @dataclass(frozen=True)
 class CollectionInfo:
@@ -33,6 +35,8 @@ class CollectionInfo:
         calibration: Score calibration of this model, or None while uncalibrated.
         count: Number of stored vectors when the info was taken.
         backend: "exact", "qdrant-edge" or "qdrant-server".
+        quantization: How the vectors are stored for search: "none", "scalar" or "binary"
+            (see :mod:`xmodal.index.quantization`).
     """
 
     name: str
@@ -43,6 +47,7 @@ class CollectionInfo:
     calibration: dict[str, Any] | None = None
     count: int = 0
     backend: str = ""
+    quantization: Quantization = "none"
 
 
 @dataclass(frozen=True)

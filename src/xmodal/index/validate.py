@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from xmodal.index.filters import Filter, parse_filter
 from xmodal.index.types import DuplicateIdError, VectorError
 
 NORM_TOLERANCE = 1e-3
@@ -186,20 +187,17 @@ def check_payloads(
     return result
 
 
-def check_filter(filter: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Validate an exact-match filter ``{"key": value}`` (values: str, int or bool).
+def check_filter(filter: Mapping[str, Any] | Filter | None) -> Filter:
+    """Parse a payload filter: Qdrant's filter JSON (the subset of :mod:`xmodal.index.filters`)
+    or the legacy exact-match shorthand ``{"key": value}`` (values str, int or bool).
+
+    Returns:
+        The typed :class:`~xmodal.index.filters.Filter` (falsy when there is no condition).
 
     Raises:
-        ValueError: for another value type (floats are not matched exactly by Qdrant).
+        FilterError: (a ``ValueError``) naming the condition at fault.
     """
-    if not filter:
-        return {}
-    for key, value in filter.items():
-        if not isinstance(key, str) or not key or key == RESERVED_PAYLOAD_KEY:
-            raise ValueError(f"filter key {key!r} is not a usable payload key")
-        if not isinstance(value, str | int | bool):
-            raise ValueError(f"filter {key!r}: value {value!r} is not a str, int or bool")
-    return dict(filter)
+    return parse_filter(filter)
 
 
 def point_id(doc_id: str) -> str:

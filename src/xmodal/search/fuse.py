@@ -1,6 +1,7 @@
 """Stage 3 of a search: the searched lists become one ranking of hits.
 
-One list: its hits as they are (``score`` = raw cosine). Several: fused by rank (RRF with the
+One dense list: its hits as they are (``score`` = raw cosine). A lexical list alone is still
+fused by rank (a BM25 score is never shown as ``score``). Several: fused by rank (RRF with the
 request's ``rrf_k`` and weights), or by calibrated probability when ``fusion="calibrated"`` and
 every list has a calibrator (else RRF, and the trace says why). Every hit carries its calibrated
 probability per calibrated list.
@@ -37,7 +38,7 @@ def fuse_lists(searched: SearchedLists, request: SearchRequest) -> FusedHits:
     payloads = searched.payloads
     if not lists:
         return FusedHits((), ())
-    if len(lists) == 1:
+    if len(lists) == 1 and not searched.lists[0].lexical:
         only, info = lists[0], searched.lists[0].info
         return FusedHits(tuple(
             Hit(i, s, info.name, {only.name: s}, {only.name: r},

@@ -24,6 +24,8 @@ from typing import Any
 
 from typing_extensions import TypedDict  # pydantic reads this one below Python 3.12
 
+from xmodal.index.metadata import payload_metadata
+
 __all__ = ["Hit", "HitJSON", "ListName", "RankedList", "SearchJSON", "SearchResult"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -71,6 +73,11 @@ class Hit:
         object.__setattr__(self, "ranks", _frozen(self.ranks))
         object.__setattr__(self, "calibrated", _frozen(self.calibrated))
         object.__setattr__(self, "payload", _frozen(self.payload))
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The document's metadata: its payload minus the system keys (``path``, ``caption``…)."""
+        return payload_metadata(self.payload)
 
     @property
     def raw_score(self) -> float | None:
@@ -175,7 +182,9 @@ class HitJSON(TypedDict):
 
     ``collection`` is the collection of the hit's best-ranked list; ``score`` a raw cosine, or
     a fusion score when ``fused`` (not a similarity); ``raw_scores`` and ``ranks`` per list
-    name; ``calibrated`` the probability per calibrated list (None when none is calibrated).
+    name; ``calibrated`` the probability per calibrated list (None when none is calibrated);
+    ``metadata`` the document's metadata (automatic keys such as ``ext``, ``width``, ``mtime``,
+    and the user's side-car / ``captions.jsonl`` keys).
     """
 
     id: str
@@ -189,6 +198,7 @@ class HitJSON(TypedDict):
     ranks: dict[str, int]
     caption: str | None
     calibrated: dict[str, float] | None
+    metadata: dict[str, Any]
 
 
 class SearchJSON(TypedDict):
@@ -229,4 +239,5 @@ def _hit_json(rank: int, hit: Hit) -> HitJSON:
         collection=ListName.parse(best).collection, rank=rank, score=hit.score,
         fused=hit.fused, raw_scores=dict(hit.raw_scores), ranks=dict(hit.ranks),
         caption=hit.payload.get("caption"),
-        calibrated=None if hit.calibrated is None else dict(hit.calibrated))
+        calibrated=None if hit.calibrated is None else dict(hit.calibrated),
+        metadata=hit.metadata)

@@ -41,12 +41,15 @@ class SearchedList:
         info: The collection searched.
         ranked: Its ids and raw cosines, best first, with the list's fusion weight.
         calibrator: Raw cosine → probability for the query's modality, or None.
+        lexical: A lexical (BM25) list: its scores are not cosines (no calibrator, no part
+            in the low-confidence fallback; :mod:`xmodal.search.lexical`).
     """
 
     name: ListName
     info: CollectionInfo
     ranked: RankedList
     calibrator: Calibrator | None
+    lexical: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,9 +69,11 @@ class SearchedLists:
     trace: tuple[str, ...]
 
     def unconfident(self, threshold: Callable[[CollectionInfo], float]) -> str | None:
-        """None when some list's best raw cosine reaches ``threshold(its collection)``; else
-        why not (``"NAME top < threshold, ..."``, or ``"no hits"``)."""
-        limits = [(s.ranked.name, s.ranked.scores[0], threshold(s.info)) for s in self.lists]
+        """None when some dense list's best raw cosine reaches ``threshold(its collection)``;
+        else why not (``"NAME top < threshold, ..."``, or ``"no hits"``). Lexical lists (BM25
+        scores, not cosines) are not asked."""
+        limits = [(s.ranked.name, s.ranked.scores[0], threshold(s.info)) for s in self.lists
+                  if not s.lexical]
         if not all(needs_fallback(top, limit) for _, top, limit in limits):
             return None
         return ", ".join(f"{name} {top:.3f} < {limit:.3f}"

@@ -7,8 +7,10 @@ Example:
     >>> list_weight(weights, ListName("emoji.text", "image")), list_weight(weights,
     ...     ListName("emoji.text", "audio")), list_weight(weights, ListName("emoji.image"))
     (0.5, 2.0, 1.0)
-    >>> list_filter({"album": "a"}, ListName("emoji.text", "image"))
-    {'album': 'a', 'modality': 'image'}
+    >>> list_filter({"album": "a"},
+    ...             ListName("emoji.text", "image"))  # doctest: +NORMALIZE_WHITESPACE
+    {'must': [{'must': [{'key': 'album', 'match': {'value': 'a'}}]},
+              {'key': 'modality', 'match': {'value': 'image'}}]}
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from xmodal.index.filters import Filter, MatchAny, MatchValue, parse_filter, to_json
 from xmodal.index.types import CollectionInfo
 
 from .hits import ListName
@@ -27,7 +30,7 @@ def check_weight_names(weights: Mapping[str, float] | None,
                        collections: Sequence[CollectionInfo]) -> None:
     """Refuse a weight for a name that is neither a collection nor one of its lists (the
     values were checked by the request)."""
-    names = {c.name for c in collections}
+    names = {c.name for c in collections} | {"bm25"}  # the lexical list (search/lexical.py)
     for name in weights or {}:
         if ListName.parse(name).collection not in names:
             raise ValueError(f"weight for {name!r}: no such collection")
@@ -40,15 +43,28 @@ def list_weight(weights: Mapping[str, float] | None, name: ListName) -> float:
     return float(weights.get(str(name), weights.get(name.collection, 1.0)))
 
 
-def list_filter(filter: Mapping[str, Any] | None, name: ListName) -> dict[str, Any] | None:
-    """The payload filter one list is searched with: the caller's, plus the document modality
-    of a text collection filtered to one modality's documents."""
+def list_filter(filter: Mapping[str, Any] | Filter | None,
+                name: ListName) -> dict[str, Any] | None:
+    """The payload filter one list is searched with (Qdrant's filter JSON): the caller's, and
+    for a text collection filtered to one modality's documents,
+    ``{"must": [caller, {"key": "modality", "match": {"value": m}}]}``."""
+    caller = parse_filter(filter)
     if name.doc_modality is not None:
-        return {**(filter or {}), "modality": name.doc_modality}
-    return dict(filter) if filter else None
+        modality = {"key": "modality", "match": {"value": name.doc_modality}}
+        return {"must": [to_json(caller), modality] if caller else [modality]}
+    return to_json(caller) if caller else None
 
 
-def allows_modality(filter: Mapping[str, Any] | None, modality: str) -> bool:
-    """Whether a payload filter's ``modality`` (if any) admits ``modality``."""
-    want = (filter or {}).get("modality")
-    return want is None or modality in (want if isinstance(want, (list, tuple)) else [want])
+def allows_modality(filter: Mapping[str, Any] | Filter | None, modality: str) -> bool:
+    """Whether a payload filter can admit documents of ``modality``: False only when one of
+    its top-level ``must`` conditions on ``modality`` (value or any) excludes it, or a
+    ``must_not`` value names it (conservative: else the list is searched and the filter
+    decides)."""
+    flt = parse_filter(filter)
+    for c in flt.must:
+        if isinstance(c, MatchValue) and c.key == "modality" and c.value != modality:
+            return False
+        if isinstance(c, MatchAny) and c.key == "modality" and modality not in c.values:
+            return False
+    return not any(isinstance(c, MatchValue) and c.key == "modality" and c.value == modality
+                   for c in flt.must_not)

@@ -76,8 +76,11 @@ class SearchRequest:
         project: Apply a collection's stored gap projection to the query vector before
             searching it (for comparing raw scores across modalities; rank fusion never needs
             it).
-        filter: Exact match on stored payload fields, all must match (``{"key": value}``,
-            values str, int or bool), applied in every collection searched.
+        filter: A payload filter in Qdrant's filter JSON (must / should / must_not, match
+            value / any / except / text, range over numbers or ISO-8601 datetimes, nested;
+            :mod:`xmodal.index.filters`) or the shorthand ``{"key": value}``, applied in every
+            collection searched. A malformed one raises
+            :class:`~xmodal.index.filters.FilterError` naming the condition.
         rrf_k: RRF's rank constant (``Σ w / (rrf_k + rank)``; 60 as in the paper).
         weights: RRF weight (>= 0, default 1) per collection name (all its lists) or per list
             name (``"COLLECTION[modality]"``: a text collection filtered to one document
@@ -97,7 +100,7 @@ class SearchRequest:
     route: bool = True
     fusion: Fusion = "rrf"
     project: bool = False
-    filter: Mapping[str, str | int | bool] | None = None
+    filter: Mapping[str, Any] | None = None
     rrf_k: float = 60.0
     weights: Mapping[str, float] | None = None
 
@@ -118,7 +121,8 @@ class SearchRequest:
         self._set("rrf_k", float(self.rrf_k))
         self._set("weights", _weights(self.weights))
         if self.filter is not None:  # a bad filter is the caller's error, not one per list
-            self._set("filter", MappingProxyType(check_filter(self.filter)))
+            check_filter(self.filter)  # raises FilterError naming the condition
+            self._set("filter", MappingProxyType(dict(self.filter)))
         if self.vector is not None:
             if not self.collection or self.collections:
                 raise ValueError("a vector query needs the collection the vector belongs to: "

@@ -36,6 +36,9 @@ collection's stored projection (text → its modality) to the query vector befor
 for callers that compare raw cosines across an item list and a text list. Projected lists get
 no calibrated scores (the calibrator was fitted on raw cosines).
 
+A text query also gets the lexical (BM25) list ``bm25`` of the index, fused by rank like the
+others, and its quoted phrases must occur in every hit (:mod:`xmodal.search.lexical`).
+
 A search runs in four stages, each a function over frozen values: plan
 (:func:`~xmodal.search.plan.plan_search`: scope, reachable collections, chosen modalities, trace)
 → ranked lists (:func:`~xmodal.search.lists.search_lists`) → fuse
@@ -74,6 +77,7 @@ from xmodal.modalities import MODALITIES
 
 from .fuse import fuse_lists
 from .hits import Hit, SearchResult
+from .lexical import add_lexical, lexical_search
 from .lists import SearchedLists, search_lists
 from .plan import plan_search
 from .request import Fusion, SearchRequest
@@ -169,8 +173,9 @@ class Searcher:
         stored = functools.partial(self._stored_for, request.kind)
 
         def lists_of(modalities: tuple[str, ...]) -> SearchedLists:  # (2) ranked lists
-            return search_lists(request, modalities, plan.reachable, index=self.index,
-                                embed=embed, stored=stored)
+            return add_lexical(search_lists(request, modalities, plan.reachable,
+                                            index=self.index, embed=embed, stored=stored),
+                               lexical_search(request, self.index, modalities))  # text: bm25
 
         searched = lists_of(plan.chosen)
         fused = fuse_lists(searched, request)  # (3) fuse

@@ -1,0 +1,248 @@
+"""The lexical (BM25) list of a text query, and its quoted phrases as a filter on every list.
+
+A text query also searches the index's lexical collection
+(:mod:`xmodal.index.lexical_store`): one list named ``bm25``, fused with the dense lists by RRF
+like any other (its BM25 score and rank show in each hit's ``raw_scores`` / ``ranks``). It
+searches the documents of the pass's modalities, as the dense lists do (the router's choice,
+the caller's ``modalities``, every one with ``mixed`` or in the fallback; each modality
+searched with its modality filter and merged by BM25 score, one collection's scores being
+comparable), except that a query naming an id or code (a term with a digit or joined by
+``- . / : # + _``) or quoting a phrase searches every document: the router reads topics, not
+identifiers, and never hides the lexical list. Such a query also weights the lexical list as
+much as the dense lists together (unless the caller gave it a weight), so an exact match is not
+outvoted by several dense lists agreeing on a near miss. With
+``collections=[...]`` there is no lexical list (it is not a named collection). Image, audio and
+vector queries get none.
+
+BM25 scores are not cosines: the list has no calibrator, takes no part in the low-confidence
+fallback (:meth:`~xmodal.search.lists.SearchedLists.unconfident` skips it) and, alone, is still
+fused by rank, so its score is never shown as a similarity.
+
+Quoted phrases (``"red bicycle"``) must occur in a hit's text, on every list: the lexical list
+is searched with a phrase filter (in the store), and dense hits whose document does not hold
+every phrase as consecutive words of its lexical text are dropped (the trace says how many).
+An index without a lexical collection (made before it existed) keeps working: no lexical list,
+phrases not enforced, and a trace line saying so; ``xmodal index`` adds it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from xmodal.index.filters import leaves, parse_filter
+from xmodal.index.lexical import contains_phrase, parse_query, words
+from xmodal.index.lexical_store import LEXICAL_NAME, open_lexical
+from xmodal.index.types import CollectionInfo
+
+from .hits import ListName, RankedList
+from .lists import SearchedList, SearchedLists
+from .options import list_filter, list_weight
+from .request import SearchRequest
+
+__all__ = ["LexicalSearch", "add_lexical", "exact_cue", "lexical_search"]
+
+
+@dataclass(frozen=True)
+class LexicalSearch:
+    """The lexical side of one text query.
+
+    Attributes:
+        searched: The lexical list (None: none searched, or no hit).
+        store: The lexical collection (None when the index has none): checks phrases.
+        query: The text query (its quoted phrases filter every list).
+        payloads: The stored payload of each lexical hit.
+        trace: What was searched, or why nothing was.
+        errors: ``"bm25: problem"`` when the lexical search failed.
+        weighted: Whether the caller gave the bm25 list a weight (then it is kept as given).
+    """
+
+    searched: SearchedList | None
+    store: Any
+    query: str
+    payloads: dict[str, Any]
+    trace: tuple[str, ...]
+    errors: tuple[str, ...]
+    weighted: bool = False
+
+
+def exact_cue(query: str) -> bool:
+    """Whether ``query`` names an id or code, or quotes a phrase (then every document's text
+    is searched, whatever the router chose).
+
+    Example:
+        >>> exact_cue("qorvex-5521"), exact_cue('"red bicycle"'), exact_cue("a red bicycle")
+        (True, True, False)
+    """
+    parsed = parse_query(query)
+    return bool(parsed.phrases) or any(
+        any(c.isdigit() or c in "-./:#+_" for c in t) for t in parsed.terms)
+
+
+SUPPORT_WEIGHT = 0.05
+"""The bm25 list's RRF weight for an ordinary query: it reorders the dense lists' hits and adds
+its own, but a dense first hit stays first unless BM25 also ranks it low (with weight 1, a
+dense-second, BM25-first hit would win: on the Python FAQ that cost 0.06 MRR@10)."""
+LEAD_FACTOR = 64.0
+"""The bm25 list's weight, per unit of dense weight, when it leads: above 62, a BM25 rank r
+beats rank r + 1 plus a dense first place (w/(60+r) − w/(61+r) > 1/61), so the dense lists only
+break its ties and add hits it lacks."""
+RARE_MIN_DOCS = 100
+"""Below this many documents, a word's rarity says little: only ids, codes and phrases lead."""
+RARE_SHARE = 0.01
+"""A query word found in at most this share of the documents (at least 1, at most 3) is rare."""
+
+
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "er", "ies", "es", "ed", "ly", "s")
+
+
+def _stem(term: str) -> str:
+    """A crude English stem (the longest common suffix dropped from a word of 5+ letters), only
+    to see that the dense hits hold a rare query word in another form (``generators`` /
+    ``generator``); BM25 itself matches terms as typed.
+
+    Example:
+        >>> _stem("generators"), _stem("generator"), _stem("qorvex-5521")
+        ('generator', 'generator', 'qorvex-5521')
+    """
+    if not term.isalpha() or len(term) < 5:
+        return term
+    for suffix in _SUFFIXES:
+        if term.endswith(suffix) and len(term) - len(suffix) >= 4:
+            return term[: -len(suffix)]
+    return term
+
+
+def lexical_lead(query: str, store: Any, dense: Sequence[SearchedList] = ()) -> str | None:
+    """Why the bm25 list should lead the fusion for ``query``, or None: a query term found in
+    only a few documents (at most :data:`RARE_SHARE` of them, 1 to 3) that none of the dense
+    lists' top 3 hits holds (where they hold it, they already agree with BM25). Ids and codes
+    (a term with a digit or a joiner: ``qorvex-5521``) count in any collection, plain words in
+    one of at least :data:`RARE_MIN_DOCS` documents (in fewer, a word's rarity says little).
+
+    Example:
+        >>> lexical_lead("qorvex-5521", None) is None  # no lexical collection
+        True
+    """
+    n = store.count() if store is not None else 0
+    if not n:
+        return None
+    rare = [t for t in store.rare_terms(query, at_most=min(3, max(1, int(n * RARE_SHARE))))
+            if n >= RARE_MIN_DOCS or exact_cue(t)]
+    if not rare:
+        return None
+    top = sorted({i for s in dense for i in s.ranked.ids[:3]})
+    found = list(store._words(top).values())  # each top hit's words, in order
+    stems = {_stem(w) for ws in found for w in ws}
+
+    def held(term: str) -> bool:  # a word (in any form) or a code's words in sequence
+        parts = tuple(words(term))
+        if len(parts) == 1:
+            return _stem(parts[0]) in stems
+        return any(contains_phrase(ws, parts) for ws in found)
+
+    missed = [t for t in rare if exact_cue(t) or not held(t)]  # an id leads even when held:
+    #                                     other dense lists could outvote the one that holds it
+    return f"rare terms {missed} that the dense hits lack" if missed else None
+
+
+def lexical_search(request: SearchRequest, index: Any,
+                   modalities: Sequence[str] = ()) -> LexicalSearch | None:
+    """Search the lexical list of a text ``request`` (None for other queries), over the
+    documents of ``modalities`` (empty: every document; see the module docstring).
+
+    Example:
+        >>> import tempfile
+        >>> from xmodal.index import open_index
+        >>> with open_index("exact:" + tempfile.mkdtemp()) as index:
+        ...     lexical_search(SearchRequest("qorvex-5521"), index).trace
+        ('no bm25 list: this index has no lexical collection (xmodal index adds it)',)
+    """
+    if request.kind != "text":
+        return None
+    query = request.query or ""
+    if request.scope:
+        return LexicalSearch(None, None, query, {}, ("no bm25 list: collections were given",), ())
+    try:
+        store = open_lexical(index)
+    except Exception as exc:  # a broken lexical store never hides the dense lists
+        return LexicalSearch(None, None, query, {}, (), (f"{LEXICAL_NAME}: {exc}",))
+    if store is None:
+        return LexicalSearch(None, None, query, {}, (f"no {LEXICAL_NAME} list: this index has no "
+                                                 "lexical collection (xmodal index adds it)",), ())
+    base = request.filter or None
+    keys = {c.key for c in leaves(parse_filter(base))}
+    everything = request.mixed or (exact_cue(query) and not request.modalities)
+    wanted = [] if everything or "modality" in keys else list(request.modalities or modalities)
+    try:
+        if wanted:  # the caller's modalities: one search each, merged by BM25 score
+            parts = [store.search(query, k=request.k,
+                                  filter=list_filter(base, ListName(LEXICAL_NAME, m)))
+                     for m in wanted]
+            rows = heapq.nlargest(request.k, ((float(s), i, p) for got in parts for i, s, p in
+                                              zip(got.ids, got.scores, got.payloads,
+                                                  strict=True)), key=lambda r: (r[0], r[1]))
+            rows.sort(key=lambda r: (-r[0], r[1]))
+        else:
+            got = store.search(query, k=request.k, filter=base)
+            rows = [(float(s), i, p) for i, s, p in zip(got.ids, got.scores, got.payloads,
+                                                         strict=True)]
+    except Exception as exc:
+        return LexicalSearch(None, store, query, {}, (), (f"{LEXICAL_NAME}: {exc}",))
+    trace = f"lexical list {LEXICAL_NAME} ({len(rows)}" + (
+        f", documents of {wanted})" if wanted else ", every document)") + (
+        f", phrases {[' '.join(p) for p in parse_query(query).phrases]} required"
+        if parse_query(query).phrases else "")
+    if not rows:
+        return LexicalSearch(None, store, query, {}, (trace,), ())
+    name = ListName(LEXICAL_NAME)
+    info = CollectionInfo(LEXICAL_NAME, 0, LEXICAL_NAME, "text",
+                          card={"family": "bm25", "modalities": []}, backend=store.backend)
+    ranked = RankedList(LEXICAL_NAME, tuple(r[1] for r in rows), tuple(r[0] for r in rows),
+                        weight=list_weight(request.weights, name))
+    searched = SearchedList(name, info, ranked, None, lexical=True)
+    return LexicalSearch(searched, store, query, {r[1]: r[2] for r in rows}, (trace,), (),
+                         weighted=LEXICAL_NAME in (request.weights or {}))
+
+
+def add_lexical(searched: SearchedLists, lexical: LexicalSearch | None) -> SearchedLists:
+    """``searched`` plus the lexical list, its dense lists cut to the hits holding the query's
+    quoted phrases (when the index can check them)."""
+    if lexical is None:
+        return searched
+    lists, trace = list(searched.lists), list(searched.trace)
+    phrases = parse_query(lexical.query).phrases
+    if phrases and lexical.store is None:
+        trace.append("quoted phrases not enforced: no lexical collection")
+    elif phrases:
+        ids = sorted({i for s in lists for i in s.ranked.ids})
+        keep = lexical.store.phrase_matches(ids, lexical.query)
+        dropped = 0
+        for n, s in enumerate(lists):
+            kept = [(i, sc) for i, sc in zip(s.ranked.ids, s.ranked.scores, strict=True)
+                    if i in keep]
+            dropped += len(s.ranked) - len(kept)
+            lists[n] = replace(s, ranked=replace(s.ranked, ids=tuple(i for i, _ in kept),
+                                                 scores=tuple(sc for _, sc in kept)))
+        lists = [s for s in lists if len(s.ranked)]
+        trace.append(f"phrase filter: dropped {dropped} dense hits without the quoted phrases")
+    all_payloads = dict(searched.payloads)
+    if lexical.searched is not None:
+        own = lexical.searched
+        if not lexical.weighted and lists:  # the caller did not weight it
+            why = lexical_lead(lexical.query, lexical.store, lists)
+            dense = math.fsum(s.ranked.weight for s in lists)
+            weight = LEAD_FACTOR * max(dense, 1.0) if why else SUPPORT_WEIGHT
+            own = replace(own, ranked=replace(own.ranked, weight=weight))
+            trace.append(f"bm25 weighted ×{weight:g}: " + (
+                f"{why}, so its order leads and the dense lists break its ties" if why else
+                "no id, phrase or rare word the dense hits lack, so it supports them"))
+        lists.append(own)
+        for i, p in lexical.payloads.items():
+            all_payloads.setdefault(i, p)
+    return SearchedLists(tuple(lists), all_payloads, (*searched.errors, *lexical.errors),
+                         (*trace, *lexical.trace))
+
