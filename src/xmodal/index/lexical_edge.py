@@ -34,12 +34,13 @@ from xmodal.index.lexical_store import (
     LEXICAL_DIR,
     LEXICAL_NAME,
     WORDS_KEY,
-    LexicalCollection,
+    PointLexical,
+    public_payload,
     read_params,
     write_params,
 )
-from xmodal.index.qdrant_edge import _edge, _edge_filter, _open_shard, _split_payload
-from xmodal.index.types import Record, SearchHits
+from xmodal.index.qdrant_edge import _edge, _edge_filter, _open_shard
+from xmodal.index.types import SearchHits
 from xmodal.index.validate import RESERVED_PAYLOAD_KEY, point_id
 
 SPARSE_NAME = LEXICAL_NAME
@@ -61,13 +62,7 @@ def _phrase_filter(qe: Any, base: Any, phrases: tuple[tuple[str, ...], ...]) -> 
     return qe.Filter(must=[*([base] if base is not None else []), *conds])
 
 
-def _public(payload: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
-    doc_id, p = _split_payload(payload)
-    p.pop(WORDS_KEY, None)
-    return doc_id, p
-
-
-class EdgeLexical(LexicalCollection):
+class EdgeLexical(PointLexical):
     """The lexical ``EdgeShard`` of an Edge index."""
 
     backend = "qdrant-edge"
@@ -94,7 +89,7 @@ class EdgeLexical(LexicalCollection):
                                    using=SPARSE_NAME),
             filter=_phrase_filter(qe, _edge_filter(qe, flt), phrases))
         points = [p for p in self._shard.query(request) if p.score > 0]
-        split = [_public(p.payload) for p in points]
+        split = [public_payload(p.payload) for p in points]
         return SearchHits(ids=tuple(s[0] for s in split),
                           scores=np.array([p.score for p in points], dtype=np.float32),
                           payloads=tuple(s[1] for s in split))
@@ -102,19 +97,6 @@ class EdgeLexical(LexicalCollection):
     def _records(self, ids: list[str]) -> list[Any]:
         return self._shard.retrieve([point_id(i) for i in ids], with_payload=True,
                                     with_vector=False)
-
-    def _words(self, ids: list[str]) -> dict[str, list[str]]:
-        out = {}
-        for r in self._records(ids):
-            out[str(r.payload[RESERVED_PAYLOAD_KEY])] = str(r.payload.get(WORDS_KEY, "")).split()
-        return out
-
-    def _get(self, ids: list[str]) -> dict[str, Record]:
-        out = {}
-        for r in self._records(ids):
-            doc_id, payload = _public(r.payload)
-            out[doc_id] = Record(doc_id, None, payload)
-        return out
 
     def _delete(self, ids: list[str]) -> int:
         recs = self._shard.retrieve([point_id(i) for i in ids], with_payload=False,

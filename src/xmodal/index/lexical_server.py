@@ -33,10 +33,11 @@ from xmodal.index.lexical import Bm25Params, term_weights
 from xmodal.index.lexical_store import (
     LEXICAL_NAME,
     WORDS_KEY,
-    LexicalCollection,
+    PointLexical,
+    public_payload,
 )
-from xmodal.index.qdrant_server import _filter, _models, _split_payload
-from xmodal.index.types import Record, SearchHits
+from xmodal.index.qdrant_server import _filter, _models
+from xmodal.index.types import SearchHits
 from xmodal.index.validate import RESERVED_PAYLOAD_KEY, point_id
 
 COLLECTION = "_xmodal_bm25"
@@ -92,13 +93,7 @@ def phrase_filter(base: Any, phrases: tuple[tuple[str, ...], ...]) -> Any:
     return m.Filter(must=[*([base] if base is not None else []), *conds])
 
 
-def _public(payload: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
-    doc_id, p = _split_payload(payload)
-    p.pop(WORDS_KEY, None)
-    return doc_id, p
-
-
-class ServerLexical(LexicalCollection):
+class ServerLexical(PointLexical):
     """The ``_xmodal_bm25`` collection of a Qdrant server (or of local mode)."""
 
     backend = "qdrant-server"
@@ -140,7 +135,7 @@ class ServerLexical(LexicalCollection):
         request = self.query_request(query_terms, phrases, k, flt)
         resp = self._client.query_batch_points(COLLECTION, requests=[request])[0]
         points = [p for p in resp.points if p.score > 0]
-        split = [_public(p.payload) for p in points]
+        split = [public_payload(p.payload) for p in points]
         return SearchHits(ids=tuple(s[0] for s in split),
                           scores=np.array([p.score for p in points], dtype=np.float32),
                           payloads=tuple(s[1] for s in split))
@@ -148,17 +143,6 @@ class ServerLexical(LexicalCollection):
     def _records(self, ids: list[str]) -> list[Any]:
         return self._client.retrieve(COLLECTION, [point_id(i) for i in ids], with_payload=True,
                                      with_vectors=False)
-
-    def _words(self, ids: list[str]) -> dict[str, list[str]]:
-        return {str(r.payload[RESERVED_PAYLOAD_KEY]): str(r.payload.get(WORDS_KEY, "")).split()
-                for r in self._records(ids)}
-
-    def _get(self, ids: list[str]) -> dict[str, Record]:
-        out = {}
-        for r in self._records(ids):
-            doc_id, payload = _public(r.payload)
-            out[doc_id] = Record(doc_id, None, payload)
-        return out
 
     def _delete(self, ids: list[str]) -> int:
         present = sorted(str(r.id) for r in self._client.retrieve(

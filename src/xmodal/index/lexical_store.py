@@ -54,7 +54,12 @@ from xmodal.index.lexical import (
     words,
 )
 from xmodal.index.types import Record, SearchHits
-from xmodal.index.validate import check_filter, check_ids, check_payloads
+from xmodal.index.validate import (
+    RESERVED_PAYLOAD_KEY,
+    check_filter,
+    check_ids,
+    check_payloads,
+)
 
 __all__ = ["LEXICAL_DIR", "LEXICAL_NAME", "WORDS_KEY", "ExactLexical", "LexicalCollection",
            "open_lexical"]
@@ -182,6 +187,35 @@ class LexicalCollection:
 
     def close(self) -> None:
         """Release the store (idempotent)."""
+
+
+def public_payload(payload: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """A stored lexical point's document id and payload (less the reserved keys).
+
+    Example:
+        >>> public_payload({"_id": "m", "_words": "memo", "path": "/m.txt"})
+        ('m', {'path': '/m.txt'})
+    """
+    p = dict(payload or {})
+    doc_id = str(p.pop(RESERVED_PAYLOAD_KEY))
+    p.pop(WORDS_KEY, None)
+    return doc_id, p
+
+
+class PointLexical(LexicalCollection):
+    """A lexical collection kept as Qdrant points (Edge and the server): a document's words
+    and payload are read back from its point (:meth:`_records`)."""
+
+    def _records(self, ids: list[str]) -> list[Any]:
+        raise NotImplementedError
+
+    def _words(self, ids: list[str]) -> dict[str, list[str]]:
+        return {str(r.payload[RESERVED_PAYLOAD_KEY]): str(r.payload.get(WORDS_KEY, "")).split()
+                for r in self._records(ids)}
+
+    def _get(self, ids: list[str]) -> dict[str, Record]:
+        found = (public_payload(r.payload) for r in self._records(ids))
+        return {doc_id: Record(doc_id, None, payload) for doc_id, payload in found}
 
 
 def read_params(folder: Path) -> Bm25Params | None:
