@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from xmodal.index import filters as F
+from xmodal.index.filter_qdrant import to_qdrant_models
 from xmodal.index.filters import FilterError, matches, parse_filter, to_json
 
 DOCS = {
@@ -145,7 +146,7 @@ def test_json_round_trip():
 
 def test_qdrant_models_mapping():
     models = pytest.importorskip("qdrant_client.models")
-    got = F.to_qdrant_models(parse_filter({
+    got = to_qdrant_models(parse_filter({
         "must": [{"key": "a", "match": {"value": True}}, {"key": "b", "match": {"any": [1, 2]}},
                  {"must_not": [{"key": "c", "match": {"except": ["x"]}}]}],
         "should": [{"key": "d", "match": {"text": "hi"}}, {"key": "e", "range": {"lt": 2}},
@@ -158,7 +159,7 @@ def test_qdrant_models_mapping():
     d, e, f = got.should
     assert d.match == models.MatchText(text="hi") and e.range == models.Range(lt=2.0)
     assert f.range == models.DatetimeRange(gte=datetime(2026, 12, 6, 8, tzinfo=UTC))
-    assert F.to_qdrant_models(parse_filter(None), models) is None
+    assert to_qdrant_models(parse_filter(None), models) is None
 
 
 # -- Qdrant Edge against the exact backend -------------------------------------------------

@@ -1,6 +1,6 @@
 """Payload filters: Qdrant's filter JSON (a documented subset), parsed once into a typed
 :class:`Filter`, evaluated here (the exact backend's evaluator, the oracle of the others) and
-mapped to Qdrant Edge (:func:`to_edge`) and ``qdrant-client`` (:func:`to_qdrant_models`).
+mapped to Qdrant Edge and ``qdrant-client`` by :mod:`xmodal.index.filter_qdrant`.
 
 The subset (``K`` a payload key, ``[A-Za-z_][A-Za-z0-9_-]{0,63}``, not ``_id``)::
 
@@ -60,9 +60,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 __all__ = [
-    "FILTER_HELP", "Condition", "DatetimeRange", "Filter", "FilterError", "MatchAny", "MatchExcept",
-    "MatchText", "MatchValue", "Range", "leaves", "matches", "parse_datetime", "parse_filter",
-    "to_edge", "to_json", "to_qdrant_models", "tokens",
+    "FILTER_HELP",
+    "Condition",
+    "DatetimeRange",
+    "Filter",
+    "FilterError",
+    "MatchAny",
+    "MatchExcept",
+    "MatchText",
+    "MatchValue",
+    "Range",
+    "index_kind",
+    "leaves",
+    "matches",
+    "parse_datetime",
+    "parse_filter",
+    "to_json",
+    "tokens",
 ]
 
 MAX_DEPTH = 8
@@ -470,8 +484,8 @@ def leaves(flt: Filter) -> Iterator[Leaf]:
 def index_kind(c: Leaf) -> IndexKind | None:
     """The payload index that serves ``c``'s key: the key's own type when xmodal sets it, else
     the condition's. An integer match gets a float index (Qdrant's integer index truncates
-    floats): :func:`to_edge` pairs the match with the equivalent range, which that index
-    serves, so the admitted points are found and counted through it."""
+    floats): :func:`~xmodal.index.filter_qdrant.to_edge` pairs the match with the equivalent
+    range, which that index serves, so the admitted points are found and counted through it."""
     if c.key in TYPED_KEYS:
         return TYPED_KEYS[c.key]
     if isinstance(c, MatchText):
@@ -517,111 +531,3 @@ def to_json(flt: Filter) -> dict[str, Any]:
 
     return {clause: [cond(c) for c in getattr(flt, clause)] for clause in CLAUSES
             if getattr(flt, clause)}
-
-
-class _Both(tuple):
-    """Two Edge conditions that must both hold (an integer match and its range)."""
-
-    __slots__ = ()
-
-    def __new__(cls, *conditions: Any) -> _Both:
-        return super().__new__(cls, conditions)
-
-
-def _never(qe: Any, key: str) -> Any:
-    return qe.FieldCondition(key=key, match=qe.MatchAny([]))  # measured: matches nothing
-
-
-def to_edge(flt: Filter, qe: Any, indexed: Mapping[str, str] | None = None) -> Any:
-    """``flt`` as a ``qdrant_edge.Filter`` (None when empty).
-
-    Args:
-        flt: The filter.
-        qe: The ``qdrant_edge`` module.
-        indexed: The index kind of each indexed key (:data:`IndexKind` names): a range of the
-            other kind on an indexed key matches nothing (Qdrant would compare it through the
-            index, e.g. numbers against timestamps).
-    """
-    import numpy as np  # a Python bool reaches qdrant-edge-py 0.9 as the integer 1: np.bool_
-
-    kinds = indexed or {}
-
-    def cond(c: Condition) -> Any:
-        if isinstance(c, Filter):
-            return filt(c)
-        if isinstance(c, MatchValue):
-            value = np.bool_(c.value) if isinstance(c.value, bool) else c.value
-            return _with_range(c.key, [value], qe.FieldCondition(key=c.key,
-                                                                 match=qe.MatchValue(value)))
-        if isinstance(c, MatchAny):
-            return _with_range(c.key, list(c.values), qe.FieldCondition(
-                key=c.key, match=qe.MatchAny(list(c.values))))
-        if isinstance(c, MatchExcept):
-            return qe.FieldCondition(key=c.key, match=qe.MatchExcept(list(c.values)))
-        if isinstance(c, MatchText):
-            return qe.FieldCondition(key=c.key, match=qe.MatchText(c.text))
-        if isinstance(c, Range):
-            if kinds.get(c.key) == "datetime":
-                return _never(qe, c.key)
-            return qe.FieldCondition(key=c.key, range=qe.RangeFloat(
-                gt=c.gt, gte=c.gte, lt=c.lt, lte=c.lte))
-        if kinds.get(c.key) in ("float", "integer"):
-            return _never(qe, c.key)
-        return qe.FieldCondition(key=c.key, range=qe.RangeDateTime(**{
-            b: _iso(getattr(c, b)) for b in BOUNDS if getattr(c, b) is not None}))
-
-    def _with_range(key: str, values: list[Any], match: Any) -> Any:
-        """An integer match on a float-indexed key, with the range of its values beside it
-        (same points: the match keeps Qdrant's semantics, the range uses the index)."""
-        if kinds.get(key) != "float" or not values or not all(
-                isinstance(v, int) and not isinstance(v, bool | np.bool_) for v in values):
-            return match
-        span = qe.FieldCondition(key=key, range=qe.RangeFloat(
-            gte=float(min(values)), lte=float(max(values))))
-        return _Both(span, match)
-
-    def filt(f: Filter) -> Any:
-        out: dict[str, list[Any]] = {}
-        for clause in CLAUSES:
-            for c in getattr(f, clause):
-                got = cond(c)
-                if isinstance(got, _Both):  # flat in a must (Qdrant's planner reads the range's
-                    out.setdefault(clause, []).extend(  # index there), nested elsewhere
-                        got if clause == "must" else [qe.Filter(must=list(got))])
-                else:
-                    out.setdefault(clause, []).append(got)
-        return qe.Filter(**out)
-
-    return filt(flt) if flt else None
-
-
-def to_qdrant_models(flt: Filter, models: Any) -> Any:
-    """``flt`` as a ``qdrant_client.models.Filter`` (None when empty).
-
-    Example:
-        >>> from qdrant_client import models
-        >>> to_qdrant_models(parse_filter({"n": 3}), models).must[0].match.value
-        3
-    """
-    def cond(c: Condition) -> Any:
-        if isinstance(c, Filter):
-            return filt(c)
-        if isinstance(c, MatchValue):
-            return models.FieldCondition(key=c.key, match=models.MatchValue(value=c.value))
-        if isinstance(c, MatchAny):
-            return models.FieldCondition(key=c.key, match=models.MatchAny(any=list(c.values)))
-        if isinstance(c, MatchExcept):
-            return models.FieldCondition(key=c.key, match=models.MatchExcept(
-                **{"except": list(c.values)}))
-        if isinstance(c, MatchText):
-            return models.FieldCondition(key=c.key, match=models.MatchText(text=c.text))
-        bounds = {b: getattr(c, b) for b in BOUNDS if getattr(c, b) is not None}
-        if isinstance(c, Range):
-            return models.FieldCondition(key=c.key, range=models.Range(**bounds))
-        return models.FieldCondition(key=c.key, range=models.DatetimeRange(**bounds))
-
-    def filt(f: Filter) -> Any:
-        return models.Filter(**{clause: [cond(c) for c in getattr(f, clause)]
-                                for clause in CLAUSES if getattr(f, clause)})
-
-    return filt(flt) if flt else None

@@ -53,7 +53,8 @@ import numpy as np
 from xmodal._optional import require
 from xmodal.index import _meta
 from xmodal.index.base import CollectionBase, IndexBase
-from xmodal.index.filters import Filter, index_kind, leaves, to_edge
+from xmodal.index.filter_qdrant import to_edge
+from xmodal.index.filters import Filter, index_kind, leaves
 from xmodal.index.quantization import Quantization, edge_search_params, edge_vector_options
 from xmodal.index.types import IndexBusyError, Record, SearchHits, UpsertResult
 from xmodal.index.validate import RESERVED_PAYLOAD_KEY, point_id

@@ -37,7 +37,8 @@ import numpy as np
 
 from xmodal._optional import require
 from xmodal.index.base import CollectionBase, IndexBase
-from xmodal.index.filters import Filter, to_qdrant_models
+from xmodal.index.filter_qdrant import to_qdrant_models
+from xmodal.index.filters import Filter
 from xmodal.index.quantization import server_search_params, server_vector_options
 from xmodal.index.types import Record, SearchHits, UpsertResult
 from xmodal.index.validate import RESERVED_PAYLOAD_KEY, point_id
