@@ -27,7 +27,7 @@ Example:
     Traceback (most recent call last):
     ...
     xmodal.index.metadata.MetadataError: x.json: key 'path' is a system key (path, modality, \
-sha256, representation, caption, _id)
+sha256, representation, caption, _id, _words)
 """
 
 from __future__ import annotations
