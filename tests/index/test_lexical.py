@@ -43,7 +43,7 @@ def _oracle(query: str, docs: dict[str, str], p: Bm25Params) -> dict[str, float]
     out = {}
     for d, tk in toks.items():
         s = 0.0
-        for t in dict.fromkeys(terms(query)):
+        for t in parse_query(query).terms:  # stop words left out of queries
             tf = tk.count(t)
             if tf:
                 df = sum(t in o for o in toks.values())
@@ -136,3 +136,9 @@ def test_lexical_collection_is_not_a_dense_collection(tmp_path: Path):
         with open_index(uri) as again:  # reopened from disk
             assert open_lexical(again).search("rain", k=1).ids == ("d4",)
             assert np.isfinite(open_lexical(again).search("rain", k=1).scores).all()
+
+
+def test_query_stop_words_are_left_out_unless_nothing_else_remains():
+    assert parse_query("how do I copy a file in python").terms == ("copy", "file", "python")
+    assert parse_query("the who").terms == ("the", "who")  # stop words alone: kept
+    assert parse_query('"the wall" of it').phrases == (("the", "wall"),)  # phrases keep them

@@ -2,8 +2,8 @@
 
 A document's lexical text is every text representation it has: its file name turned into words,
 its caption, and for a text document its text (:func:`document_text`). Tokens are lower-cased
-(NFKC), never stemmed and never dropped as stop words, so ids and product codes match *as
-typed*:
+(NFKC) and never stemmed, so ids and product codes match *as typed*; a query leaves out English
+stop words (:data:`STOP_WORDS`: documents keep them, for phrases):
 
 - **parts**: runs of letters and digits (``"qorvex"``, ``"5521"``);
 - **compounds**: a part sequence joined by ``- . / : # +`` inside one whitespace-separated chunk
@@ -25,7 +25,7 @@ Example:
     >>> filename_text("/scans/invoice_2024-03_qorvex-5521.pdf")
     'invoice_2024-03_qorvex-5521'
     >>> parse_query('the "red bicycle" at qorvex-5521')
-    LexicalQuery(terms=('the', 'red', 'bicycle', 'at', 'qorvex-5521', 'qorvex', '5521'), \
+    LexicalQuery(terms=('red', 'bicycle', 'qorvex-5521', 'qorvex', '5521'), \
 phrases=(('red', 'bicycle'),))
     >>> round(bm25_idf(1, 4), 4), round(term_weights(["a", "a", "b"], Bm25Params())["a"], 4)
     (1.204, 1.9043)
@@ -148,10 +148,24 @@ def document_text(path: str, *, caption: str | None = None, text: str | None = N
     return "\n".join(p for p in pieces if p)[:MAX_LEXICAL_CHARS]
 
 
+STOP_WORDS = frozenset([
+    "a", "about", "an", "and", "are", "as", "at", "be", "but", "by", "can", "could", "do",
+    "does", "doing", "for", "from", "had", "has", "have", "how", "i", "if", "in", "into",
+    "is", "it", "its", "me", "my", "no", "not", "of", "on", "or", "our", "so", "than",
+    "that", "the", "their", "them", "then", "there", "these", "they", "this", "to", "was",
+    "we", "were", "what", "when", "where", "which", "while", "who", "why", "will", "with",
+    "would", "you", "your",
+])
+"""English function words left out of a query's BM25 terms (documents keep them, so a quoted
+phrase still matches them; a query of stop words alone keeps them all)."""
+
+
 def parse_query(query: str) -> LexicalQuery:
     """A query's BM25 terms (quotes removed) and its quoted phrases (``"…"`` or ``“…”``)."""
     phrases = tuple(tuple(w) for w in (words(p) for p in _PHRASE.findall(query)) if w)
-    return LexicalQuery(tuple(dict.fromkeys(terms(query))), phrases)
+    found = tuple(dict.fromkeys(terms(query)))
+    kept = tuple(t for t in found if t not in STOP_WORDS)
+    return LexicalQuery(kept or found, phrases)
 
 
 def contains_phrase(doc_words: Sequence[str], phrase: Sequence[str]) -> bool:
