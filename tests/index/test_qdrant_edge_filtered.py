@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("qdrant_edge")
 
 import xmodal.index.qdrant_edge as edge
+from xmodal.index.filter_qdrant import to_edge
 from xmodal.index.filters import parse_filter
 
 N, DIM = 6000, 32
@@ -72,7 +73,7 @@ def test_the_plan_follows_the_index_and_the_admitted_count(graph, monkeypatch):
     def plan(flt):
         parsed = parse_filter(flt)
         col._ensure_indexes(parsed)
-        return col._filtered_plan(parsed, edge._edge_filter(edge._edge(), parsed, col._indexed))
+        return col._filtered_plan(parsed, to_edge(parsed, edge._edge(), col._indexed))
     assert plan(FILTERS["int match 1 %"][0]) == "exact"  # no index serves an int match
     monkeypatch.setattr(edge, "EXACT_FILTERED_POINTS", 0)
     assert plan(FILTERS["range 10 %"][0]) == "exact"  # ~600 points: at most a tenth of 6,000

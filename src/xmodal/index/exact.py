@@ -43,11 +43,6 @@ from xmodal.index.types import Record, SearchHits, UpsertResult
 DATA_FILE = "data.npz"
 
 
-def _matches(payload: dict[str, Any], flt: Filter) -> bool:
-    """Whether a payload passes the filter (:func:`xmodal.index.filters.matches`, the oracle)."""
-    return matches(flt, payload)
-
-
 def top_k(scores: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
     """Row indices of the k best scores, best first, ties broken by id ascending.
 
@@ -124,7 +119,7 @@ class ExactCollection(CollectionBase):
         masks, payloads = self._masks, self._payloads  # a write replaces both: no stale entry
         keep = masks.get(flt)
         if keep is None:
-            keep = np.array([_matches(p, flt) for p in payloads], dtype=bool)  # (n,)
+            keep = np.array([matches(flt, p) for p in payloads], dtype=bool)  # (n,)
             if len(masks) >= 64:
                 masks.clear()
             masks[flt] = keep

@@ -6,8 +6,8 @@ from xmodal's terms joined by spaces (whitespace tokenizer, no lower-casing, ste
 words: :mod:`xmodal.index.lexical` did all that), stored with the IDF modifier, so a query
 scores ``Σ idf(t)·weight(t, d)`` exactly as the exact backend does. The payload is the
 document's, plus ``_id`` and ``_words`` (its words, under a phrase-matching text index that
-``MatchPhrase`` uses for quoted phrases). Filters go through the dense search's
-``_edge_filter``.
+``MatchPhrase`` uses for quoted phrases). Filters are mapped as the dense search's are
+(:func:`~xmodal.index.filter_qdrant.to_edge`).
 
 Example:
     >>> import tempfile
@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from xmodal.index.filter_qdrant import to_edge
 from xmodal.index.filters import Filter
 from xmodal.index.lexical import Bm25Params
 from xmodal.index.lexical_store import (
@@ -39,7 +40,7 @@ from xmodal.index.lexical_store import (
     read_params,
     write_params,
 )
-from xmodal.index.qdrant_edge import _edge, _edge_filter, _open_shard
+from xmodal.index.qdrant_edge import _edge, _open_shard
 from xmodal.index.types import SearchHits
 from xmodal.index.validate import RESERVED_PAYLOAD_KEY, point_id
 
@@ -87,7 +88,7 @@ class EdgeLexical(PointLexical):
             limit=k, with_payload=True,
             query=qe.Query.Nearest(self._bm25.embed_query(" ".join(query_terms)),
                                    using=SPARSE_NAME),
-            filter=_phrase_filter(qe, _edge_filter(qe, flt), phrases))
+            filter=_phrase_filter(qe, to_edge(flt, qe), phrases))
         points = [p for p in self._shard.query(request) if p.score > 0]
         split = [public_payload(p.payload) for p in points]
         return SearchHits(ids=tuple(s[0] for s in split),

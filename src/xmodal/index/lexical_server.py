@@ -8,7 +8,8 @@ lower-casing, stemming or stop words). ``qdrant-client``'s local mode has no suc
 there xmodal sends the sparse vectors itself (:func:`sparse_document`: the same BM25 weights,
 each term hashed to a 32-bit index), and local mode applies the IDF modifier. The payload is
 the document's plus ``_id`` and ``_words`` (text-indexed with phrase matching, for quoted
-phrases). Filters go through the dense search's ``_filter``.
+phrases). Filters are mapped as the dense search's are
+(:func:`~xmodal.index.filter_qdrant.to_qdrant_models`).
 
 Example:
     >>> from xmodal.index import open_index
@@ -28,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from xmodal.index.filter_qdrant import to_qdrant_models
 from xmodal.index.filters import Filter
 from xmodal.index.lexical import Bm25Params, term_weights
 from xmodal.index.lexical_store import (
@@ -36,7 +38,7 @@ from xmodal.index.lexical_store import (
     PointLexical,
     public_payload,
 )
-from xmodal.index.qdrant_server import _filter, _models
+from xmodal.index.qdrant_server import _models
 from xmodal.index.types import SearchHits
 from xmodal.index.validate import RESERVED_PAYLOAD_KEY, point_id
 
@@ -126,9 +128,10 @@ class ServerLexical(PointLexical):
     def query_request(self, query_terms: tuple[str, ...], phrases: tuple[tuple[str, ...], ...],
                       k: int, flt: Filter) -> Any:
         """The ``QueryRequest`` a lexical search sends."""
-        return _models().QueryRequest(query=self.query_vector(query_terms), using=SPARSE_NAME,
-                                      limit=k, filter=phrase_filter(_filter(flt), phrases),
-                                      with_payload=True)
+        m = _models()
+        return m.QueryRequest(query=self.query_vector(query_terms), using=SPARSE_NAME, limit=k,
+                              filter=phrase_filter(to_qdrant_models(flt, m), phrases),
+                              with_payload=True)
 
     def _search(self, query_terms: tuple[str, ...], phrases: tuple[tuple[str, ...], ...],
                 k: int, flt: Filter) -> SearchHits:

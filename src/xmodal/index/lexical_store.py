@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 
 from xmodal.index import _meta
-from xmodal.index.exact import _matches, top_k
-from xmodal.index.filters import Filter
+from xmodal.index.exact import top_k
+from xmodal.index.filters import Filter, matches
 from xmodal.index.lexical import (
     Bm25Params,
     bm25_idf,
@@ -142,10 +142,14 @@ class LexicalCollection:
         return tuple(t for t in dict.fromkeys(parse_query(query).terms)
                      if 0 < len(self._search((t,), (), at_most + 1, everything)) <= at_most)
 
+    def document_words(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        """The words of each stored id's lexical text, in order (absent ids left out)."""
+        return self._words(sorted(set(ids)))
+
     def phrase_matches(self, ids: Sequence[str], query: str) -> set[str]:
         """The ids among ``ids`` whose lexical text holds every quoted phrase of ``query``."""
         phrases = parse_query(query).phrases
-        found = self._words(sorted(set(ids)))
+        found = self.document_words(ids)
         return {i for i, w in found.items() if all(contains_phrase(w, p) for p in phrases)}
 
     def get(self, ids: Sequence[str]) -> list[Record | None]:
@@ -265,7 +269,7 @@ class ExactLexical(LexicalCollection):
         scores = np.full(n, -np.inf)  # (n,)
         for row, (doc_id, w) in enumerate(zip(ids, weights, strict=True)):
             doc = self._docs[doc_id]
-            if flt and not _matches(doc["payload"], flt):
+            if flt and not matches(flt, doc["payload"]):
                 continue
             if not all(contains_phrase(doc["words"], p) for p in phrases):
                 continue
@@ -285,9 +289,9 @@ class ExactLexical(LexicalCollection):
                 if i in self._docs}
 
     def _delete(self, ids: list[str]) -> int:
-        gone = [i for i in ids if i in self._docs]
+        gone = {i for i in ids if i in self._docs}
         if gone:
-            self._write({i: d for i, d in self._docs.items() if i not in set(gone)})
+            self._write({i: d for i, d in self._docs.items() if i not in gone})
         return len(gone)
 
     def count(self) -> int:

@@ -54,10 +54,6 @@ def _models() -> Any:
     return require("qdrant_client.models", "index")
 
 
-def _filter(flt: Filter) -> Any:
-    return to_qdrant_models(flt, _models())
-
-
 def _split_payload(payload: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
     p = dict(payload or {})
     return str(p.pop(RESERVED_PAYLOAD_KEY)), p
@@ -106,12 +102,13 @@ class QdrantServerCollection(CollectionBase):
             if k <= SEARCH_EF or self._params is None
             else server_search_params(m, self.quantization, k)
         )
+        server_filter = to_qdrant_models(flt, m)  # one mapping for every query
         requests = [
             m.QueryRequest(
                 query=q.tolist(),
                 using=VECTOR_NAME,
                 limit=k,
-                filter=_filter(flt),
+                filter=server_filter,
                 params=params,
                 with_payload=True,
             )

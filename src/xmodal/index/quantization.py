@@ -39,6 +39,9 @@ from typing import Any, Literal, cast, get_args
 Quantization = Literal["none", "scalar", "binary"]
 """How a collection stores its vectors for search (see the module docstring)."""
 
+EdgePlan = Literal["hnsw", "acorn", "exact"]
+"""How an Edge search runs: the HNSW graph, the graph with ACORN's two-hop walk (a filter the
+graph was not built for), or every point a filter admits, scored exactly."""
 QUANTIZATIONS: tuple[Quantization, ...] = get_args(Quantization)
 """The accepted settings, in order of decreasing memory."""
 
@@ -106,7 +109,7 @@ def edge_vector_options(qe: Any, quantization: Quantization) -> dict[str, Any]:
 
 
 def edge_search_params(qe: Any, quantization: Quantization, ef: int, *,
-                       plan: str = "hnsw") -> Any:
+                       plan: EdgePlan = "hnsw") -> Any:
     """``qdrant_edge.SearchParams`` of a search: HNSW ``ef``, plus oversampling and rescoring
     with the original vectors on a quantised collection. ``plan``: ``"hnsw"``, ``"acorn"``
     (filtered HNSW that also walks two hops, for a filter the graph was not built for) or

@@ -8,11 +8,11 @@ the caller's ``modalities``, every one with ``mixed`` or in the fallback; each m
 searched with its modality filter and merged by BM25 score, one collection's scores being
 comparable), except that a query naming an id or code (a term with a digit or joined by
 ``- . / : # + _``) or quoting a phrase searches every document: the router reads topics, not
-identifiers, and never hides the lexical list. Such a query also weights the lexical list as
-much as the dense lists together (unless the caller gave it a weight), so an exact match is not
-outvoted by several dense lists agreeing on a near miss. With
-``collections=[...]`` there is no lexical list (it is not a named collection). Image, audio and
-vector queries get none.
+identifiers, and never hides the lexical list. Unless the caller weights it, the list supports
+the dense lists (:data:`SUPPORT_WEIGHT`) or, when the query holds a rare id, code or word the
+dense hits lack, leads them (:func:`lexical_lead`), so an exact match is not outvoted by
+several dense lists agreeing on a near miss. With ``collections=[...]`` there is no lexical
+list (it is not a named collection). Image, audio and vector queries get none.
 
 BM25 scores are not cosines: the list has no calibrator, takes no part in the low-confidence
 fallback (:meth:`~xmodal.search.lists.SearchedLists.unconfident` skips it) and, alone, is still
@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from xmodal.index.filters import leaves, parse_filter
-from xmodal.index.lexical import contains_phrase, parse_query, words
+from xmodal.index.lexical import parse_query
 from xmodal.index.lexical_store import LEXICAL_NAME, open_lexical
 from xmodal.index.types import CollectionInfo
 
@@ -69,6 +69,11 @@ class LexicalSearch:
     weighted: bool = False
 
 
+def _code_like(term: str) -> bool:
+    """Whether a term is an id or code: it holds a digit or a joiner (``qorvex-5521``)."""
+    return any(c.isdigit() or c in "-./:#+_" for c in term)
+
+
 def exact_cue(query: str) -> bool:
     """Whether ``query`` names an id or code, or quotes a phrase (then every document's text
     is searched, whatever the router chose).
@@ -78,8 +83,7 @@ def exact_cue(query: str) -> bool:
         (True, True, False)
     """
     parsed = parse_query(query)
-    return bool(parsed.phrases) or any(
-        any(c.isdigit() or c in "-./:#+_" for c in t) for t in parsed.terms)
+    return bool(parsed.phrases) or any(_code_like(t) for t in parsed.terms)
 
 
 SUPPORT_WEIGHT = 0.05
@@ -131,21 +135,13 @@ def lexical_lead(query: str, store: Any, dense: Sequence[SearchedList] = ()) -> 
     if not n:
         return None
     rare = [t for t in store.rare_terms(query, at_most=min(3, max(1, int(n * RARE_SHARE))))
-            if n >= RARE_MIN_DOCS or exact_cue(t)]
-    if not rare:
-        return None
-    top = sorted({i for s in dense for i in s.ranked.ids[:3]})
-    found = list(store._words(top).values())  # each top hit's words, in order
-    stems = {_stem(w) for ws in found for w in ws}
-
-    def held(term: str) -> bool:  # a word (in any form) or a code's words in sequence
-        parts = tuple(words(term))
-        if len(parts) == 1:
-            return _stem(parts[0]) in stems
-        return any(contains_phrase(ws, parts) for ws in found)
-
-    missed = [t for t in rare if exact_cue(t) or not held(t)]  # an id leads even when held:
-    #                                     other dense lists could outvote the one that holds it
+            if n >= RARE_MIN_DOCS or _code_like(t)]
+    held: set[str] = set()  # the dense top hits' words, stemmed (read only for a rare word)
+    if any(not _code_like(t) for t in rare):
+        top = sorted({i for s in dense for i in s.ranked.ids[:3]})
+        held = {_stem(w) for ws in store.document_words(top).values() for w in ws}
+    # an id leads even when a dense hit holds it: other dense lists could outvote that one
+    missed = [t for t in rare if _code_like(t) or _stem(t) not in held]
     return f"rare terms {missed} that the dense hits lack" if missed else None
 
 
@@ -192,10 +188,10 @@ def lexical_search(request: SearchRequest, index: Any,
                                                          strict=True)]
     except Exception as exc:
         return LexicalSearch(None, store, query, {}, (), (f"{LEXICAL_NAME}: {exc}",))
+    phrases = parse_query(query).phrases
     trace = f"lexical list {LEXICAL_NAME} ({len(rows)}" + (
         f", documents of {wanted})" if wanted else ", every document)") + (
-        f", phrases {[' '.join(p) for p in parse_query(query).phrases]} required"
-        if parse_query(query).phrases else "")
+        f", phrases {[' '.join(p) for p in phrases]} required" if phrases else "")
     if not rows:
         return LexicalSearch(None, store, query, {}, (trace,), ())
     name = ListName(LEXICAL_NAME)
