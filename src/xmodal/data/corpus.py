@@ -42,7 +42,7 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -300,17 +300,20 @@ def read_side_car(path: Path, limit: int) -> str | None:
         raise ValueError(str(exc)) from None
 
 
+def _sibling(path: Path, extensions: Iterable[str]) -> bool:
+    """Whether a file of the same stem with one of ``extensions`` (either case) sits beside."""
+    stem = path.with_suffix("")
+    return any(os.path.lexists(stem.with_suffix(ext)) or os.path.lexists(
+        stem.with_suffix(ext.upper())) for ext in extensions)
+
+
 def _indexed_sibling(path: Path) -> bool:
     """Whether ``NAME.json`` sits beside a file that is indexed (media or text document)."""
-    stem = path.with_suffix("")
-    return _media_sibling(path) or any(os.path.lexists(stem.with_suffix(ext)) or os.path.lexists(
-        stem.with_suffix(ext.upper())) for ext in TEXT_EXTENSIONS)
+    return _sibling(path, (*IMAGE_EXTENSIONS, *AUDIO_EXTENSIONS, *TEXT_EXTENSIONS))
 
 
 def _media_sibling(path: Path) -> bool:
-    stem = path.with_suffix("")
-    return any(os.path.lexists(stem.with_suffix(ext)) or os.path.lexists(
-        stem.with_suffix(ext.upper())) for ext in (*IMAGE_EXTENSIONS, *AUDIO_EXTENSIONS))
+    return _sibling(path, (*IMAGE_EXTENSIONS, *AUDIO_EXTENSIONS))
 
 
 def _caption(path: Path, scan: _Scan) -> tuple[str | None, dict[str, Any] | None]:

@@ -68,7 +68,13 @@ from . import collection_name
 from ._meta import check_same_quantization, write_json_atomic
 from .lexical_ingest import lexical_backfill, store_lexical
 from .lexical_store import LexicalCollection, open_lexical
-from .metadata import document_metadata, document_payload, metadata_digest, payload_metadata
+from .metadata import (
+    SYSTEM_KEYS,
+    document_metadata,
+    document_payload,
+    metadata_digest,
+    payload_metadata,
+)
 from .protocols import Collection, Index
 from .quantization import Quantization, check_quantization
 from .validate import document_id
@@ -273,8 +279,7 @@ def ingest(
         encoder = encoders[modality]
         main = _collection(index, encoder, modality, quantization)
         caption_col = (_collection(index, encoder, "text", quantization)
-                       if captions and modality != "text" and encoder.card.supports("text")
-                       else None)
+                       if _captioned(encoder, modality, captions) else None)
         todo, same_files, refreshed, main_name = [], [], set(), main.name
         for f in group:
             key, doc = str(f.path), document_id(str(f.path), f.sha256)
@@ -376,10 +381,15 @@ def _record(known: dict[str, dict[str, Any]], stored: list[CorpusFile], index: I
     return replaced
 
 
+def _captioned(encoder: Any, modality: str, captions: bool) -> bool:
+    """Whether ingesting ``modality`` with ``encoder`` also stores captions (its text side)."""
+    return captions and modality != "text" and encoder.card.supports("text")
+
+
 def _targets(encoder: Any, modality: str, captions: bool) -> list[str]:
     """Names of the collections that ingesting ``modality`` with ``encoder`` writes to."""
     names = [collection_name(encoder.card.name, modality)]
-    if captions and modality != "text" and encoder.card.supports("text"):
+    if _captioned(encoder, modality, captions):
         names.append(collection_name(encoder.card.name, "text"))
     return names
 
@@ -411,8 +421,7 @@ def _refresh_metadata(index: Index, entry: dict[str, Any], meta: Mapping[str, An
             col = index.collection(name)
             (rec,) = col.get([entry["doc"]])
             if rec is not None and rec.vector is not None:
-                system = {k: v for k, v in rec.payload.items() if k not in payload_metadata(
-                    rec.payload)}
+                system = {k: v for k, v in rec.payload.items() if k in SYSTEM_KEYS}
                 col.upsert([rec.id], rec.vector[None, :], [{**system, **meta}], normalize=True)
     entry["meta"] = metadata_digest(meta)
 
@@ -443,7 +452,8 @@ def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Col
     for problem in report.failed:
         failed.append(ItemProblem(index=len(failed), item=str(batch[problem.index].path),
                                   reason=problem.reason))
-    stored = [batch[i] for i in report.indices.tolist()]
+    kept = report.indices.tolist()
+    stored = [batch[i] for i in kept]
     if not stored:
         return []
     ids = [document_id(str(f.path), f.sha256) for f in stored]
@@ -464,7 +474,6 @@ def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Col
         if stale:
             caption_col.delete(stale)
     if lex is not None:  # before the main vector too: it is the mark of a complete document
-        kept = report.indices.tolist()
         store_lexical(lex, stored, modality,
                       [texts[i] for i in kept] if modality == "text" else [None] * len(stored),
                       metas)
