@@ -275,3 +275,39 @@ def test_edge_range_of_the_other_kind_on_an_indexed_key_matches_nothing(tmp_path
         by_number = {"must": [{"key": "t", "range": {"gte": 0}}]}
         assert col.search(q, k=5, filter=by_date)[0].ids == ("a",)  # creates a datetime index
         assert col.search(q, k=5, filter=by_number)[0].ids == ()  # not "a" through the index
+
+
+def test_the_server_backend_creates_a_payload_index_per_filtered_key(monkeypatch):
+    """Issue 13 (3): payload indexes for filtered keys on the Qdrant server too, of the kind
+    the Edge backend picks, once per key; results unchanged (local mode ignores them)."""
+    import warnings
+
+    from qdrant_client import models as m
+
+    from xmodal.index.qdrant_server import QdrantServerIndex
+
+    with QdrantServerIndex.connect(location=":memory:") as index:
+        col = index.create_collection("c", dim=2, model="m", modality="image")
+        col.upsert(["a", "b", "c"], np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]]),
+                   payloads=[{"tag": "x", "n": 1.5, "ok": True}, {"tag": "y", "n": 3.0,
+                             "ok": False}, {"tag": "x", "n": 7.0, "ok": True}])
+        made = []
+        real = index.client.create_payload_index
+
+        def spy(name, key, field_schema=None, **kw):
+            made.append((name, key, field_schema))
+            return real(name, key, field_schema=field_schema, **kw)
+
+        monkeypatch.setattr(index.client, "create_payload_index", spy)
+        flt = {"must": [{"key": "tag", "match": {"value": "x"}},
+                        {"key": "n", "range": {"gte": 1.0, "lt": 5.0}}],
+               "must_not": [{"key": "ok", "match": {"value": False}}]}
+        with warnings.catch_warnings():  # local mode says payload indexes have no effect
+            warnings.simplefilter("ignore")
+            first = col.search(np.array([[1.0, 0.0]]), k=3, filter=flt)[0]
+            again = col.search(np.array([[0.0, 1.0]]), k=3, filter=flt)[0]
+        assert first.ids == again.ids == ("a",)
+        assert sorted((k, s) for _, k, s in made) == [
+            ("n", m.PayloadSchemaType.FLOAT), ("ok", m.PayloadSchemaType.BOOL),
+            ("tag", m.PayloadSchemaType.KEYWORD)]
+        assert {name for name, _, _ in made} == {"c"}

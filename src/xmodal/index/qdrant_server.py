@@ -38,7 +38,7 @@ import numpy as np
 from xmodal._optional import require
 from xmodal.index.base import CollectionBase, IndexBase
 from xmodal.index.filter_qdrant import to_qdrant_models
-from xmodal.index.filters import Filter
+from xmodal.index.filters import Filter, index_kind, leaves
 from xmodal.index.quantization import server_search_params, server_vector_options
 from xmodal.index.types import Record, SearchHits, UpsertResult
 from xmodal.index.validate import RESERVED_PAYLOAD_KEY, point_id
@@ -71,6 +71,7 @@ class QdrantServerCollection(CollectionBase):
         self._params = (
             None if index.local else server_search_params(_models(), self.quantization, SEARCH_EF)
         )
+        self._indexed: set[str] | None = None  # keys with a payload index (read on first filter)
 
     def count(self) -> int:
         """Number of stored vectors."""
@@ -102,6 +103,7 @@ class QdrantServerCollection(CollectionBase):
             if k <= SEARCH_EF or self._params is None
             else server_search_params(m, self.quantization, k)
         )
+        self._ensure_indexes(flt)
         server_filter = to_qdrant_models(flt, m)  # one mapping for every query
         requests = [
             m.QueryRequest(
@@ -125,6 +127,25 @@ class QdrantServerCollection(CollectionBase):
                 )
             )
         return out
+
+    def _ensure_indexes(self, flt: Filter) -> None:
+        """Create the server's payload index of each filtered key the first time it is filtered,
+        of the kind the Edge backend uses (:func:`~xmodal.index.filters.index_kind`: keyword,
+        float, datetime, full-text, bool). A key the collection already indexes keeps its index;
+        filtering is correct without one, only slower. Local mode accepts and ignores them."""
+        keys = {c.key: kind for c in leaves(flt) if (kind := index_kind(c)) is not None}
+        if not keys:
+            return
+        if self._indexed is None:
+            schema = self._client.get_collection(self.name).payload_schema or {}
+            self._indexed = set(schema)
+        m = _models()
+        for key, kind in keys.items():
+            if key not in self._indexed:
+                field = (m.TextIndexParams(type=m.TextIndexType.TEXT) if kind == "text" else
+                         getattr(m.PayloadSchemaType, kind.upper()))
+                self._client.create_payload_index(self.name, key, field_schema=field, wait=True)
+                self._indexed.add(key)
 
     def _get(self, ids: list[str]) -> dict[str, Record]:
         recs = self._client.retrieve(
