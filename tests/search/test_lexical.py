@@ -119,11 +119,14 @@ def test_the_lexical_list_leads_on_a_rare_term_the_dense_hits_lack(tmp_path, n_d
         texts[5] = "the tizpud manual, order qorvex-5521"
         lex.upsert(ids, texts)
         others = _dense(["d1", "d2", "d3"])
-        holder = _dense(["d1", "d5", "d2"])
-        # an id the dense hits lack leads in any collection; held by them, it does not
+        holder = _dense(["d5", "d1", "d2"])
+        second = _dense(["d1", "d5", "d2"])
+        # an id the dense hits lack leads in any collection, and so does one they hold
         assert "qorvex-5521" in lexical_lead("qorvex-5521 order", lex, others)
         assert "qorvex-5521" in lexical_lead("qorvex-5521", lex, holder)  # ids lead anyway
-        assert lexical_lead("tizpud", lex, holder) is None  # a held word does not
+        assert lexical_lead("tizpud", lex, holder) is None  # a word the first hit holds does not
+        lead = lexical_lead("tizpud", lex, second)  # held lower down: it leads (100+ docs)
+        assert (lead is not None) == (n_docs >= 100)
         # a plain rare word leads only in a collection of RARE_MIN_DOCS documents or more
         lead = lexical_lead("where is the tizpud", lex, others)
         assert (lead is not None and "tizpud" in lead) == (n_docs >= 100)
@@ -146,3 +149,31 @@ def test_an_ordinary_query_weights_bm25_as_support_and_a_given_weight_stays(memo
         code = searcher.search("qorvex-5521", mixed=True)
         assert any("so its order leads" in t for t in code.trace)
         assert Path(code.hits[0].payload["path"]).name == "memo.txt"
+
+
+def test_a_rare_term_among_many_words_does_not_lead(tmp_path):
+    """The share rule: the rare terms the dense hits lack must carry more than LEAD_SHARE of
+    the query's IDF sum (document counts and IDF computed here from the texts, by hand)."""
+    from xmodal.index.lexical import bm25_idf
+    from xmodal.search.lexical import LEAD_SHARE, lexical_lead
+
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
+    n = 200
+    texts = [f"{words[i % 6]} {words[(i + 1) % 6]} log {i % 5}" for i in range(n)]
+    texts[7] = "the tizpud manual"
+    df = {w: sum(w in t.split() for t in texts) for w in [*words, "tizpud"]}
+    with open_index("exact:" + str(tmp_path / "i")) as index:
+        lex = open_lexical(index, create=True)
+        lex.upsert([f"d{i}" for i in range(n)], texts)
+        assert lex.term_counts("tizpud alpha zork", cap=n) == {
+            "tizpud": 1, "alpha": df["alpha"], "zork": 0}
+        assert lex.term_counts("alpha", cap=10) == {"alpha": 10}  # counted up to the cap
+        others = _dense(["d1", "d2", "d3"])
+        leads = []
+        for m in range(1, 7):
+            query = " ".join(["tizpud", *words[:m]])
+            idf = [bm25_idf(df[w], n) for w in ["tizpud", *words[:m]]]
+            share = idf[0] / sum(idf)
+            leads.append(lexical_lead(query, lex, others) is not None)
+            assert leads[-1] == (share > LEAD_SHARE), (query, share)
+        assert leads[0] and not leads[-1]  # both sides of the rule are exercised

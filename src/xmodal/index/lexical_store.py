@@ -125,22 +125,23 @@ class LexicalCollection:
             return SearchHits((), np.zeros(0, np.float32), ())
         return self._search(parsed.terms, parsed.phrases, k, flt)
 
-    def rare_terms(self, query: str, *, at_most: int) -> tuple[str, ...]:
-        """The terms of ``query`` found in at least one and at most ``at_most`` documents (a
-        rare word or an id: where a lexical match says more than a dense one).
+    def term_counts(self, query: str, *, cap: int) -> dict[str, int]:
+        """How many documents hold each term of ``query`` (stop words dropped as in a search),
+        counted up to ``cap`` (a term in more documents counts ``cap``: one search per term,
+        never deeper than ``cap`` hits).
 
         Example:
             >>> import tempfile
             >>> from xmodal.index import open_index
             >>> with open_index("exact:" + tempfile.mkdtemp()) as index:
             ...     lex = open_lexical(index, create=True)
-            ...     _ = lex.upsert(["a", "b"], ["the tizpud", "the cat"])
-            ...     lex.rare_terms("the tizpud zork", at_most=1)
-            ('tizpud',)
+            ...     _ = lex.upsert(["a", "b", "c"], ["the tizpud", "the cat", "a cat"])
+            ...     lex.term_counts("the tizpud cat zork", cap=10)
+            {'tizpud': 1, 'cat': 2, 'zork': 0}
         """
         everything = check_filter(None)
-        return tuple(t for t in dict.fromkeys(parse_query(query).terms)
-                     if 0 < len(self._search((t,), (), at_most + 1, everything)) <= at_most)
+        return {t: len(self._search((t,), (), cap, everything))
+                for t in dict.fromkeys(parse_query(query).terms)}
 
     def document_words(self, ids: Sequence[str]) -> dict[str, list[str]]:
         """The words of each stored id's lexical text, in order (absent ids left out)."""

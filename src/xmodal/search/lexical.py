@@ -9,8 +9,8 @@ searched with its modality filter and merged by BM25 score, one collection's sco
 comparable), except that a query naming an id or code (a term with a digit or joined by
 ``- . / : # + _``) or quoting a phrase searches every document: the router reads topics, not
 identifiers, and never hides the lexical list. Unless the caller weights it, the list supports
-the dense lists (:data:`SUPPORT_WEIGHT`) or, when the query holds a rare id, code or word the
-dense hits lack, leads them (:func:`lexical_lead`), so an exact match is not outvoted by
+the dense lists (:data:`SUPPORT_WEIGHT`) or, when the query is mostly a rare id, code or word
+the dense hits lack, leads them (:func:`lexical_lead`), so an exact match is not outvoted by
 several dense lists agreeing on a near miss. With ``collections=[...]`` there is no lexical
 list (it is not a named collection). Image, audio and vector queries get none.
 
@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from xmodal.index.filters import leaves, parse_filter
-from xmodal.index.lexical import parse_query
+from xmodal.index.lexical import bm25_idf, parse_query, terms
 from xmodal.index.lexical_store import LEXICAL_NAME, open_lexical
 from xmodal.index.types import CollectionInfo
 
@@ -86,10 +86,13 @@ def exact_cue(query: str) -> bool:
     return bool(parsed.phrases) or any(_code_like(t) for t in parsed.terms)
 
 
-SUPPORT_WEIGHT = 0.05
-"""The bm25 list's RRF weight for an ordinary query: it reorders the dense lists' hits and adds
-its own, but a dense first hit stays first unless BM25 also ranks it low (with weight 1, a
-dense-second, BM25-first hit would win: on the Python FAQ that cost 0.06 MRR@10)."""
+SUPPORT_WEIGHT = 0.01
+"""The bm25 list's RRF weight for an ordinary query: under one rank step of a dense list at the
+default depth (a rank-1 BM25 hit adds 0.01/61; ranks 10 and 11 differ by 1/(70·71), 0.012/61),
+so with one dense list BM25 breaks its ties and adds its own hits after the dense ones, and
+with several it decides between documents they place about equally, never against a clear
+dense order. Measured on the Python FAQ (178 questions), where MiniLM alone is the better
+list: weight 1 cost 0.06 MRR@10, 0.05 cost 0.011 (paired s.e. 0.011), 0.01 costs nothing."""
 LEAD_FACTOR = 64.0
 """The bm25 list's weight, per unit of dense weight, when it leads: above 62, a BM25 rank r
 beats rank r + 1 plus a dense first place (w/(60+r) − w/(61+r) > 1/61), so the dense lists only
@@ -98,6 +101,15 @@ RARE_MIN_DOCS = 100
 """Below this many documents, a word's rarity says little: only ids, codes and phrases lead."""
 RARE_SHARE = 0.01
 """A query word found in at most this share of the documents (at least 1, at most 3) is rare."""
+LEAD_SHARE = 0.5
+"""The bm25 list leads only when the rare terms the dense hits lack carry more than this share
+of the query's BM25 weight (IDF sum): most of what the query says is a word the dense models
+cannot read. On the Python FAQ, questions naming a rare term that sits in another answer carry
+at most 0.49 (30 of 178 questions had led without this rule, costing 0.03 MRR@10)."""
+COUNT_CAP = 1000
+"""A query term's document count is read up to this many documents (one lexical search per
+term): a commoner term weighs as if it were in 1,000, a little more than it does, so on a
+large index a rare term's share is understated (it leads less often, never more)."""
 
 
 _SUFFIXES = ("ations", "ation", "ings", "ing", "ers", "er", "ies", "es", "ed", "ly", "s")
@@ -121,11 +133,20 @@ def _stem(term: str) -> str:
 
 
 def lexical_lead(query: str, store: Any, dense: Sequence[SearchedList] = ()) -> str | None:
-    """Why the bm25 list should lead the fusion for ``query``, or None: a query term found in
-    only a few documents (at most :data:`RARE_SHARE` of them, 1 to 3) that none of the dense
-    lists' top 3 hits holds (where they hold it, they already agree with BM25). Ids and codes
-    (a term with a digit or a joiner: ``qorvex-5521``) count in any collection, plain words in
-    one of at least :data:`RARE_MIN_DOCS` documents (in fewer, a word's rarity says little).
+    """Why the bm25 list should lead the fusion for ``query``, or None.
+
+    It leads when the query's rare terms that the dense hits lack carry more than
+    :data:`LEAD_SHARE` of the query's BM25 weight (the IDF sum of its terms found in the
+    collection): the query is mostly a word or id the dense models cannot read. A term is rare
+    in at most :data:`RARE_SHARE` of the documents (1 to 3); ids and codes (a term with a digit
+    or a joiner: ``qorvex-5521``) count in any collection and even when a dense top hit holds
+    them (other dense lists could outvote that one), plain words only in a collection of at
+    least :data:`RARE_MIN_DOCS` documents and only when no dense list's first hit holds them
+    (where one does, the dense lists already agree with BM25; lower down, BM25's support weight
+    is too small to lift the holder to the top). A rare term among many
+    other words does not lead: a question naming a function or a site (``How do I use
+    Py_BuildValue() to create a tuple?``) is still read best by the dense models, and the term
+    may well sit in another document than the answer.
 
     Example:
         >>> lexical_lead("qorvex-5521", None) is None  # no lexical collection
@@ -134,15 +155,24 @@ def lexical_lead(query: str, store: Any, dense: Sequence[SearchedList] = ()) -> 
     n = store.count() if store is not None else 0
     if not n:
         return None
-    rare = [t for t in store.rare_terms(query, at_most=min(3, max(1, int(n * RARE_SHARE))))
-            if n >= RARE_MIN_DOCS or _code_like(t)]
-    held: set[str] = set()  # the dense top hits' words, stemmed (read only for a rare word)
+    counts = store.term_counts(query, cap=min(n, COUNT_CAP))
+    at_most = min(3, max(1, int(n * RARE_SHARE)))
+    rare = [t for t, c in counts.items()
+            if 0 < c <= at_most and (n >= RARE_MIN_DOCS or _code_like(t))]
+    held: set[str] = set()  # the dense first hits' words, stemmed (read only for a rare word)
     if any(not _code_like(t) for t in rare):
-        top = sorted({i for s in dense for i in s.ranked.ids[:3]})
+        top = sorted({s.ranked.ids[0] for s in dense if s.ranked.ids})
         held = {_stem(w) for ws in store.document_words(top).values() for w in ws}
-    # an id leads even when a dense hit holds it: other dense lists could outvote that one
     missed = [t for t in rare if _code_like(t) or _stem(t) not in held]
-    return f"rare terms {missed} that the dense hits lack" if missed else None
+    if not missed:
+        return None
+    # an id's rare parts (qorvex of qorvex-5521) belong to it, even where plain words don't count
+    parts = {p for t in missed if _code_like(t) for p in terms(t)
+             if 0 < counts.get(p, 0) <= at_most}
+    weight = {t: bm25_idf(c, n) for t, c in counts.items() if c}
+    share = math.fsum(weight[t] for t in set(missed) | parts) / math.fsum(weight.values())
+    return (f"rare terms {missed} that the dense hits lack carry {share:.0%} of the query's "
+            "weight") if share > LEAD_SHARE else None
 
 
 def lexical_search(request: SearchRequest, index: Any,
