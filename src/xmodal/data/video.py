@@ -38,6 +38,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import stat
@@ -213,10 +214,11 @@ def _header_duration(container: Any) -> float | None:
 
 def _streams(container: Any) -> dict[str, Any]:
     """The video stream (not cover art), audio stream and text subtitle stream used."""
+    cover = require("av", "video").stream.Disposition.attached_pic
     out: dict[str, Any] = {}
     for s in container.streams:
         if s.type == "video" and "video" not in out:
-            if not s.disposition & s.disposition.__class__.attached_pic:
+            if not s.disposition & cover:
                 out["video"] = s
         elif s.type == "audio" and "audio" not in out:
             out["audio"] = s
@@ -275,6 +277,16 @@ def probe_video(path: str | os.PathLike[str], *, limits: VideoLimits = VideoLimi
     name = _name(path)
     with _open(path, limits) as container:
         return _check_header(container, name, limits)[1]
+
+
+def _length_warnings(declared: float, decoded: float) -> list[str]:
+    """A warning when the decoded length and the header's differ by over 1 s and 5 %."""
+    slack = max(1.0, 0.05 * declared)
+    if declared - decoded > slack:
+        return [f"truncated: {decoded:.1f} s decoded of the {declared:.1f} s its header declares"]
+    if decoded - declared > slack:
+        return [f"{decoded:.1f} s decoded, longer than the {declared:.1f} s its header declares"]
+    return []  # also when the header declares no length (nan)
 
 
 def _check_rate(sample_rate: object) -> None:
@@ -338,13 +350,7 @@ def read_video(
         out.warnings.append("the video stream decodes to no frame")
     if sample_rate is not None and "audio" in streams and out.audio is None:
         out.warnings.append("the audio stream decodes to no sample")
-    slack = max(1.0, 0.05 * header.duration_s)
-    if header.duration_s - duration > slack:
-        out.warnings.append(f"truncated: {duration:.1f} s decoded of the {header.duration_s:.1f} s "
-                            "its header declares")
-    elif duration - header.duration_s > slack:
-        out.warnings.append(f"{duration:.1f} s decoded, longer than the {header.duration_s:.1f} s "
-                            "its header declares")
+    out.warnings += _length_warnings(header.duration_s, duration)
     cues: tuple[TimedText, ...] = tuple(out.cues)
     if sidecar is not None:
         try:
@@ -354,23 +360,13 @@ def read_video(
     segs = tuple(VideoSegment(index=k, t_start=a, t_end=b,
                               keyframes=tuple(Keyframe(t=t, image=img) for t, img in keys))
                  for k, (a, b, keys) in enumerate(out.segments))
-    info = VideoInfo(duration_s=duration, width=header.width, height=header.height,
-                     fps=header.fps, has_video=header.has_video, has_audio=header.has_audio,
-                     subtitle_streams=header.subtitle_streams, video_codec=header.video_codec,
-                     audio_codec=header.audio_codec)
+    info = dataclasses.replace(header, duration_s=duration)
     stats = DecodeStats(frames_decoded=out.frames_decoded, frames_analysed=out.frames_analysed,
                         frames_converted=out.frames_converted, cuts=out.cuts,
                         seconds=time.perf_counter() - started)
     return DecodedVideo(path=os.fspath(path), info=info, segments=segs, audio=out.audio,
                         sample_rate=sample_rate if out.audio is not None else None,
                         subtitles=cues, warnings=tuple(out.warnings), stats=stats)
-
-
-def _read_one(path: str | os.PathLike[str], kw: dict[str, Any]) -> tuple[DecodedVideo | None, str]:
-    try:
-        return read_video(path, **kw), ""
-    except VideoDecodeError as exc:
-        return None, exc.reason
 
 
 def load_videos(
@@ -392,16 +388,14 @@ def load_videos(
         ((), [(0, 'not found')])
     """
     _check_rate(sample_rate)
-    kw = {"sample_rate": sample_rate, "segments": segments, "limits": limits,
-          "subtitles": subtitles}
     videos, indices, failed = [], [], []
     for index, path in enumerate(paths):
-        video, reason = _read_one(path, kw)
-        if video is None:
-            failed.append(ItemProblem(index=index, item=_name(path), reason=reason))
-        else:
-            videos.append(video)
+        try:
+            videos.append(read_video(path, sample_rate=sample_rate, segments=segments,
+                                     limits=limits, subtitles=subtitles))
             indices.append(index)
+        except VideoDecodeError as exc:
+            failed.append(ItemProblem(index=index, item=_name(path), reason=exc.reason))
     return DecodedVideos(videos=tuple(videos), indices=tuple(indices), failed=tuple(failed))
 
 

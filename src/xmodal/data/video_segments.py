@@ -56,6 +56,7 @@ class SegmentConfig:
     keyframes_per_segment: int = 1  # evenly placed in the segment (one: its middle)
     keyframe_max_pixels: int = 1280 * 720  # larger frames are downscaled, aspect kept
     decode: Literal["fast", "naive"] = "fast"  # naive: every frame to full-size RGB (baseline)
+    deblock: bool = False  # fast path: keep the codec's deblocking filter (slower, exact frames)
 
     def __post_init__(self) -> None:
         if not (self.min_segment_s > 0 and 2 * self.min_segment_s <= self.max_segment_s):
