@@ -19,8 +19,12 @@ length). A truncated file gives what decodes, with a warning in ``DecodedVideo.w
 file with nothing decodable raises :class:`VideoDecodeError` with the reason.
 
 No video stream (an ``.mkv`` of sound): the segments still cover the duration (split at
-``max_segment_s``), with no keyframes. No audio stream: ``audio`` is ``None``. The audio array
-holds ``duration × rate`` samples at most: a 4-hour soundtrack at 16 kHz is ~0.9 GB.
+``max_segment_s``), with no keyframes. No audio stream: ``audio`` is ``None``.
+
+Memory: the pass itself holds a few frames per open segment, whatever the length; the result
+holds every keyframe (~0.7 MB each at the default ``keyframe_max_pixels``) and the soundtrack
+(64 kB a second at 16 kHz: a 4-hour one is ~0.9 GB). On a composed 10-minute 720p H.264 video
+the fast path peaks near 350 MB (``benchmarks/video_decode.py``).
 
 Example:
     >>> import tempfile

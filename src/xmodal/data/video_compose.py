@@ -51,8 +51,10 @@ CONTAINERS: dict[str, tuple[str, str, str, str | None]] = {
     ".avi": ("avi", "libx264", "pcm_s16le", None),
     ".ogv": ("ogg", "libvpx", "libopus", None),
 }
-# libvpx's defaults encode ~10 frames a second here; test videos need speed, not quality.
-_FAST_OPTIONS = {"libvpx": {"deadline": "realtime", "cpu-used": "8"}}
+# libvpx's defaults encode ~10 frames a second here; test videos need speed, not quality. A
+# negative cpu-used fixes the speed: a positive one adapts it to the machine's load, and the
+# same call then gives different frames.
+_FAST_OPTIONS = {"libvpx": {"deadline": "realtime", "cpu-used": "-8"}}
 _GRAIN_VARIANTS = 4  # pre-computed grain patterns per shot, cycled frame by frame
 _DRIFT_PX = 2  # radius of the circular drift, in pixels
 

@@ -35,6 +35,7 @@ _SKIP_NONREF = frozenset({"h264", "hevc", "mpeg1video", "mpeg2video", "mpeg4", "
 _PLANAR_YUV = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p",
                          "yuv440p", "yuvj440p", "yuv411p", "yuv410p"})
 # BT.601 RGB -> YUV (full range), for the naive path's grid.
+_AUDIO_BLOCK = 1 << 20  # samples per block of the soundtrack's buffer (4 MB)
 _RGB_TO_YUV = np.array([[0.299, 0.587, 0.114], [-0.169, -0.331, 0.5], [0.5, -0.419, -0.081]],
                        dtype=np.float32)
 
@@ -126,7 +127,10 @@ class VideoPass:
         self._open = 0.0  # the planner's open segment, as the pool last heard of it
         self._positions: dict[tuple[int, int, int], np.ndarray] = {}  # grid sample positions
         self.aspect = float(self.video.sample_aspect_ratio or 1) if self.video else 1.0
-        self._chunks: list[np.ndarray] = []  # (n,) float32 each
+        # The soundtrack, in blocks of _AUDIO_BLOCK samples: thousands of small long-lived arrays
+        # between the frames' large short-lived ones would fragment the heap (seen: +2 GB RSS).
+        self._blocks: list[np.ndarray] = []  # (_AUDIO_BLOCK,) float32 each, the last filling
+        self._filled = 0  # samples written in the last block
         self._samples = 0
         self._resampler: Any = None
         self._resampler_key: tuple[str, int] | None = None
@@ -179,7 +183,7 @@ class VideoPass:
     def _on_video(self, frame: Any, packet: Any) -> None:
         t = max(self._time(frame, self.last_t + self.frame_s), self.last_t, 0.0)
         if t > self.max_seconds:
-            return self._stop(t)
+            return self._stop()
         if frame.width * frame.height > self.max_pixels:
             pixels = frame.width * frame.height
             raise self.fail(f"a frame of {frame.width}×{frame.height} = {pixels:,} pixels at "
@@ -237,7 +241,7 @@ class VideoPass:
                                      pil.Transpose.ROTATE_270)[rotation])
         return image
 
-    def _stop(self, t: float) -> None:
+    def _stop(self) -> None:
         if not self.stopped:
             self.out.warnings.append(f"longer than the limit of {self.max_seconds:,g} s: decoded "
                                      "up to the limit")
@@ -248,7 +252,7 @@ class VideoPass:
     def _on_audio(self, frame: Any, packet: Any) -> None:
         t = self._time(frame, self.out.audio_end)
         if t > self.max_seconds:
-            return self._stop(t)
+            return self._stop()
         self.out.audio_end = max(self.out.audio_end, t + frame.samples / max(1, frame.sample_rate))
         if self.sample_rate is None:
             return None
@@ -276,9 +280,15 @@ class VideoPass:
         limit = math.floor(self.max_seconds * (self.sample_rate or 0))
         start = self._samples
         self._samples += wave.size
-        lo, hi = max(0, -start), min(wave.size, limit - start)
-        if hi > lo:
-            self._chunks.append(np.asarray(wave[lo:hi], np.float32))
+        part = wave[max(0, -start) : max(0, min(wave.size, limit - start))]  # (m,)
+        while part.size:
+            if not self._blocks or self._filled == _AUDIO_BLOCK:
+                self._blocks.append(np.empty(_AUDIO_BLOCK, np.float32))
+                self._filled = 0
+            n = min(part.size, _AUDIO_BLOCK - self._filled)
+            self._blocks[-1][self._filled : self._filled + n] = part[:n]
+            self._filled += n
+            part = part[n:]
 
     def _flush_resampler(self) -> None:
         if self._resampler is not None:
@@ -289,9 +299,17 @@ class VideoPass:
         if self.sample_rate is None or self.sound is None:
             return
         self._flush_resampler()
-        if self._chunks:
-            self.out.audio = np.clip(np.concatenate(self._chunks), -1.0, 1.0)  # (n,)
-        self._chunks = []
+        if not self._blocks:
+            return
+        blocks, self._blocks = self._blocks, []
+        audio = np.empty((len(blocks) - 1) * _AUDIO_BLOCK + self._filled, np.float32)  # (n,)
+        at = 0
+        while blocks:  # each block let go once copied
+            block = blocks.pop(0)
+            n = min(block.size, audio.size - at)
+            audio[at : at + n] = block[:n]
+            at += n
+        self.out.audio = np.clip(audio, -1.0, 1.0, out=audio)
 
     # -- subtitles -------------------------------------------------------------------------------
 

@@ -54,7 +54,7 @@ class SegmentConfig:
     analysis_fps: float | None = 10.0  # frames analysed per second; None: every decoded frame
     analysis_size: tuple[int, int] = (64, 36)  # (width, height) of the analysis grid
     keyframes_per_segment: int = 1  # evenly placed in the segment (one: its middle)
-    keyframe_max_pixels: int = 1280 * 720  # larger frames are downscaled, aspect kept
+    keyframe_max_pixels: int = 640 * 360  # larger frames are downscaled, aspect kept (~0.7 MB)
     decode: Literal["fast", "naive"] = "fast"  # naive: every frame to full-size RGB (baseline)
     deblock: bool = False  # fast path: keep the codec's deblocking filter (slower, exact frames)
 
