@@ -81,6 +81,23 @@ def test_hard_cuts_are_found_at_the_first_frame_after_them():
     assert detect(samples) == pytest.approx([2.0, 4.0])
 
 
+def test_a_small_sharp_change_is_a_cut_but_the_onset_of_motion_is_not():
+    rng = np.random.default_rng(4)
+    base = rng.uniform(60, 200, (3, 9, 16)).astype(np.float32)
+    similar = base.copy()
+    similar[0, 3:6, 4:12] += 60  # a small part of the picture changes: ~0.02 of the grid
+    samples = [(i / RATE, (base if i < 30 else similar) + rng.normal(0, 0.5, base.shape))
+               for i in range(60)]
+    assert 0.015 < grid_change(base, similar) < SegmentConfig().threshold
+    assert detect(samples) == pytest.approx([3.0])
+    stripes = np.full((3, 9, 16), 128, np.float32)
+    stripes[0] += 60 * np.sin(2 * np.pi * np.arange(16) / 16)  # smooth bands of light
+    moving = [(i / RATE, np.roll(stripes, max(0, i - 30), axis=2)  # still for 3 s, then a pan
+               + rng.normal(0, 0.5, base.shape)) for i in range(60)]
+    assert 0.015 < grid_change(moving[31][1], moving[30][1]) < SegmentConfig().threshold
+    assert detect(moving) == []
+
+
 def test_grain_motion_and_a_flash_are_not_cuts():
     rng = np.random.default_rng(1)
     samples = frames([(100, 128, 128)], rng, noise=6.0, seconds=6.0)  # strong grain only
@@ -141,6 +158,8 @@ def test_config_is_validated():
         SegmentConfig(min_segment_s=2.0, max_segment_s=3.0)
     with pytest.raises(ValueError, match="threshold"):
         SegmentConfig(threshold=0.0)
+    with pytest.raises(ValueError, match="min_change"):
+        SegmentConfig(min_change=0.1, threshold=0.05)
     with pytest.raises(ValueError, match="analysis_fps"):
         SegmentConfig(analysis_fps=0)
     with pytest.raises(ValueError, match="decode"):

@@ -3,7 +3,9 @@
 Three small online parts, fed in time order while the video decodes:
 
 - :class:`CutDetector` compares each analysed frame (a small YUV grid, see
-  :class:`SegmentConfig`) with the one before: a *cut* is a change of at least ``threshold``,
+  :class:`SegmentConfig`) with the one before: a *cut* is a change of at least ``threshold``
+  (or of ``min_change``, when ``adaptive`` times its neighbours' changes: a hard cut between
+  similar pictures, such as two yellow emoji faces, changes a grid by ~0.02), at least
   ``adaptive`` times the median change of the last 2 s (so steady motion or grain is not a cut),
   the largest within ±0.5 s (a fade gives one or two, ``min_segment_s`` merges them), and
   lasting: the picture 0.5 s after still differs from the one 0.5 s before (after a flash, the
@@ -49,7 +51,8 @@ class SegmentConfig:
 
     min_segment_s: float = 1.0  # shortest segment; a cut sooner after the last one is ignored
     max_segment_s: float = 30.0  # longest segment (longer shots are split); >= 2 * min_segment_s
-    threshold: float = 0.05  # least mean absolute change (0..1) of the analysis grid for a cut
+    threshold: float = 0.05  # mean absolute change (0..1) of the analysis grid that is a cut
+    min_change: float = 0.015  # a smaller change is a cut when sharp (adaptive × its neighbours')
     adaptive: float = 3.0  # a cut's change is also >= this times the median of the last 2 s
     analysis_fps: float | None = 10.0  # frames analysed per second; None: every decoded frame
     analysis_size: tuple[int, int] = (64, 36)  # (width, height) of the analysis grid
@@ -62,9 +65,9 @@ class SegmentConfig:
         if not (self.min_segment_s > 0 and 2 * self.min_segment_s <= self.max_segment_s):
             raise ValueError("need 0 < min_segment_s and 2 * min_segment_s <= max_segment_s, got "
                              f"{self.min_segment_s} and {self.max_segment_s}")
-        if not (0 < self.threshold < 1 and self.adaptive >= 0):
-            raise ValueError(f"threshold must be in (0, 1), adaptive >= 0: {self.threshold}, "
-                             f"{self.adaptive}")
+        if not (0 < self.min_change <= self.threshold < 1 and self.adaptive >= 0):
+            raise ValueError("need 0 < min_change <= threshold < 1 and adaptive >= 0, got "
+                             f"{self.min_change}, {self.threshold}, {self.adaptive}")
         if self.analysis_fps is not None and not self.analysis_fps > 0:
             raise ValueError(f"analysis_fps must be positive or None, got {self.analysis_fps}")
         if min(self.analysis_size) < 2 or self.keyframes_per_segment < 1:
@@ -127,14 +130,18 @@ class CutDetector:
         later = [samples[i][2] for i in range(j + 1, min(len(samples), j + self.lag + 1))]
         earlier = [samples[i][2] for i in range(max(0, j - self.lag), j)]
         first = self.changes == 0  # the first frame changes from nothing
+        beside = max(earlier[-1:] + later[:1], default=0.0)  # the neighbours' changes
         cut = (
             not first
-            and change >= cfg.threshold
+            # large, or smaller but sharp: a hard cut between similar pictures
+            and (change >= cfg.threshold
+                 or (change >= cfg.min_change and change >= cfg.adaptive * beside))
             and (not self._history or change >= cfg.adaptive * float(np.median(self._history)))
             and all(change > c for c in earlier)
             and all(change >= c for c in later)
             # it lasts: the picture after differs from the one before (a flash comes back)
-            and grid_change(samples[-1][1], samples[max(0, j - self.lag)][1]) >= cfg.threshold
+            and grid_change(samples[-1][1], samples[max(0, j - self.lag)][1])
+            >= min(cfg.threshold, change / 2)
         )
         if not first:
             self._history.append(change)
