@@ -24,7 +24,7 @@ No video stream (an ``.mkv`` of sound): the segments still cover the duration (s
 Memory: the pass itself holds a few frames per open segment, whatever the length; the result
 holds every keyframe (~0.7 MB each at the default ``keyframe_max_pixels``) and the soundtrack
 (64 kB a second at 16 kHz: a 4-hour one is ~0.9 GB). On a composed 10-minute 720p H.264 video
-the fast path peaks near 350 MB (``benchmarks/video_decode.py``).
+with sound the fast path peaks near 200 MB (``benchmarks/video_decode.py``).
 
 Example:
     >>> import tempfile
