@@ -21,7 +21,9 @@ overlap the shot's span ±0.5 s). The issue's target: decode + segment ≤ 20 s 
 720p on 2 cores (the rest of the 60 s goes to embedding), peak RSS < 1.5 GiB.
 
 Run:
-    python benchmarks/video_decode.py --minutes 10 --cache /tmp/xmodal-video-10min.mp4
+    python benchmarks/video_decode.py --minutes 10 --cache video-10min.mp4  # composing: ~10 min
+    python benchmarks/video_decode.py --minutes 10 --cache video-10min-3M.mp4 --preset veryfast \
+        --bitrate 3M --grain 8
 """
 
 from __future__ import annotations
