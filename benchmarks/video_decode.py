@@ -22,8 +22,7 @@ overlap the shot's span ±0.5 s). The issue's target: decode + segment ≤ 20 s 
 
 Run:
     python benchmarks/video_decode.py --minutes 10 --cache video-10min.mp4  # composing: ~10 min
-    python benchmarks/video_decode.py --minutes 10 --cache video-10min-3M.mp4 --preset veryfast \
-        --bitrate 3M --grain 8
+    python benchmarks/video_decode.py --cache video-3M.mp4 --preset veryfast --bitrate 3M --grain 8
 """
 
 from __future__ import annotations
