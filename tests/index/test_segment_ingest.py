@@ -207,3 +207,21 @@ def test_windows_are_at_least_ten_seconds(uri, corpus):
     run(uri, corpus, ToneEncoder(window_s=2.5))  # aisfx-like short blocks: 10 s segments
     with open_index(uri) as index:
         assert len(segments_in(index, doc(corpus / "long.wav"))) == math.ceil(82 / 10)
+
+
+class PoolingTone(ToneEncoder):
+    """Declares what :class:`ToneEncoder` does: a clip is the weighted mean of its windows."""
+
+    pools_windows = True
+
+
+def test_an_encoder_pooling_its_windows_embeds_the_file_once(uri, corpus):
+    encoder = PoolingTone()
+    run(uri, corpus, encoder)
+    assert encoder.items == 1 + 9  # the short file, then the long one's windows only
+    long = corpus / "long.wav"
+    with open_index(uri) as index:
+        main = index.collection(COL).get([doc(long)])[0]
+        assert len(segments_in(index, doc(long))) == 9
+    np.testing.assert_allclose(main.vector, ToneEncoder().encode_audio([str(long)])[0],
+                               atol=1e-6)
