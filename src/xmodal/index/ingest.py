@@ -53,8 +53,6 @@ Example (the exact store and a toy encoder; real runs use ``xmodal index``)::
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -63,8 +61,13 @@ from typing import Any
 from xmodal.data.corpus import CorpusFile, scan_corpus
 from xmodal.data.problems import ItemProblem
 
-from . import collection_name
-from ._meta import check_same_quantization
+from .ingest_targets import (
+    captioned,
+    card_dict,
+    check_quantizations,
+    target_collection,
+    targets,
+)
 from .lexical_ingest import lexical_backfill, store_lexical
 from .lexical_store import LexicalCollection, open_lexical
 from .manifest import (
@@ -99,14 +102,6 @@ from .validate import document_id
 
 __all__ = ["MANIFEST", "IndexReportJSON", "IngestReport", "PathProblemJSON", "card_dict",
            "ingest", "load_manifest", "manifest_path", "shared_records"]
-def card_dict(encoder: Any) -> dict[str, Any]:
-    """An encoder's model card as JSON-able data (stored with its collections)."""
-    card = encoder.card
-    data = dataclasses.asdict(card)
-    data["modalities"] = list(card.modalities)
-    return json.loads(json.dumps(data, default=str))
-
-
 def ingest(
     index: Index,
     paths: Sequence[str | os.PathLike[str]] | None = None,
@@ -189,14 +184,14 @@ def ingest(
                            for item, reason in problems)
         seen_paths.add(str(f.path))
     lex = open_lexical(index, create=bool(by_modality)) if lexical else None
-    _check_quantizations(index, [_targets(encoders[m], m, captions) for m in by_modality],
+    check_quantizations(index, [targets(encoders[m], m, captions) for m in by_modality],
                          quantization)
     for modality, group in by_modality.items():
         encoder = encoders[modality]
         window = segment_window_s(encoder.card) if modality == "audio" else None
-        main = _collection(index, encoder, modality, quantization)
-        caption_col = (_collection(index, encoder, "text", quantization)
-                       if _captioned(encoder, modality, captions) else None)
+        main = target_collection(index, encoder, modality, quantization)
+        caption_col = (target_collection(index, encoder, "text", quantization)
+                       if captioned(encoder, modality, captions) else None)
         todo, same_files, refreshed, main_name = [], [], set(), main.name
         for f in group:
             key, doc = str(f.path), document_id(str(f.path), f.sha256)
@@ -311,39 +306,6 @@ def _record(known: dict[str, dict[str, Any]], stored: list[CorpusFile], index: I
         drop_orphan_segments(main, {str(f.path): document_id(str(f.path), f.sha256)
                                     for f in stored})
     return replaced
-
-
-def _captioned(encoder: Any, modality: str, captions: bool) -> bool:
-    """Whether ingesting ``modality`` with ``encoder`` also stores captions (its text side)."""
-    return captions and modality != "text" and encoder.card.supports("text")
-
-
-def _targets(encoder: Any, modality: str, captions: bool) -> list[str]:
-    """Names of the collections that ingesting ``modality`` with ``encoder`` writes to."""
-    names = [collection_name(encoder.card.name, modality)]
-    if _captioned(encoder, modality, captions):
-        names.append(collection_name(encoder.card.name, "text"))
-    return names
-
-
-def _check_quantizations(index: Index, targets: list[list[str]],
-                         quantization: Quantization | None) -> None:
-    """Refuse, before anything is stored, a run asking an existing collection it would write
-    to for another quantisation than the collection's."""
-    if quantization is None:
-        return
-    wanted = {n for names in targets for n in names}
-    for info in index.collections():
-        if info.name in wanted:
-            check_same_quantization(info.name, info.quantization, quantization)
-
-
-def _collection(index: Index, encoder: Any, modality: str,
-                quantization: Quantization | None = None) -> Collection:
-    card = encoder.card
-    return index.create_collection(collection_name(card.name, modality), dim=card.dim,
-                                   model=card.name, modality=modality, card=card_dict(encoder),
-                                   exist_ok=True, quantization=quantization)
 
 
 def _refresh_metadata(index: Index, entry: dict[str, Any], meta: Mapping[str, Any]) -> None:
