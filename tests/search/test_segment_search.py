@@ -8,13 +8,21 @@ part widened by one window."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.index.conftest import uri_for
-from tests.index.recordings import WINDOW_S, ToneEncoder, write_excerpt, write_recording
+from tests.index.recordings import (
+    DIM,
+    WINDOW_S,
+    ToneEncoder,
+    write_excerpt,
+    write_recording,
+)
 from xmodal.index import open_index
 from xmodal.index.ingest import ingest, manifest_path
 from xmodal.search.hits import Hit, SegmentHit
@@ -162,3 +170,36 @@ def test_grouping_searches_deeper_until_k_documents(tmp_path):
     assert got.ids == ("doc0", "doc1", "doc2", "doc3", "doc4")
     assert got.points >= 161  # four documents' 160 segments, and one more
     assert [s.rank for s in got.segments["doc1"]][:2] == [41, 42]
+
+
+class TextTone(ToneEncoder):
+    """With a text side: the words ``b7`` embed as band 7's tone."""
+
+    def __init__(self) -> None:
+        super().__init__("ttone")
+        self.card = replace(self.card, modalities=("text", "audio"))
+
+    def _embed_texts(self, texts, *, prompt, batch_size, progress):
+        rows = []
+        for text in texts:
+            v = np.full(DIM, 1e-3)
+            for band in re.findall(r"\bb(\d+)\b", text):
+                v[int(band)] += 1.0
+            rows.append(v / np.linalg.norm(v))
+        return np.stack(rows).astype(np.float32)
+
+
+def test_a_quoted_phrase_keeps_the_segments_of_the_documents_holding_it(tmp_path):
+    corpus = tmp_path / "c"
+    for name in ("walk", "talk"):
+        write_recording(corpus / f"{name}.wav", RECORDINGS[name])
+    encoder, uri = TextTone(), uri_for("exact", tmp_path)
+    with open_index(uri) as index:
+        ingest(index, [corpus], encoders={"audio": encoder}, manifest=manifest_path(uri))
+        s = Searcher(index, load=lambda name: encoder, router_model=None)
+        hits = s.search('"walk" b14', k=4, modalities=["audio"], per_segment=True).hits
+        plain = s.search("b14", k=4, modalities=["audio"], per_segment=True).hits
+    assert {path_of(h) for h in hits} == {"walk"}  # the file name holds the phrase
+    places = [h for h in hits if h.t_start is not None]
+    assert len(places) >= 3 and all(30.0 <= h.t_start < 67.0 for h in places)  # band 14
+    assert [h.id for h in plain if h.t_start is not None][:3] == [h.id for h in places][:3]

@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from xmodal.index.filters import leaves, parse_filter
 from xmodal.index.lexical import parse_query
 from xmodal.index.lexical_store import LEXICAL_NAME, open_lexical
+from xmodal.index.segments import document_of
 from xmodal.index.types import CollectionInfo
 
 from .hits import ListName, RankedList
@@ -120,10 +121,12 @@ def _stem(term: str) -> str:
     return term
 
 
-def lexical_lead(query: str, store: Any, dense: Sequence[SearchedList] = ()) -> str | None:
+def lexical_lead(query: str, store: Any, dense: Sequence[SearchedList] = (),
+                 document: Callable[[str], str] = str) -> str | None:
     """Why the bm25 list should lead the fusion for ``query``, or None: a query term found in
     only a few documents (at most :data:`RARE_SHARE` of them, 1 to 3) that none of the dense
-    lists' top 3 hits holds (where they hold it, they already agree with BM25). Ids and codes
+    lists' top 3 hits holds (where they hold it, they already agree with BM25; ``document``
+    maps a hit id to its document's: a per-segment hit's to its recording). Ids and codes
     (a term with a digit or a joiner: ``qorvex-5521``) count in any collection, plain words in
     one of at least :data:`RARE_MIN_DOCS` documents (in fewer, a word's rarity says little).
 
@@ -138,7 +141,7 @@ def lexical_lead(query: str, store: Any, dense: Sequence[SearchedList] = ()) -> 
             if n >= RARE_MIN_DOCS or _code_like(t)]
     held: set[str] = set()  # the dense top hits' words, stemmed (read only for a rare word)
     if any(not _code_like(t) for t in rare):
-        top = sorted({i for s in dense for i in s.ranked.ids[:3]})
+        top = sorted({document(i) for s in dense for i in s.ranked.ids[:3]})
         held = {_stem(w) for ws in store.document_words(top).values() for w in ws}
     # an id leads even when a dense hit holds it: other dense lists could outvote that one
     missed = [t for t in rare if _code_like(t) or _stem(t) not in held]
@@ -211,15 +214,19 @@ def add_lexical(searched: SearchedLists, lexical: LexicalSearch | None) -> Searc
         return searched
     lists, trace = list(searched.lists), list(searched.trace)
     phrases = parse_query(lexical.query).phrases
+
+    def document(i: str) -> str:  # a per-segment hit's text is its recording's
+        return document_of(i, searched.payloads.get(i, {}))
+
     if phrases and lexical.store is None:
         trace.append("quoted phrases not enforced: no lexical collection")
     elif phrases:
-        ids = sorted({i for s in lists for i in s.ranked.ids})
+        ids = sorted({document(i) for s in lists for i in s.ranked.ids})
         keep = lexical.store.phrase_matches(ids, lexical.query)
         dropped = 0
         for n, s in enumerate(lists):
             kept = [(i, sc) for i, sc in zip(s.ranked.ids, s.ranked.scores, strict=True)
-                    if i in keep]
+                    if document(i) in keep]
             dropped += len(s.ranked) - len(kept)
             lists[n] = replace(s, ranked=replace(s.ranked, ids=tuple(i for i, _ in kept),
                                                  scores=tuple(sc for _, sc in kept)))
@@ -229,7 +236,7 @@ def add_lexical(searched: SearchedLists, lexical: LexicalSearch | None) -> Searc
     if lexical.searched is not None:
         own = lexical.searched
         if not lexical.weighted and lists:  # the caller did not weight it
-            why = lexical_lead(lexical.query, lexical.store, lists)
+            why = lexical_lead(lexical.query, lexical.store, lists, document)
             dense = math.fsum(s.ranked.weight for s in lists)
             weight = LEAD_FACTOR * max(dense, 1.0) if why else SUPPORT_WEIGHT
             own = replace(own, ranked=replace(own.ranked, weight=weight))
