@@ -165,11 +165,14 @@ def test_grouping_searches_deeper_until_k_documents(tmp_path):
                 vecs.append([np.cos(angle), np.sin(angle)])
                 pays.append({"representation": "window", "document_id": f"doc{d}",
                              "t_start": 10.0 * n, "t_end": 10.0 * n + 10})
+            ids.append(f"doc{d}")  # the whole file, below its segments
+            vecs.append([np.cos(d * 0.1 + 0.05), np.sin(d * 0.1 + 0.05)])
+            pays.append({"representation": "audio"})
         col.upsert(ids, np.array(vecs), pays, normalize=True)
         got = search_documents(col, np.array([1.0, 0.0]), k=5, list_name="m.audio")
     assert got.ids == ("doc0", "doc1", "doc2", "doc3", "doc4")
-    assert got.points >= 161  # four documents' 160 segments, and one more
-    assert [s.rank for s in got.segments["doc1"]][:2] == [41, 42]
+    assert got.points >= 4 * 41 + 1  # four documents' 164 points, and one more
+    assert [s.rank for s in got.segments["doc1"]][:2] == [42, 43]
 
 
 class TextTone(ToneEncoder):
@@ -203,3 +206,27 @@ def test_a_quoted_phrase_keeps_the_segments_of_the_documents_holding_it(tmp_path
     places = [h for h in hits if h.t_start is not None]
     assert len(places) >= 3 and all(30.0 <= h.t_start < 67.0 for h in places)  # band 14
     assert [h.id for h in plain if h.t_start is not None][:3] == [h.id for h in places][:3]
+
+
+@pytest.mark.parametrize("kind", ["exact", "qdrant-edge"])
+def test_segments_without_their_documents_vector_are_no_hit(tmp_path, kind):
+    """A kill between an ingest's segments and its commit mark leaves segments without their
+    whole-file point: they are not a document yet, in either search mode."""
+    with open_index(uri_for(kind, tmp_path)) as index:
+        col = index.create_collection("m.audio", dim=2, model="m", modality="audio")
+        seg = {"path": "/ghost.wav", "modality": "audio", "representation": "window",
+               "document_id": "ghost"}
+        ids = [f"g{n}" for n in range(12)] + ["real", "r0", "r1"]
+        angles = [0.001 * n for n in range(12)] + [0.5, 0.3, 0.4]
+        pays = [{**seg, "t_start": 10.0 * n, "t_end": 10.0 * n + 10} for n in range(12)] + [
+            {"path": "/real.wav", "modality": "audio"},
+            *({"path": "/real.wav", "modality": "audio", "representation": "window",
+               "document_id": "real", "t_start": 10.0 * n, "t_end": 10.0 * n + 10}
+              for n in range(2))]
+        col.upsert(ids, np.array([[np.cos(a), np.sin(a)] for a in angles]), pays,
+                   normalize=True)
+        s = Searcher(index, router_model=None)
+        hits = s.search(vector=[1.0, 0.0], collection="m.audio", k=2).hits
+        per = s.search(vector=[1.0, 0.0], collection="m.audio", k=2, per_segment=True).hits
+    assert [h.id for h in hits] == ["real"] and hits[0].t_start == 0.0
+    assert [h.id for h in per] == ["r0", "r1"]

@@ -302,9 +302,10 @@ def _record(known: dict[str, dict[str, Any]], stored: list[CorpusFile], index: I
                       "meta": metadata_digest(metas[key]), "collections": sorted(cols)}
         if segs:
             known[key]["segments"] = segs
-    if window is not None and stored:  # segments of versions a kill left unrecorded
-        drop_orphan_segments(main, {str(f.path): document_id(str(f.path), f.sha256)
-                                    for f in stored})
+    long = {str(f.path): doc for f in stored
+            if (doc := document_id(str(f.path), f.sha256)) in (segmented or {})}
+    if window is not None and long:  # segments of versions a kill left unrecorded
+        drop_orphan_segments(main, long)
     return replaced
 
 

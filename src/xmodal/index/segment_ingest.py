@@ -23,7 +23,10 @@ Crash safety follows ingest's rule: a document's segments are stored *before* it
 (:func:`refresh_segments`). A document adopted after a kill (complete in the store, missing
 from the manifest) gets its segments counted from the store (:func:`probe_segments`). Segments
 a kill left without their main vector are overwritten when the same file is ingested again, or
-deleted (:func:`drop_orphan_segments`) when that path is stored in another version.
+deleted (:func:`drop_orphan_segments`) when that path is stored in another version that has
+segments. Left behind: those of a file deleted, or shortened to one window, after the kill;
+they are no document (search drops segments whose document has no main vector:
+:mod:`xmodal.search.segments`), only stored points.
 """
 
 from __future__ import annotations

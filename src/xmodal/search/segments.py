@@ -8,7 +8,9 @@ point, with that point's raw cosine: so RRF fuses documents, as without segments
 segments of one document never crowd the top k. A list is searched for ``k`` points first (what
 a collection without segments needs); when grouping leaves fewer than ``k`` documents and the
 store had more points, it is searched again, deeper (by the points per document seen, at least
-twice as deep), up to :func:`point_cap` points.
+twice as deep), up to :func:`point_cap` points. A document seen only through its segments
+counts only when its whole-file point (ingest's commit mark) is in the store: segments a kill
+left behind are never a document.
 
 With ``per_segment=True`` nothing is grouped: every segment point is a hit of its own (its id
 is the segment's, its times its own span), and so is every whole-file point, except that of a
@@ -101,6 +103,15 @@ class GroupedHits:
                            {i: self.segments[i] for i in ids if i in self.segments},
                            self.points)
 
+    def without(self, documents: set[str]) -> GroupedHits:
+        """These hits but those of ``documents`` (a hit's document: see :func:`document_of`)."""
+        keep = [n for n, (i, p) in enumerate(zip(self.ids, self.payloads, strict=True))
+                if document_of(i, p) not in documents]
+        return GroupedHits(tuple(self.ids[n] for n in keep), tuple(self.scores[n] for n in keep),
+                           tuple(self.payloads[n] for n in keep),
+                           {d: s for d, s in self.segments.items() if d not in documents},
+                           self.points)
+
 
 def group_points(ids: Sequence[str], scores: Sequence[float],
                  payloads: Sequence[Mapping[str, Any]], *, list_name: str,
@@ -163,14 +174,28 @@ def search_documents(col: Collection, vector: np.ndarray, *, k: int, list_name: 
         At most ``k`` hits, best first.
     """
     limit, cap = k, point_cap(k)
+    stored: dict[str, bool] = {}  # document id -> its whole-file point is in the store
     while True:
         got = col.search(vector, k=limit, model=model, filter=filter, normalize=normalize)[0]
         grouped = group_points(got.ids, got.scores.tolist(), got.payloads, list_name=list_name,
                                per_segment=per_segment)
+        grouped = grouped.without(_orphans(col, got.ids, got.payloads, stored))
         if len(grouped) >= k or len(got) < limit or limit >= cap:
             return grouped.top(k)
         per_doc = len(got) / max(len(grouped), 1)  # points per document so far
         limit = min(cap, max(2 * limit, math.ceil(1.25 * k * per_doc)))
+
+
+def _orphans(col: Collection, ids: Sequence[str], payloads: Sequence[Mapping[str, Any]],
+             stored: dict[str, bool]) -> set[str]:
+    """The documents of these segment points whose whole-file point is not in the store (a
+    kill between an ingest's segments and its commit mark): they are not documents yet."""
+    seen = set(ids)
+    ask = sorted({d for i, p in zip(ids, payloads, strict=True)
+                  if (d := document_of(i, p)) not in seen and d not in stored})
+    if ask:
+        stored.update((d, r is not None) for d, r in zip(ask, col.get(ask), strict=True))
+    return {d for d, ok in stored.items() if not ok}
 
 
 def _span_times(hit: Hit, lists: Sequence[ListSegments]) -> Hit:
