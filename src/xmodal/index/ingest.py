@@ -102,6 +102,8 @@ from .validate import document_id
 
 __all__ = ["MANIFEST", "IndexReportJSON", "IngestReport", "PathProblemJSON", "card_dict",
            "ingest", "load_manifest", "manifest_path", "shared_records"]
+
+
 def ingest(
     index: Index,
     paths: Sequence[str | os.PathLike[str]] | None = None,
@@ -185,7 +187,7 @@ def ingest(
         seen_paths.add(str(f.path))
     lex = open_lexical(index, create=bool(by_modality)) if lexical else None
     check_quantizations(index, [targets(encoders[m], m, captions) for m in by_modality],
-                         quantization)
+                        quantization)
     for modality, group in by_modality.items():
         encoder = encoders[modality]
         window = segment_window_s(encoder.card) if modality == "audio" else None
