@@ -71,7 +71,8 @@ INSTRUCTIONS = (
     "the collections, their models and score thresholds; then search with a text query (it is "
     "routed to the right document modality), an image/audio example as base64, or a raw "
     "vector; fetch_item reads one stored record. Scores are raw cosines per list; a fused "
-    "score (fused=true) ranks results but is not a similarity."
+    "score (fused=true) ranks results but is not a similarity. A hit on a long recording "
+    "carries t_start / t_end (seconds) of its best-matching segment."
 )
 
 
