@@ -145,6 +145,9 @@ def search(
         "match; VALUE read as JSON when it parses). Repeatable: all must hold.")] = None,
     project: bool = typer.Option(False, help="Apply a collection's stored gap projection to "
                                  "the query vector."),
+    per_segment: bool = typer.Option(False, "--per-segment", help="Hits per time segment of "
+                                     "long recordings (default: one per document, with the "
+                                     "times of its best segment)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for agents."),
 ) -> None:
     """Search an index: cross-modal by default, routed by the query, fused by rank."""
@@ -160,7 +163,7 @@ def search(
             query, image=image, audio=audio, k=k, modalities=modalities or (), mixed=mixed,
             route=route, collections=collections or (), fusion=fusion,  # type: ignore[arg-type]
             project=project, filter=_filters(filter), rrf_k=rrf_k,
-            weights=_pairs(weights, "--weight", float))
+            weights=_pairs(weights, "--weight", float), per_segment=per_segment)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

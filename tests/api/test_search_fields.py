@@ -43,7 +43,7 @@ QUERIES = {"query", "image", "audio", "vector"}
 OPTIONS: dict[str, Any] = {
     "collections": ["toy.image"], "k": 3, "modalities": ["image"], "mixed": True,
     "route": False, "fusion": "calibrated", "project": True, "filter": {"album": "a"},
-    "rrf_k": 5.0, "weights": {"toy.image": 2.0},
+    "rrf_k": 5.0, "weights": {"toy.image": 2.0}, "per_segment": True,
 }
 """A value other than the default for every field that is not a query or a vector's target."""
 
@@ -191,8 +191,12 @@ def test_one_answer_schema_over_http_and_mcp(service):
     tools = asyncio.run(create_mcp_server(s).list_tools())
     output = next(t for t in tools if t.name == "search").output_schema
     assert output is not None
+    def local(schema: dict[str, Any]) -> dict[str, Any]:  # OpenAPI's $ref root, as MCP's
+        return json.loads(json.dumps(schema).replace("#/components/schemas/", "#/$defs/"))
+
     served, told = spec["components"]["schemas"]["HitJSON"], output["$defs"]["HitJSON"]
-    assert served["properties"] == told["properties"]
+    assert local(served["properties"]) == told["properties"]
+    assert local(spec["components"]["schemas"]["SegmentJSON"]) == output["$defs"]["SegmentJSON"]
     assert set(served["required"]) == set(told["required"]) == set(served["properties"])
     assert served["properties"]["calibrated"]["anyOf"][0]["additionalProperties"] == {
         "type": "number"}  # probabilities are numbers, never null

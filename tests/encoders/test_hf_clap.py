@@ -76,6 +76,7 @@ def test_long_clip_is_the_weighted_mean_of_its_windows(enc):
     pooled = np.array([1.0, 1.0, 0.5]) @ parts
     np.testing.assert_allclose(full, pooled / np.linalg.norm(pooled), atol=1e-5)
     assert not np.allclose(full, parts[0], atol=1e-3)  # not just the first window
+    assert enc.pools_windows  # what it declares to ingest (segments pool the whole file)
 
 
 def test_card_and_other_modalities(enc):
@@ -103,3 +104,23 @@ def test_bad_clips_are_reported_or_raised(enc, tmp_path):
 def test_missing_folder_never_downloads(tmp_path):
     with pytest.raises(EncoderLoadError, match="never downloads"):
         load_encoder(f"hf-clap:{tmp_path / 'nowhere'}")
+
+
+
+def test_ingest_pools_a_long_files_vector_from_its_segments(enc, tmp_path):
+    """The model runs over a long file once (its windows): the stored whole-file vector is
+    still what ``encode_audio`` gives for the file."""
+    import soundfile as sf
+
+    from xmodal.data.corpus import file_sha256
+    from xmodal.index import document_id, open_index
+    from xmodal.index.ingest import ingest
+
+    path = (tmp_path / "long.wav").resolve()
+    sf.write(str(path), _clip(25.0, seed=5), CLAP_RATE, subtype="FLOAT")
+    with open_index(f"exact:{tmp_path / 'idx'}") as index:
+        ingest(index, [path], encoders={"audio": enc}, captions=False, lexical=False)
+        col = index.collection(index.collections()[0].name)
+        main = col.get([document_id(str(path), file_sha256(path))])[0]
+        assert col.count() == 1 + 3  # the file and its 10 s, 10 s, 5 s windows
+    np.testing.assert_allclose(main.vector, enc.encode_audio([str(path)])[0], atol=1e-5)

@@ -71,7 +71,8 @@ INSTRUCTIONS = (
     "the collections, their models and score thresholds; then search with a text query (it is "
     "routed to the right document modality), an image/audio example as base64, or a raw "
     "vector; fetch_item reads one stored record. Scores are raw cosines per list; a fused "
-    "score (fused=true) ranks results but is not a similarity."
+    "score (fused=true) ranks results but is not a similarity. A hit on a long recording "
+    "carries t_start / t_end (seconds) of its best-matching segment."
 )
 
 
@@ -139,6 +140,9 @@ def _search_tool(service: SearchService,
         project: Annotated[bool, Field(description="Apply the collection's stored gap "
                                        "projection to the query vector (for comparing raw "
                                        "cosines across modalities).")] = False,
+        per_segment: Annotated[bool, Field(description="Return the time segments of long "
+                                           "recordings as separate hits, instead of one hit "
+                                           "per document with its best segments.")] = False,
     ) -> SearchJSON:
         """Search the index for images, sounds and text documents.
 
@@ -147,9 +151,11 @@ def _search_tool(service: SearchService,
         modality ('the sound of rain' → audio) unless modalities or mixed say otherwise.
         Each hit has raw cosine scores and ranks per list, calibrated probabilities when the
         collection is calibrated, and `score` (a raw cosine, or a rank-fusion score when
-        fused=true: that one is not a similarity). `trace` explains the routing; `errors`
-        names the lists that failed. fusion, rrf_k and weights set how several lists are
-        fused; collections / collection restrict the search.
+        fused=true: that one is not a similarity). A hit on a long recording has t_start /
+        t_end (seconds) of its best segment and its next best `segments`; per_segment lists
+        segments as hits. `trace` explains the routing; `errors` names the lists that failed.
+        fusion, rrf_k and weights set how several lists are fused; collections / collection
+        restrict the search.
         """
         def run() -> Any:
             limit = service.limits.max_body_bytes
@@ -161,7 +167,7 @@ def _search_tool(service: SearchService,
                 model=model, query=query, image=image, audio=audio, vector=vector,
                 collection=collection, collections=collections, k=k, modalities=modalities,
                 mixed=mixed, route=route, fusion=fusion, project=project, filter=filter,
-                rrf_k=rrf_k, weights=weights)
+                rrf_k=rrf_k, weights=weights, per_segment=per_segment)
 
         return await call(run)
 

@@ -22,6 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field, Json
 from xmodal.index.filters import FILTER_EXAMPLE, FILTER_HELP
 from xmodal.modalities import Modality
 
+PER_SEGMENT_HELP = ("Return the time segments of long recordings as separate hits (each with "
+                    "its t_start / t_end), instead of one hit per document carrying its best "
+                    "segments.")
+
 
 class ErrorBody(BaseModel):
     """Every error: a short code and a message naming the problem."""
@@ -82,6 +86,7 @@ class SearchRequest(BaseModel):
         "(\"COLLECTION[modality]\").")
     project: bool = Field(False, description="Apply a collection's stored gap projection to "
                           "the query vector (for comparing raw cosines across modalities).")
+    per_segment: bool = Field(False, description=PER_SEGMENT_HELP)
 
     def search_fields(self) -> dict[str, Any]:
         """The fields of the search request (all but ``model``, which the service checks)."""
@@ -108,6 +113,7 @@ class SearchFileForm(BaseModel):
     weights: Json[dict[str, float]] | None = Field(
         None, description="A JSON object: RRF weight per collection or list name.")
     project: bool = False
+    per_segment: bool = Field(False, description=PER_SEGMENT_HELP)
 
     def search_fields(self) -> dict[str, Any]:
         """The options of the search request (all but the file and its modality)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,14 +36,45 @@ def run_search(request: SearchRequest, *, index_uri: str, as_json: bool,
     return 0
 
 
+def clock(seconds: float, *, hours: bool = False) -> str:
+    """``mm:ss`` (``h:mm:ss`` with ``hours``) of a time in seconds, to the second.
+
+    Example:
+        >>> clock(75.4), clock(3725, hours=True)
+        ('01:15', '1:02:05')
+    """
+    s = int(seconds)
+    if hours:
+        return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+    return f"{s // 60:02d}:{s % 60:02d}"
+
+
+def time_span(t_start: float, t_end: float) -> str:
+    """A hit's segment as ``mm:ss–mm:ss`` (hours when it ends at 1 h or later): the start
+    rounded down, the end up, to the second, so the span covers the segment.
+
+    Example:
+        >>> time_span(40.0, 50.0), time_span(295.0, 304.5), time_span(3590, 3600)
+        ('00:40–00:50', '04:55–05:05', '0:59:50–1:00:00')
+    """
+    start = math.floor(round(t_start, 3))
+    end = math.ceil(round(t_end, 3))
+    hours = end >= 3600
+    return f"{clock(start, hours=hours)}–{clock(end, hours=hours)}"
+
+
 def print_table(query: str, result: Any) -> None:
-    """A plain-text table of the hits: rank, document, modality, score, raw scores."""
+    """A plain-text table of the hits: rank, document (and the time span of its best segment,
+    ``mm:ss–mm:ss``), modality, score, raw scores."""
     echo(f'\n"{query}"')
     if not result.hits:
         echo("  (no hits)")
     for rank, hit in enumerate(result.hits, 1):
         p = hit.payload
         what = p.get("caption") or Path(str(p.get("path", hit.id))).name
+        if hit.t_start is not None and hit.t_end is not None:
+            span = time_span(hit.t_start, hit.t_end)
+            what = f"{what[: 47 - len(span)]} {span}"
         raw = ", ".join(f"{name} {s:.3f}#{hit.ranks[name]}" for name, s in hit.raw_scores.items())
         kind = "rrf" if hit.fused else "cos"
         echo(f"  {rank:>2}. {what[:48]:<48} {p.get('modality', '?'):<5} "

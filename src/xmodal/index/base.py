@@ -1,11 +1,11 @@
 """The base classes a backend subclasses: validation before the store, metadata, the life cycle.
 
 A backend subclasses :class:`CollectionBase` (implementing ``_upsert``, ``_search``, ``_get``,
-``_delete``, ``count``, ``_save_meta``) and :class:`IndexBase` (``_create``, ``_open``,
-``_names``, ``_drop``, ``_close``); ``exact.py`` is the shortest example. The public methods
-here check everything first, so a refused batch never reaches the store. What callers may rely
-on is the :class:`~xmodal.index.protocols.Collection` / :class:`~xmodal.index.protocols.Index`
-contract (:mod:`xmodal.index.protocols`).
+``_delete``, ``_delete_where``, ``count``, ``_save_meta``) and :class:`IndexBase` (``_create``,
+``_open``, ``_names``, ``_drop``, ``_close``); ``exact.py`` is the shortest example. The public
+methods here check everything first, so a refused batch never reaches the store. What callers
+may rely on is the :class:`~xmodal.index.protocols.Collection` /
+:class:`~xmodal.index.protocols.Index` contract (:mod:`xmodal.index.protocols`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from xmodal.index import _meta
-from xmodal.index.filters import Filter
+from xmodal.index.filters import Filter, FilterError
 from xmodal.index.quantization import Quantization, stored_quantization
 from xmodal.index.types import (
     CollectionInfo,
@@ -137,6 +137,19 @@ class CollectionBase:
         id_list = sorted(set(ids))
         return self._delete(id_list) if id_list else 0
 
+    def delete_where(self, filter: Mapping[str, Any] | Filter) -> int:
+        """Delete every point whose payload matches ``filter``; returns how many.
+
+        Raises:
+            FilterError: a malformed filter, or one without a condition (it would delete
+                everything: drop the collection for that).
+        """
+        flt = check_filter(filter)
+        if not flt:
+            raise FilterError("", "delete_where needs a condition (drop the collection to "
+                              "delete everything)")
+        return self._delete_where(flt)
+
     def set_calibration(self, calibration: Mapping[str, Any] | None) -> None:
         """Store this model's score calibration (JSON dict, or None to clear)."""
         self._meta = {
@@ -199,6 +212,9 @@ class CollectionBase:
         raise NotImplementedError
 
     def _delete(self, ids: list[str]) -> int:
+        raise NotImplementedError
+
+    def _delete_where(self, flt: Filter) -> int:
         raise NotImplementedError
 
     def count(self) -> int:

@@ -178,6 +178,14 @@ class ExactCollection(CollectionBase):
         self._write(np.ascontiguousarray(self._vectors[keep]), self._ids[keep], pls)
         return len(gone)
 
+    def _delete_where(self, flt: Filter) -> int:
+        gone = self._keep(flt)  # (n,) bool: the rows the filter matches
+        if not gone.any():
+            return 0
+        pls = [p for p, g in zip(self._payloads, gone, strict=True) if not g]
+        self._write(np.ascontiguousarray(self._vectors[~gone]), self._ids[~gone], pls)
+        return int(gone.sum())
+
     def _save_meta(self) -> None:
         _meta.write_json_atomic(self._folder / _meta.COLLECTION_FILE, self._meta)
 

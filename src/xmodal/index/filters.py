@@ -99,7 +99,8 @@ TYPED_KEYS: Mapping[str, IndexKind] = {
     "path": "keyword", "modality": "keyword", "sha256": "keyword", "representation": "keyword",
     "caption": "text", "folder": "keyword", "ext": "keyword", "size_bytes": "float",
     "width": "float", "height": "float", "duration_s": "float", "mtime": "datetime",
-    "taken_at": "datetime",
+    "taken_at": "datetime", "document_id": "keyword", "t_start": "float", "t_end": "float",
+    "segment": "float",
 }
 """The payload keys whose type xmodal sets (system and automatic metadata keys)."""
 

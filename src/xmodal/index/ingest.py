@@ -6,7 +6,9 @@ Each document (one file) is stored once per *representation*, all under the same
 - an image or audio file in the ``(model, image|audio)`` collection of its modality's encoder;
 - its side-car caption, if any, in the ``(model, text)`` collection of the *same* encoder (so a
   text query can match the caption as well as the pixels, fused by document);
-- a text document in the ``(model, text)`` collection of the text encoder.
+- a text document in the ``(model, text)`` collection of the text encoder;
+- a long audio file's windows (time segments, each with ``t_start`` / ``t_end``), beside its
+  whole-file vector in its ``(model, audio)`` collection (:mod:`xmodal.index.segment_ingest`).
 
 Lexical lists: every document's text representations (file name, caption, a text document's
 text) are also stored in the index's lexical (BM25) collection, under the same document id and
@@ -27,8 +29,9 @@ no longer exist. Bad files (undecodable, empty) are reported and skipped; the re
 Crash safety (a kill at any point, SIGKILL included, loses nothing acknowledged and leaves no
 half-stored document behind a manifest entry):
 
-1. A batch stores its captions first and its main representations *last*: a document whose main
-   representation is in the store is complete (its main vector is the commit mark).
+1. A batch stores its captions and segments first and its main representations *last*: a
+   document whose main representation is in the store is complete (its main vector is the
+   commit mark).
 2. Then an old version of a changed file is deleted, then the manifest is rewritten atomically
    (temporary file, fsync, ``os.replace``): every manifest entry is a complete document.
 3. Only then is the batch acknowledged (``on_stored``, ``progress``).
@@ -50,24 +53,33 @@ Example (the exact store and a toy encoder; real runs use ``xmodal index``)::
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import hashlib
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from typing_extensions import TypedDict  # pydantic reads this one below Python 3.12
 
 from xmodal.data.corpus import CorpusFile, scan_corpus
 from xmodal.data.problems import ItemProblem
 
-from . import collection_name
-from ._meta import check_same_quantization, write_json_atomic
+from .ingest_targets import (
+    captioned,
+    card_dict,
+    check_quantizations,
+    target_collection,
+    targets,
+)
 from .lexical_ingest import lexical_backfill, store_lexical
 from .lexical_store import LexicalCollection, open_lexical
+from .manifest import (
+    MANIFEST,
+    IndexReportJSON,
+    IngestReport,
+    PathProblemJSON,
+    load_manifest,
+    manifest_path,
+    shared_records,
+)
+from .manifest import save_manifest as _save_manifest  # one name: tests stub it
 from .metadata import (
     SYSTEM_KEYS,
     document_metadata,
@@ -77,118 +89,19 @@ from .metadata import (
 )
 from .protocols import Collection, Index
 from .quantization import Quantization, check_quantization
+from .segment_ingest import (
+    delete_segments,
+    drop_orphan_segments,
+    encode_audio_batch,
+    probe_segments,
+    refresh_segments,
+    store_segments,
+)
+from .segments import WINDOW, segment_window_s
 from .validate import document_id
 
-MANIFEST = "xmodal-manifest.json"
-
-
-@dataclass(frozen=True)
-class IngestReport:
-    """What an ingest did."""
-
-    indexed: int  # documents encoded and stored in this run
-    unchanged: int  # documents already stored with the same content (skipped)
-    replaced: int  # documents whose file changed (old versions deleted)
-    pruned: int  # documents of files that no longer exist (deleted, with prune=True)
-    failed: tuple[ItemProblem, ...]  # files that could not be encoded, with the reason
-    skipped: tuple[ItemProblem, ...]  # files not indexed by design (type, size, no encoder)
-    collections: tuple[str, ...]  # the collections written to
-
-    def summary(self) -> str:
-        """One line for people."""
-        return (f"indexed {self.indexed}, unchanged {self.unchanged}, replaced "
-                f"{self.replaced}, pruned {self.pruned}, failed {len(self.failed)}, skipped "
-                f"{len(self.skipped)} ({', '.join(self.collections) or 'no collections'})")
-
-    def to_json(self, *, scan_skipped: Sequence[ItemProblem] = (),
-                seconds: float) -> IndexReportJSON:
-        """What ``xmodal index --json`` prints and ``POST /index`` answers.
-
-        Args:
-            scan_skipped: Files the scan skipped (listed before the ingest's own skips).
-            seconds: The wall time of scan plus ingest (rounded to 0.01 s).
-
-        Example:
-            >>> report = IngestReport(2, 0, 0, 0, (), (), ("emoji.image",))
-            >>> report.to_json(seconds=1.234)["seconds"], report.to_json(seconds=1)["failed"]
-            (1.23, [])
-        """
-        return IndexReportJSON(
-            indexed=self.indexed, unchanged=self.unchanged, replaced=self.replaced,
-            pruned=self.pruned, failed=[_problem(p) for p in self.failed],
-            skipped=[_problem(p) for p in (*scan_skipped, *self.skipped)],
-            collections=list(self.collections), seconds=round(seconds, 2))
-
-
-class PathProblemJSON(TypedDict):
-    """A file that was not indexed, and why."""
-
-    path: str
-    reason: str
-
-
-class IndexReportJSON(TypedDict):
-    """An ingest as JSON (:meth:`IngestReport.to_json`)."""
-
-    indexed: int
-    unchanged: int
-    replaced: int
-    pruned: int
-    failed: list[PathProblemJSON]
-    skipped: list[PathProblemJSON]
-    collections: list[str]
-    seconds: float
-
-
-def _problem(p: ItemProblem) -> PathProblemJSON:
-    return PathProblemJSON(path=p.item, reason=p.reason)
-
-
-def manifest_path(index_uri: str) -> Path:
-    """Where the manifest of an index lives: in its folder, or in the user cache for servers."""
-    if "://" in index_uri or index_uri.startswith("qdrant-local::memory:"):
-        key = hashlib.sha256(index_uri.encode()).hexdigest()[:16]
-        return Path("~/.cache/xmodal/manifests").expanduser() / f"{key}.json"
-    folder = index_uri.split(":", 1)[1] if index_uri.startswith(("exact:", "qdrant-local:")) \
-        else index_uri
-    return Path(folder).expanduser() / MANIFEST
-
-
-def load_manifest(path: Path) -> dict[str, dict[str, Any]]:
-    """The manifest's entries (path → doc, sha256, collections…), or {} when there is none."""
-    if not path.is_file():
-        return {}
-    return json.loads(path.read_text("utf-8"))
-
-
-def shared_records(index: Index, manifest: Mapping[str, Mapping[str, Any]],
-                   names: Sequence[str]) -> list[list[Any]]:
-    """The stored records of the manifest's documents held in every one of ``names``: one
-    list per name, aligned row by row (a document missing from any collection is left out).
-
-    The representations of one document (an image, its caption) share the document id, so
-    row ``i`` of every list is the same document: matched pairs for calibration and
-    diagnostics.
-    """
-    docs = sorted({e["doc"] for e in manifest.values()
-                   if set(names) <= set(e.get("collections", ()))})
-    records = [index.collection(n).get(docs) for n in names]
-    keep = [i for i in range(len(docs)) if all(r[i] is not None for r in records)]
-    return [[r[i] for i in keep] for r in records]
-
-
-def _save_manifest(path: Path, manifest: Mapping[str, Any]) -> None:
-    """Write the manifest atomically: a kill leaves the old or the new one, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, manifest)
-
-
-def card_dict(encoder: Any) -> dict[str, Any]:
-    """An encoder's model card as JSON-able data (stored with its collections)."""
-    card = encoder.card
-    data = dataclasses.asdict(card)
-    data["modalities"] = list(card.modalities)
-    return json.loads(json.dumps(data, default=str))
+__all__ = ["MANIFEST", "IndexReportJSON", "IngestReport", "PathProblemJSON", "card_dict",
+           "ingest", "load_manifest", "manifest_path", "shared_records"]
 
 
 def ingest(
@@ -273,13 +186,14 @@ def ingest(
                            for item, reason in problems)
         seen_paths.add(str(f.path))
     lex = open_lexical(index, create=bool(by_modality)) if lexical else None
-    _check_quantizations(index, [_targets(encoders[m], m, captions) for m in by_modality],
-                         quantization)
+    check_quantizations(index, [targets(encoders[m], m, captions) for m in by_modality],
+                        quantization)
     for modality, group in by_modality.items():
         encoder = encoders[modality]
-        main = _collection(index, encoder, modality, quantization)
-        caption_col = (_collection(index, encoder, "text", quantization)
-                       if _captioned(encoder, modality, captions) else None)
+        window = segment_window_s(encoder.card) if modality == "audio" else None
+        main = target_collection(index, encoder, modality, quantization)
+        caption_col = (target_collection(index, encoder, "text", quantization)
+                       if captioned(encoder, modality, captions) else None)
         todo, same_files, refreshed, main_name = [], [], set(), main.name
         for f in group:
             key, doc = str(f.path), document_id(str(f.path), f.sha256)
@@ -302,8 +216,11 @@ def ingest(
             adopted = set(stored_already)
             todo = [f for f in todo if f not in adopted]
             counts["unchanged"] += len(stored_already)
+            found = probe_segments(main, [document_id(str(f.path), f.sha256)
+                                          for f in stored_already]) if window else {}
             counts["replaced"] += _record(known, stored_already, index, main, caption_col,
-                                          metas)
+                                          metas, {d: {main.name: {WINDOW: n}}
+                                                  for d, n in found.items()}, window)
             if manifest_file:
                 _save_manifest(manifest_file, known)
         if lex is not None:  # an index made before lexical lists: add them, no re-encoding
@@ -311,9 +228,11 @@ def ingest(
                              refresh=refreshed)
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
+            segmented: dict[str, dict[str, dict[str, int]]] = {}
             stored = _store_batch(batch, encoder, modality, main, caption_col, workers, failed,
-                                  metas, lex)
-            counts["replaced"] += _record(known, stored, index, main, caption_col, metas)
+                                  metas, lex, window, segmented)
+            counts["replaced"] += _record(known, stored, index, main, caption_col, metas,
+                                          segmented, window)
             counts["indexed"] += len(stored)
             written.update(c.name for c in (main, caption_col) if c is not None)
             if manifest_file:
@@ -363,8 +282,12 @@ def _get_all(col: Collection, ids: list[str], chunk: int = 1024) -> list[Any]:
 
 def _record(known: dict[str, dict[str, Any]], stored: list[CorpusFile], index: Index,
             main: Collection, caption_col: Collection | None,
-            metas: Mapping[str, Mapping[str, Any]]) -> int:
-    """Enter stored files in the manifest (deleting old versions); returns how many replaced."""
+            metas: Mapping[str, Mapping[str, Any]],
+            segmented: Mapping[str, Mapping[str, Any]] | None = None,
+            window: float | None = None) -> int:
+    """Enter stored files in the manifest (deleting old versions, and segments a kill left for
+    other versions of their paths); returns how many replaced. ``segmented``: the segments
+    each document id has (``{collection: {representation: count}}``)."""
     replaced = 0
     names = {c.name for c in (main, caption_col) if c is not None}
     for f in stored:
@@ -373,45 +296,19 @@ def _record(known: dict[str, dict[str, Any]], stored: list[CorpusFile], index: I
         if old is not None and old.get("doc") != doc:
             _delete_doc(index, old)
             replaced += 1
-        cols = set(names)
+        cols, segs = set(names), dict((segmented or {}).get(doc, {}))
         if old is not None and old.get("doc") == doc:
             cols |= set(old.get("collections", ()))  # also stored by another model
+            segs = {**old.get("segments", {}), **segs}
         known[key] = {"doc": doc, "sha256": f.sha256, "caption": f.caption,
                       "meta": metadata_digest(metas[key]), "collections": sorted(cols)}
+        if segs:
+            known[key]["segments"] = segs
+    long = {str(f.path): doc for f in stored
+            if (doc := document_id(str(f.path), f.sha256)) in (segmented or {})}
+    if window is not None and long:  # segments of versions a kill left unrecorded
+        drop_orphan_segments(main, long)
     return replaced
-
-
-def _captioned(encoder: Any, modality: str, captions: bool) -> bool:
-    """Whether ingesting ``modality`` with ``encoder`` also stores captions (its text side)."""
-    return captions and modality != "text" and encoder.card.supports("text")
-
-
-def _targets(encoder: Any, modality: str, captions: bool) -> list[str]:
-    """Names of the collections that ingesting ``modality`` with ``encoder`` writes to."""
-    names = [collection_name(encoder.card.name, modality)]
-    if _captioned(encoder, modality, captions):
-        names.append(collection_name(encoder.card.name, "text"))
-    return names
-
-
-def _check_quantizations(index: Index, targets: list[list[str]],
-                         quantization: Quantization | None) -> None:
-    """Refuse, before anything is stored, a run asking an existing collection it would write
-    to for another quantisation than the collection's."""
-    if quantization is None:
-        return
-    wanted = {n for names in targets for n in names}
-    for info in index.collections():
-        if info.name in wanted:
-            check_same_quantization(info.name, info.quantization, quantization)
-
-
-def _collection(index: Index, encoder: Any, modality: str,
-                quantization: Quantization | None = None) -> Collection:
-    card = encoder.card
-    return index.create_collection(collection_name(card.name, modality), dim=card.dim,
-                                   model=card.name, modality=modality, card=card_dict(encoder),
-                                   exist_ok=True, quantization=quantization)
 
 
 def _refresh_metadata(index: Index, entry: dict[str, Any], meta: Mapping[str, Any]) -> None:
@@ -423,14 +320,19 @@ def _refresh_metadata(index: Index, entry: dict[str, Any], meta: Mapping[str, An
             if rec is not None and rec.vector is not None:
                 system = {k: v for k, v in rec.payload.items() if k in SYSTEM_KEYS}
                 col.upsert([rec.id], rec.vector[None, :], [{**system, **meta}], normalize=True)
+    refresh_segments(index, entry, meta, SYSTEM_KEYS)
     entry["meta"] = metadata_digest(meta)
 
 
 def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Collection,
                  caption_col: Collection | None, workers: int, failed: list[ItemProblem],
                  metas: Mapping[str, Mapping[str, Any]],
-                 lex: LexicalCollection | None = None) -> list[CorpusFile]:
-    """Encode one batch (bad files reported), store it; returns the stored files."""
+                 lex: LexicalCollection | None = None, window: float | None = None,
+                 segmented: dict[str, dict[str, dict[str, int]]] | None = None,
+                 ) -> list[CorpusFile]:
+    """Encode one batch (bad files reported), store it; returns the stored files. With a
+    segment ``window`` (audio), long files also get their segments (recorded in
+    ``segmented``)."""
     texts: list[str] = []
     if modality == "text":
         good = []
@@ -445,6 +347,10 @@ def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Col
             return []
         report = encoder.encode_document(texts, errors="report")
         batch = good
+    elif window is not None:  # decoded once: whole file and windows (segment_ingest.py)
+        report = encode_audio_batch(encoder, [str(f.path) for f in batch],
+                                    [metas[str(f.path)].get("duration_s") for f in batch],
+                                    window_s=window, workers=workers)
     else:
         method = getattr(encoder, f"encode_{modality}")
         kwargs = {"workers": workers} if workers else {}
@@ -477,11 +383,18 @@ def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Col
         store_lexical(lex, stored, modality,
                       [texts[i] for i in kept] if modality == "text" else [None] * len(stored),
                       metas)
+    segs = getattr(report, "segments", {})
+    if segs:  # before the main vector, as the captions
+        counts = store_segments(main, [(ids[k], payloads[k], segs[i]) for k, i in enumerate(kept)
+                                       if i in segs], model=encoder.card.name)
+        if segmented is not None:
+            segmented.update((d, {main.name: {WINDOW: n}}) for d, n in counts.items())
     main.upsert(ids, report.vectors, payloads, model=encoder.card.name)
     return stored
 
 
 def _delete_doc(index: Index, entry: Mapping[str, Any]) -> None:
+    delete_segments(index, entry)
     lex = open_lexical(index)
     if lex is not None:
         lex.delete([entry["doc"]])

@@ -27,7 +27,7 @@ Example:
     Traceback (most recent call last):
     ...
     xmodal.index.metadata.MetadataError: x.json: key 'path' is a system key (path, modality, \
-sha256, representation, caption, _id, _words)
+sha256, representation, caption, _id, _words, document_id, t_start, t_end, segment)
 """
 
 from __future__ import annotations
@@ -43,13 +43,16 @@ from pathlib import Path
 from typing import Any
 
 from xmodal.index.filters import KEY_PATTERN, parse_datetime
+from xmodal.index.segments import SEGMENT_KEYS
 
 __all__ = ["AUTOMATIC_KEYS", "PROBES", "SYSTEM_KEYS", "MetadataError", "automatic_metadata",
            "check_metadata", "document_metadata", "document_payload", "metadata_digest",
            "payload_metadata"]
 
-SYSTEM_KEYS = ("path", "modality", "sha256", "representation", "caption", "_id", "_words")
-"""Payload keys xmodal owns; metadata never sets them."""
+SYSTEM_KEYS = ("path", "modality", "sha256", "representation", "caption", "_id", "_words",
+               *SEGMENT_KEYS)
+"""Payload keys xmodal owns; metadata never sets them (the segment keys: a time segment's
+document and span, :mod:`xmodal.index.segments`)."""
 AUTOMATIC_KEYS: Mapping[str, str] = {
     "folder": "str", "ext": "str", "size_bytes": "number", "mtime": "datetime",
     "width": "number", "height": "number", "duration_s": "number", "taken_at": "datetime"}

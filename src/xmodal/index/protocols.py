@@ -105,6 +105,14 @@ class Collection(Protocol):
         """Delete ids; returns how many were present."""
         ...
 
+    def delete_where(self, filter: Mapping[str, Any]) -> int:
+        """Delete every point whose payload matches ``filter`` (Qdrant's filter JSON, as
+        :meth:`search` takes; one without a condition is refused); returns how many.
+
+        A document's time segments are deleted so (``document_id`` in their payload).
+        """
+        ...
+
     def count(self) -> int:
         """Number of stored vectors."""
         ...

@@ -252,6 +252,15 @@ class EdgeCollection(CollectionBase):
             self._shard.update(_edge().UpdateOperation.delete_points(present))
         return len(present)
 
+    def _delete_where(self, flt: Filter) -> int:
+        qe = _edge()
+        self._ensure_indexes(flt)
+        edge_filter = to_edge(flt, qe, self._indexed)
+        n = int(self._shard.count(qe.CountRequest(exact=True, filter=edge_filter)))
+        if n:
+            self._shard.update(qe.UpdateOperation.delete_points_by_filter(edge_filter))
+        return n
+
     def optimize(self) -> bool:
         """Run Qdrant's optimizers now (builds HNSW, and quantised codes, for segments above
         the threshold), then flush (which deletes the segments they replaced)."""

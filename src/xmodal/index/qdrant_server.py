@@ -166,6 +166,15 @@ class QdrantServerCollection(CollectionBase):
             )
         return len(present)
 
+    def _delete_where(self, flt: Filter) -> int:
+        m = _models()
+        server_filter = to_qdrant_models(flt, m)
+        n = int(self._client.count(self.name, count_filter=server_filter, exact=True).count)
+        if n:
+            self._client.delete(self.name, points_selector=m.FilterSelector(filter=server_filter),
+                                wait=True)
+        return n
+
     def _save_meta(self) -> None:
         self._index._write_meta(self._meta)
 

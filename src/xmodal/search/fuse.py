@@ -10,7 +10,7 @@ probability per calibrated list.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from .hits import Hit
 from .lists import SearchedLists
 from .request import SearchRequest
 from .rrf import rrf_fuse
+from .segments import ListSegments, with_times
 
 __all__ = ["FusedHits", "fuse_lists"]
 
@@ -32,7 +33,15 @@ class FusedHits:
 
 
 def fuse_lists(searched: SearchedLists, request: SearchRequest) -> FusedHits:
-    """Fuse the lists of ``searched`` as ``request`` asks (see the module docstring)."""
+    """Fuse the lists of ``searched`` as ``request`` asks (see the module docstring); a hit
+    on a time-based document gets the times of its best segments
+    (:func:`~xmodal.search.segments.with_times`)."""
+    fused = _fuse(searched, request)
+    lists = [ListSegments(s.segments, s.ranked.weight) for s in searched.lists]
+    return replace(fused, hits=with_times(fused.hits, lists))
+
+
+def _fuse(searched: SearchedLists, request: SearchRequest) -> FusedHits:
     lists = [s.ranked for s in searched.lists]
     cals = {s.ranked.name: s.calibrator for s in searched.lists if s.calibrator is not None}
     payloads = searched.payloads

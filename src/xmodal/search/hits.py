@@ -1,7 +1,8 @@
 """Result types of search: one ``RankedList`` per list searched (named by a ``ListName``),
-``Hit`` per document, and a ``SearchResult`` whose JSON (``HitJSON`` per hit, ``SearchJSON``) is
-the one shape every front end serves: ``xmodal search --json``, ``POST /search`` (its response
-model) and the MCP ``search`` tool (its output schema).
+``Hit`` per document (with its best time segments, ``SegmentHit``), and a ``SearchResult``
+whose JSON (``HitJSON`` per hit, ``SearchJSON``) is the one shape every front end serves:
+``xmodal search --json``, ``POST /search`` (its response model) and the MCP ``search`` tool
+(its output schema).
 
 A ``Hit`` keeps every number that produced it: the raw score (cosine) and 1-based rank in each
 list that held the document, the calibrated probability per list when fusion used calibrators,
@@ -25,14 +26,40 @@ from typing import Any
 from typing_extensions import TypedDict  # pydantic reads this one below Python 3.12
 
 from xmodal.index.metadata import payload_metadata
+from xmodal.index.segments import is_segment
 
-__all__ = ["Hit", "HitJSON", "ListName", "RankedList", "SearchJSON", "SearchResult"]
+__all__ = ["Hit", "HitJSON", "ListName", "RankedList", "SearchJSON", "SearchResult",
+           "SegmentHit", "SegmentJSON"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     return None if mapping is None else MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class SegmentHit:
+    """A time segment of a hit's document that one list found (:mod:`xmodal.search.segments`).
+
+    Attributes:
+        t_start: Where the segment starts in the document, in seconds.
+        t_end: Where it ends, in seconds.
+        list_name: The list that found it.
+        score: Its raw cosine in that list.
+        rank: Its 1-based position among the points that list returned (segments and whole
+            documents alike): how the segments of a document are ordered across lists.
+
+    Example:
+        >>> SegmentHit(40.0, 50.0, "clap.audio", 0.82, 1).t_end
+        50.0
+    """
+
+    t_start: float
+    t_end: float
+    list_name: str
+    score: float
+    rank: int
 
 
 @dataclass(frozen=True)
@@ -50,6 +77,14 @@ class Hit:
         calibrated: Probability of relevance per list name, when calibrated fusion made the hit.
         fused: Whether ``score`` is a fusion score rather than a raw cosine.
         payload: Stored metadata of the document (read-only).
+        t_start: For a time-based document (a long recording): the start, in seconds, of its
+            best segment (the best-ranked segment point over the lists holding its segments;
+            ties: the higher-weight list). The document's rank comes from its best point,
+            which may be its whole-file vector: the times still come from the best segment.
+            A per-segment hit: its own span. None for a document without segments.
+        t_end: The end of that segment, in seconds (None likewise).
+        segments: The document's next best segments, best first (at most
+            :data:`~xmodal.search.segments.MAX_SEGMENTS`; empty for per-segment hits).
 
     Example:
         >>> h = Hit("cat.png", 0.31, "emoji/lit", {"emoji/lit": 0.31}, {"emoji/lit": 1})
@@ -65,10 +100,16 @@ class Hit:
     calibrated: Mapping[str, float] | None = None
     fused: bool = False
     payload: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    t_start: float | None = None
+    t_end: float | None = None
+    segments: tuple[SegmentHit, ...] = ()
 
     def __post_init__(self) -> None:
         if set(self.raw_scores) != set(self.ranks):
             raise ValueError("raw_scores and ranks must have the same list names")
+        if (self.t_start is None) != (self.t_end is None):
+            raise ValueError(f"hit {self.id!r}: give both t_start and t_end, or neither")
+        object.__setattr__(self, "segments", tuple(self.segments))
         object.__setattr__(self, "raw_scores", _frozen(self.raw_scores))
         object.__setattr__(self, "ranks", _frozen(self.ranks))
         object.__setattr__(self, "calibrated", _frozen(self.calibrated))
@@ -177,6 +218,16 @@ class ListName:
         return cls(collection, rest.removesuffix("]") if bracket else None)
 
 
+class SegmentJSON(TypedDict):
+    """A time segment of a hit's document: its span in seconds, the list that found it and
+    its raw cosine there."""
+
+    t_start: float
+    t_end: float
+    list: str
+    score: float
+
+
 class HitJSON(TypedDict):
     """One hit as JSON: ``xmodal search --json``, ``POST /search`` and the MCP tool.
 
@@ -184,10 +235,14 @@ class HitJSON(TypedDict):
     a fusion score when ``fused`` (not a similarity); ``raw_scores`` and ``ranks`` per list
     name; ``calibrated`` the probability per calibrated list (None when none is calibrated);
     ``metadata`` the document's metadata (automatic keys such as ``ext``, ``width``, ``mtime``,
-    and the user's side-car / ``captions.jsonl`` keys).
+    and the user's side-car / ``captions.jsonl`` keys). ``document_id`` is the hit's document
+    (its ``id``, except for a per-segment hit, whose ``id`` is the segment's). For a
+    time-based document (a long recording), ``t_start`` / ``t_end`` are the seconds of its
+    best segment and ``segments`` its next best ones; None and ``[]`` otherwise.
     """
 
     id: str
+    document_id: str
     path: str | None
     modality: str | None
     collection: str
@@ -199,6 +254,9 @@ class HitJSON(TypedDict):
     caption: str | None
     calibrated: dict[str, float] | None
     metadata: dict[str, Any]
+    t_start: float | None
+    t_end: float | None
+    segments: list[SegmentJSON]
 
 
 class SearchJSON(TypedDict):
@@ -234,10 +292,14 @@ class SearchResult:
 
 def _hit_json(rank: int, hit: Hit) -> HitJSON:
     best = hit.collection or min(hit.ranks, key=lambda name: hit.ranks[name])
+    doc = str(hit.payload["document_id"]) if is_segment(hit.payload) else hit.id
     return HitJSON(
-        id=hit.id, path=hit.payload.get("path"), modality=hit.payload.get("modality"),
+        id=hit.id, document_id=doc, path=hit.payload.get("path"),
+        modality=hit.payload.get("modality"),
         collection=ListName.parse(best).collection, rank=rank, score=hit.score,
         fused=hit.fused, raw_scores=dict(hit.raw_scores), ranks=dict(hit.ranks),
         caption=hit.payload.get("caption"),
         calibrated=None if hit.calibrated is None else dict(hit.calibrated),
-        metadata=hit.metadata)
+        metadata=hit.metadata, t_start=hit.t_start, t_end=hit.t_end,
+        segments=[SegmentJSON(t_start=s.t_start, t_end=s.t_end, list=s.list_name, score=s.score)
+                  for s in hit.segments])

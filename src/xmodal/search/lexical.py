@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from xmodal.index.filters import leaves, parse_filter
 from xmodal.index.lexical import bm25_idf, parse_query, terms
 from xmodal.index.lexical_store import LEXICAL_NAME, open_lexical
+from xmodal.index.segments import document_of
 from xmodal.index.types import CollectionInfo
 
 from .hits import ListName, RankedList
@@ -132,7 +133,8 @@ def _stem(term: str) -> str:
     return term
 
 
-def lexical_lead(query: str, store: Any, dense: Sequence[SearchedList] = ()) -> str | None:
+def lexical_lead(query: str, store: Any, dense: Sequence[SearchedList] = (),
+                 document: Callable[[str], str] = str) -> str | None:
     """Why the bm25 list should lead the fusion for ``query``, or None.
 
     It leads when the query's rare terms that the dense hits lack carry more than
@@ -146,7 +148,8 @@ def lexical_lead(query: str, store: Any, dense: Sequence[SearchedList] = ()) -> 
     is too small to lift the holder to the top). A rare term among many
     other words does not lead: a question naming a function or a site (``How do I use
     Py_BuildValue() to create a tuple?``) is still read best by the dense models, and the term
-    may well sit in another document than the answer.
+    may well sit in another document than the answer. ``document`` maps a hit id to its
+    document's (a per-segment hit's to its recording).
 
     Example:
         >>> lexical_lead("qorvex-5521", None) is None  # no lexical collection
@@ -161,7 +164,7 @@ def lexical_lead(query: str, store: Any, dense: Sequence[SearchedList] = ()) -> 
             if 0 < c <= at_most and (n >= RARE_MIN_DOCS or _code_like(t))]
     held: set[str] = set()  # the dense first hits' words, stemmed (read only for a rare word)
     if any(not _code_like(t) for t in rare):
-        top = sorted({s.ranked.ids[0] for s in dense if s.ranked.ids})
+        top = sorted({document(s.ranked.ids[0]) for s in dense if s.ranked.ids})
         held = {_stem(w) for ws in store.document_words(top).values() for w in ws}
     missed = [t for t in rare if _code_like(t) or _stem(t) not in held]
     if not missed:
@@ -241,15 +244,19 @@ def add_lexical(searched: SearchedLists, lexical: LexicalSearch | None) -> Searc
         return searched
     lists, trace = list(searched.lists), list(searched.trace)
     phrases = parse_query(lexical.query).phrases
+
+    def document(i: str) -> str:  # a per-segment hit's text is its recording's
+        return document_of(i, searched.payloads.get(i, {}))
+
     if phrases and lexical.store is None:
         trace.append("quoted phrases not enforced: no lexical collection")
     elif phrases:
-        ids = sorted({i for s in lists for i in s.ranked.ids})
+        ids = sorted({document(i) for s in lists for i in s.ranked.ids})
         keep = lexical.store.phrase_matches(ids, lexical.query)
         dropped = 0
         for n, s in enumerate(lists):
             kept = [(i, sc) for i, sc in zip(s.ranked.ids, s.ranked.scores, strict=True)
-                    if i in keep]
+                    if document(i) in keep]
             dropped += len(s.ranked) - len(kept)
             lists[n] = replace(s, ranked=replace(s.ranked, ids=tuple(i for i, _ in kept),
                                                  scores=tuple(sc for _, sc in kept)))
@@ -259,7 +266,7 @@ def add_lexical(searched: SearchedLists, lexical: LexicalSearch | None) -> Searc
     if lexical.searched is not None:
         own = lexical.searched
         if not lexical.weighted and lists:  # the caller did not weight it
-            why = lexical_lead(lexical.query, lexical.store, lists)
+            why = lexical_lead(lexical.query, lexical.store, lists, document)
             dense = math.fsum(s.ranked.weight for s in lists)
             weight = LEAD_FACTOR * max(dense, 1.0) if why else SUPPORT_WEIGHT
             own = replace(own, ranked=replace(own.ranked, weight=weight))

@@ -4,7 +4,9 @@ A document modality's lists are its item collections (``emoji.image``: text → 
 and each text collection filtered to that modality's documents (``emoji.text[image]``: the
 captions of those images, text → text). Every list keeps its raw cosines, its collection's
 calibrator for the query's modality (none where the query vector was projected: calibrators
-are fitted on raw, unprojected cosines) and the payloads of its documents. A list that fails
+are fitted on raw, unprojected cosines) and the payloads of its documents. A list's points are
+grouped by document (a long recording's time segments count once, at its best point's rank:
+:mod:`xmodal.search.segments`), unless the request asks for hits per segment. A list that fails
 (a model that will not load, a broken store) becomes an error line; the others still count.
 
 The result also answers stage 4's question (:meth:`SearchedLists.unconfident`): is any list's
@@ -14,7 +16,7 @@ best raw cosine at or above its model's threshold?
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,9 +26,10 @@ from xmodal.index.protocols import Index
 from xmodal.index.types import CollectionInfo
 
 from .calibrated import Calibrator
-from .hits import ListName, RankedList
+from .hits import ListName, RankedList, SegmentHit
 from .options import allows_modality, list_filter, list_weight
 from .request import SearchRequest
+from .segments import search_documents
 from .thresholds import needs_fallback
 
 __all__ = ["SearchedList", "SearchedLists", "search_lists"]
@@ -43,6 +46,7 @@ class SearchedList:
         calibrator: Raw cosine → probability for the query's modality, or None.
         lexical: A lexical (BM25) list: its scores are not cosines (no calibrator, no part
             in the low-confidence fallback; :mod:`xmodal.search.lexical`).
+        segments: Per document id, the time segments of it this list found, best first.
     """
 
     name: ListName
@@ -50,6 +54,7 @@ class SearchedList:
     ranked: RankedList
     calibrator: Calibrator | None
     lexical: bool = False
+    segments: Mapping[str, tuple[SegmentHit, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -105,18 +110,21 @@ def search_lists(request: SearchRequest, modalities: Sequence[str],
             if request.project and calibration.projection is not None:
                 vec = calibration.projection.transform(vec, source="a")
                 projected.append(str(name))
-            got = index.collection(info.name).search(
-                vec, k=request.k, filter=list_filter(request.filter, name), model=info.model)[0]
+            got = search_documents(index.collection(info.name), vec, k=request.k,
+                                   list_name=str(name), model=info.model,
+                                   filter=list_filter(request.filter, name),
+                                   per_segment=request.per_segment)
         except Exception as exc:  # one broken collection never hides the others
             errors.append(f"{info.name}: {exc}")
             continue
         if not len(got):
             continue
-        ranked = RankedList(str(name), got.ids, tuple(float(s) for s in got.scores),
+        ranked = RankedList(str(name), got.ids, got.scores,
                             weight=list_weight(request.weights, name))
         raw_only = str(name) in projected  # calibrators are fitted on unprojected cosines
         found.append(SearchedList(name, info, ranked,
-                                  None if raw_only else calibration.calibrator))
+                                  None if raw_only else calibration.calibrator,
+                                  segments=got.segments))
         for i, p in zip(got.ids, got.payloads, strict=True):
             payloads.setdefault(i, p)
     trace = [f"gap projection of the {request.kind} query applied to {', '.join(projected)} "

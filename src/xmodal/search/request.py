@@ -85,6 +85,9 @@ class SearchRequest:
         weights: RRF weight (>= 0, default 1) per collection name (all its lists) or per list
             name (``"COLLECTION[modality]"``: a text collection filtered to one document
             modality); the names must exist in the index searched.
+        per_segment: Return the time segments of long recordings as separate hits (each with
+            its own ``t_start`` / ``t_end``), instead of one hit per document carrying its best
+            segments (:mod:`xmodal.search.segments`).
     """
 
     query: str | None = None
@@ -103,6 +106,7 @@ class SearchRequest:
     filter: Mapping[str, Any] | None = None
     rrf_k: float = 60.0
     weights: Mapping[str, float] | None = None
+    per_segment: bool = False
 
     def __post_init__(self) -> None:
         given = [name for name, _ in _QUERY_FIELDS if getattr(self, name) is not None]
@@ -111,6 +115,8 @@ class SearchRequest:
                              + (f" (got {', '.join(given)})" if given else ""))
         if isinstance(self.k, bool) or not isinstance(self.k, int) or not 1 <= self.k <= MAX_K:
             raise ValueError(f"k must be in [1, {MAX_K}], got {self.k!r}")
+        if not isinstance(self.per_segment, bool):
+            raise ValueError(f"per_segment must be true or false, got {self.per_segment!r}")
         if self.fusion not in get_args(Fusion):
             raise ValueError(f"fusion must be 'rrf' or 'calibrated', got {self.fusion!r}")
         self._set("collections", _names(self.collections, "collections"))

@@ -36,6 +36,11 @@ collection's stored projection (text → its modality) to the query vector befor
 for callers that compare raw cosines across an item list and a text list. Projected lists get
 no calibrated scores (the calibrator was fitted on raw cosines).
 
+Long recordings are time-segmented documents (:mod:`xmodal.index.segments`): a list's
+segment points count once per document, at its best point's rank, and each hit carries the
+times of its best segments (:mod:`xmodal.search.segments`; ``per_segment=True``: one hit per
+segment).
+
 A text query also gets the lexical (BM25) list ``bm25`` of the index, fused by rank like the
 others, and its quoted phrases must occur in every hit (:mod:`xmodal.search.lexical`).
 
@@ -82,6 +87,7 @@ from .lists import SearchedLists, search_lists
 from .plan import plan_search
 from .request import Fusion, SearchRequest
 from .router import Router, RouteTarget
+from .segments import ListSegments, search_documents, with_times
 from .thresholds import threshold_for
 
 if TYPE_CHECKING:  # the encoders import torch: loaded on first use only
@@ -197,12 +203,13 @@ class Searcher:
         name = request.collection or ""
         col = self.index.collection(name)  # CollectionNotFoundError
         filt = dict(request.filter) if request.filter else None
-        got = col.search(request.vector, k=request.k, normalize=True, filter=filt)[0]
-        hits = [Hit(i, float(s), name, {name: float(s)}, {name: r}, payload=p)
+        got = search_documents(col, np.asarray(request.vector), k=request.k, list_name=name,
+                               filter=filt, per_segment=request.per_segment, normalize=True)
+        hits = [Hit(i, s, name, {name: s}, {name: r}, payload=p)
                 for r, (i, s, p) in enumerate(zip(got.ids, got.scores, got.payloads,
                                                   strict=True), 1)]
-        return SearchResult(hits=tuple(hits), trace=(f"vector query on {name}",
-                                                     f"searched {name} ({len(hits)})"),
+        return SearchResult(hits=with_times(hits, [ListSegments(got.segments)]),
+                            trace=(f"vector query on {name}", f"searched {name} ({len(hits)})"),
                             errors=())
 
     def _threshold(self, info: CollectionInfo, q_modality: str) -> float:

@@ -1,0 +1,130 @@
+"""The ingest manifest (path → document id, content hash, collections, segments) and the
+report of an ingest (:class:`IngestReport`, and its JSON, which ``xmodal index --json`` prints
+and ``POST /index`` answers). :mod:`xmodal.index.ingest` writes both.
+
+Example:
+    >>> manifest_path("exact:/data/idx").name
+    'xmodal-manifest.json'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from typing_extensions import TypedDict  # pydantic reads this one below Python 3.12
+
+from xmodal.data.problems import ItemProblem
+
+from ._meta import write_json_atomic
+from .protocols import Index
+
+__all__ = ["MANIFEST", "IndexReportJSON", "IngestReport", "PathProblemJSON", "load_manifest",
+           "manifest_path", "save_manifest", "shared_records"]
+
+MANIFEST = "xmodal-manifest.json"
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What an ingest did."""
+
+    indexed: int  # documents encoded and stored in this run
+    unchanged: int  # documents already stored with the same content (skipped)
+    replaced: int  # documents whose file changed (old versions deleted)
+    pruned: int  # documents of files that no longer exist (deleted, with prune=True)
+    failed: tuple[ItemProblem, ...]  # files that could not be encoded, with the reason
+    skipped: tuple[ItemProblem, ...]  # files not indexed by design (type, size, no encoder)
+    collections: tuple[str, ...]  # the collections written to
+
+    def summary(self) -> str:
+        """One line for people."""
+        return (f"indexed {self.indexed}, unchanged {self.unchanged}, replaced "
+                f"{self.replaced}, pruned {self.pruned}, failed {len(self.failed)}, skipped "
+                f"{len(self.skipped)} ({', '.join(self.collections) or 'no collections'})")
+
+    def to_json(self, *, scan_skipped: Sequence[ItemProblem] = (),
+                seconds: float) -> IndexReportJSON:
+        """What ``xmodal index --json`` prints and ``POST /index`` answers.
+
+        Args:
+            scan_skipped: Files the scan skipped (listed before the ingest's own skips).
+            seconds: The wall time of scan plus ingest (rounded to 0.01 s).
+
+        Example:
+            >>> report = IngestReport(2, 0, 0, 0, (), (), ("emoji.image",))
+            >>> report.to_json(seconds=1.234)["seconds"], report.to_json(seconds=1)["failed"]
+            (1.23, [])
+        """
+        return IndexReportJSON(
+            indexed=self.indexed, unchanged=self.unchanged, replaced=self.replaced,
+            pruned=self.pruned, failed=[_problem(p) for p in self.failed],
+            skipped=[_problem(p) for p in (*scan_skipped, *self.skipped)],
+            collections=list(self.collections), seconds=round(seconds, 2))
+
+
+class PathProblemJSON(TypedDict):
+    """A file that was not indexed, and why."""
+
+    path: str
+    reason: str
+
+
+class IndexReportJSON(TypedDict):
+    """An ingest as JSON (:meth:`IngestReport.to_json`)."""
+
+    indexed: int
+    unchanged: int
+    replaced: int
+    pruned: int
+    failed: list[PathProblemJSON]
+    skipped: list[PathProblemJSON]
+    collections: list[str]
+    seconds: float
+
+
+def _problem(p: ItemProblem) -> PathProblemJSON:
+    return PathProblemJSON(path=p.item, reason=p.reason)
+
+
+def manifest_path(index_uri: str) -> Path:
+    """Where the manifest of an index lives: in its folder, or in the user cache for servers."""
+    if "://" in index_uri or index_uri.startswith("qdrant-local::memory:"):
+        key = hashlib.sha256(index_uri.encode()).hexdigest()[:16]
+        return Path("~/.cache/xmodal/manifests").expanduser() / f"{key}.json"
+    folder = index_uri.split(":", 1)[1] if index_uri.startswith(("exact:", "qdrant-local:")) \
+        else index_uri
+    return Path(folder).expanduser() / MANIFEST
+
+
+def load_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    """The manifest's entries (path → doc, sha256, collections…), or {} when there is none."""
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text("utf-8"))
+
+
+def shared_records(index: Index, manifest: Mapping[str, Mapping[str, Any]],
+                   names: Sequence[str]) -> list[list[Any]]:
+    """The stored records of the manifest's documents held in every one of ``names``: one
+    list per name, aligned row by row (a document missing from any collection is left out).
+
+    The representations of one document (an image, its caption) share the document id, so
+    row ``i`` of every list is the same document: matched pairs for calibration and
+    diagnostics.
+    """
+    docs = sorted({e["doc"] for e in manifest.values()
+                   if set(names) <= set(e.get("collections", ()))})
+    records = [index.collection(n).get(docs) for n in names]
+    keep = [i for i in range(len(docs)) if all(r[i] is not None for r in records)]
+    return [[r[i] for i in keep] for r in records]
+
+
+def save_manifest(path: Path, manifest: Mapping[str, Any]) -> None:
+    """Write the manifest atomically: a kill leaves the old or the new one, never a torn one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, manifest)

@@ -1,0 +1,284 @@
+"""Ingest of time segments: long audio files get one point per window beside their whole-file
+vector (:mod:`xmodal.index.segments` for the ids and payloads), called from
+:func:`~xmodal.index.ingest.ingest`.
+
+Which files: an audio file whose header says it lasts longer than one segment window
+(:func:`~xmodal.index.segments.segment_window_s`: the encoder's ``audio_window_s``, at least
+10 s) when its encoder has a window. Such a file is decoded **once** (:func:`encode_audio_batch`,
+in this process, :data:`DECODE_CHUNK` files at a time), then its whole wave and each window,
+as ``(wave, rate)`` items, go to the encoder's ``encode_audio`` in one call: the whole wave
+gives the document's main vector (the encoder's own pooling: the same vector as from the
+file's path), each window its segment vector. The model thus embeds the file's content twice
+(once inside the pooled whole-file vector, once window by window), so segments roughly double
+the encoding time of long files (measured: a 5-minute recording with ``starter-audio``, 2 CPU
+cores, 31 s → 57–66 s); except for an encoder that pools the same windows itself
+(:func:`pools_windows`: CLAP), whose main vector is then pooled from the segments' (one pass).
+Shorter files take the unchanged path (decoded by the encoder, in worker processes when
+asked).
+
+Crash safety follows ingest's rule: a document's segments are stored *before* its main vector
+(the commit mark), and the manifest entry records them (``"segments": {collection:
+{representation: count}}``), so deleting or replacing a document deletes its segments by id
+(:func:`delete_segments`) and a metadata change rewrites their payloads
+(:func:`refresh_segments`). A document adopted after a kill (complete in the store, missing
+from the manifest) gets its segments counted from the store (:func:`probe_segments`). Segments
+a kill left without their main vector are overwritten when the same file is ingested again, or
+deleted (:func:`drop_orphan_segments`) when that path is stored in another version that has
+segments. Left behind: those of a file deleted, or shortened to one window, after the kill;
+they are no document (search drops segments whose document has no main vector:
+:mod:`xmodal.search.segments`), only stored points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from xmodal.data.problems import ItemProblem
+
+from .protocols import Collection, Index
+from .segments import (
+    SEGMENT_REPRESENTATIONS,
+    WINDOW,
+    segment_id,
+    segment_payload,
+    segments_of,
+    window_spans,
+)
+
+__all__ = ["DECODE_CHUNK", "AudioBatch", "FileSegments", "delete_segments",
+           "drop_orphan_segments", "encode_audio_batch", "pools_windows", "probe_segments",
+           "refresh_segments", "store_segments"]
+
+DECODE_CHUNK = 8
+"""Long files decoded and embedded together (bounded memory: a 10-minute clip at 48 kHz is
+115 MB of float32)."""
+UPSERT_CHUNK = 4096
+"""Segment points per upsert call."""
+
+
+@dataclass(frozen=True)
+class FileSegments:
+    """The windows of one file: their vectors and time spans (seconds), in order."""
+
+    vectors: np.ndarray  # (n_windows, d) float32, unit rows
+    spans: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class AudioBatch:
+    """An encoded batch of audio files, like an :class:`~xmodal.encoders.report.EncodeReport`
+    (``vectors[k]`` is the main vector of input ``indices[k]``) plus the segments of the long
+    ones (by input index)."""
+
+    vectors: np.ndarray  # (n_good, d) float32: the whole-file vectors
+    indices: np.ndarray  # (n_good,) int64 positions in the input, ascending
+    failed: tuple[ItemProblem, ...]
+    segments: Mapping[int, FileSegments]
+
+
+def encode_audio_batch(encoder: Any, paths: Sequence[str], durations: Sequence[float | None],
+                       *, window_s: float, workers: int = 0) -> AudioBatch:
+    """Embed audio files; those longer than ``window_s`` (by ``durations``, from their
+    headers) also window by window, decoding each file once.
+
+    Args:
+        encoder: An encoder with ``encode_audio`` (``errors="report"``) and a card with
+            ``sample_rate``.
+        paths: The files.
+        durations: Their header durations in seconds (None: unknown, no segments).
+        window_s: The segment window in seconds.
+        workers: Decoding worker processes for the short files (long ones decode here).
+
+    Returns:
+        The batch's main vectors, failures and segments.
+
+    Example::
+
+        batch = encode_audio_batch(encoder, ["talk.wav"], [300.0], window_s=10.0)
+        batch.segments[0].spans[:2]  # ((0.0, 10.0), (10.0, 20.0))
+    """
+    long = [i for i, d in enumerate(durations) if d is not None and d > window_s]
+    short = sorted(set(range(len(paths))) - set(long))
+    rows: dict[int, np.ndarray] = {}
+    failed: list[ItemProblem] = []
+    segments: dict[int, FileSegments] = {}
+    if short:
+        kwargs = {"workers": workers} if workers else {}
+        report = encoder.encode_audio([paths[i] for i in short], errors="report", **kwargs)
+        rows.update((short[int(j)], v) for j, v in zip(report.indices, report.vectors,
+                                                        strict=True))
+        failed.extend(ItemProblem(index=short[p.index], item=paths[short[p.index]],
+                                  reason=p.reason) for p in report.failed)
+    for start in range(0, len(long), DECODE_CHUNK):
+        _encode_long(encoder, paths, long[start : start + DECODE_CHUNK], window_s, rows,
+                     segments, failed)
+    order = sorted(rows)
+    dim = encoder.card.dim
+    vectors = np.stack([rows[i] for i in order]) if order else np.zeros((0, dim), np.float32)
+    return AudioBatch(vectors.astype(np.float32), np.asarray(order, dtype=np.int64),  # (n, d)
+                      tuple(sorted(failed, key=lambda p: p.index)), segments)
+
+
+def _encode_long(encoder: Any, paths: Sequence[str], chunk: list[int], window_s: float,
+                 rows: dict[int, np.ndarray], segments: dict[int, FileSegments],
+                 failed: list[ItemProblem]) -> None:
+    """Decode the files ``chunk`` (input positions) once; embed each whole and per window (or
+    per window only, pooling them, for an encoder that pools these very windows)."""
+    from xmodal.data.audio import load_audios
+
+    rate = int(encoder.card.sample_rate)
+    pooled = pools_windows(encoder, window_s)
+    decoded = load_audios([paths[i] for i in chunk], sample_rate=rate)
+    failed.extend(ItemProblem(index=chunk[p.index], item=paths[chunk[p.index]],
+                              reason=p.reason) for p in decoded.failed)
+    items: list[tuple[np.ndarray, int]] = []
+    owners: list[tuple[int, int]] = []  # per item: (input position, window number or -1)
+    spans: dict[int, tuple[tuple[float, float], ...]] = {}
+    for wave, j in zip(decoded.waves, decoded.indices, strict=True):
+        i = chunk[j]
+        cut = window_spans(wave.size, sample_rate=rate, window_s=window_s)
+        if len(cut) == 1 or not pooled:  # one window (its header said more): no segments
+            items.append((wave, rate))
+            owners.append((i, -1))
+        if len(cut) > 1:
+            spans[i] = cut
+            for n, (t0, t1) in enumerate(cut):
+                items.append((wave[round(t0 * rate) : round(t1 * rate)], rate))  # a view
+                owners.append((i, n))
+    if not items:
+        return
+    report = encoder.encode_audio(items, errors="report")
+    got = dict(zip(report.indices.tolist(), report.vectors, strict=True))
+    bad = {owners[p.index][0]: p.reason for p in reversed(report.failed)}  # first reason wins
+    for i, reason in bad.items():
+        failed.append(ItemProblem(index=i, item=paths[i], reason=reason))
+    windows: dict[int, list[np.ndarray]] = {}
+    for k, (i, n) in enumerate(owners):
+        if i in bad:
+            continue
+        if n < 0:
+            rows[i] = got[k]
+        else:
+            windows.setdefault(i, []).append(got[k])
+    for i, vecs in windows.items():
+        segments[i] = FileSegments(np.stack(vecs).astype(np.float32), spans[i])  # (m, d)
+        if i not in rows:  # pooled: the encoder's own mean, weighted by real length
+            weights = np.array([t1 - t0 for t0, t1 in spans[i]]) / window_s  # (m,)
+            mean = weights @ segments[i].vectors / weights.sum()  # (d,)
+            rows[i] = (mean / np.linalg.norm(mean)).astype(np.float32)
+
+
+def pools_windows(encoder: Any, window_s: float) -> bool:
+    """Whether ``encoder`` embeds a clip as the mean of its ``window_s`` windows' vectors
+    weighted by their real length (:func:`~xmodal.data.audio.window_weights`), normalised: it
+    says so (``pools_windows = True``: CLAP does) and its window is ``window_s``. Then a long
+    file's main vector is pooled from its segments, and the model runs once over the file."""
+    return bool(getattr(encoder, "pools_windows", False)) and \
+        getattr(encoder.card, "audio_window_s", None) == window_s
+
+
+def store_segments(col: Collection, docs: Sequence[tuple[str, Mapping[str, Any], FileSegments]],
+                   *, model: str, representation: str = WINDOW) -> dict[str, int]:
+    """Upsert the segments of documents (before their main vectors: see the module docstring).
+
+    Args:
+        col: The collection of their main vectors.
+        docs: ``(document id, document payload, segments)`` per document.
+        model: The model of the vectors (checked by the collection).
+        representation: The segments' representation.
+
+    Returns:
+        The number of segments stored per document id.
+    """
+    ids: list[str] = []
+    vectors: list[np.ndarray] = []
+    payloads: list[dict[str, Any]] = []
+    counts: dict[str, int] = {}
+    for doc, payload, segs in docs:
+        for n, (vec, (t0, t1)) in enumerate(zip(segs.vectors, segs.spans, strict=True)):
+            ids.append(segment_id(doc, representation, n))
+            vectors.append(vec)
+            payloads.append(segment_payload(payload, document_id=doc,
+                                            representation=representation, n=n, t_start=t0,
+                                            t_end=t1))
+        counts[doc] = len(segs.spans)
+    for s in range(0, len(ids), UPSERT_CHUNK):
+        col.upsert(ids[s : s + UPSERT_CHUNK], np.stack(vectors[s : s + UPSERT_CHUNK]),
+                   payloads[s : s + UPSERT_CHUNK], model=model)
+    return counts
+
+
+def _segment_ids(doc: str, reps: Mapping[str, int]) -> list[str]:
+    return [segment_id(doc, rep, n) for rep, count in reps.items() for n in range(count)]
+
+
+def delete_segments(index: Index, entry: Mapping[str, Any]) -> None:
+    """Delete the segments a manifest entry records (by id: every backend does that)."""
+    for name, reps in segments_of(entry).items():
+        try:
+            col = index.collection(name)
+        except KeyError:  # the collection was dropped meanwhile
+            continue
+        col.delete(_segment_ids(entry["doc"], reps))
+
+
+def refresh_segments(index: Index, entry: Mapping[str, Any], meta: Mapping[str, Any],
+                     system_keys: Iterable[str]) -> None:
+    """Rewrite the payloads of a document's segments with new metadata (same vectors)."""
+    keep = set(system_keys)
+    for name, reps in segments_of(entry).items():
+        try:
+            col = index.collection(name)
+        except KeyError:
+            continue
+        ids = _segment_ids(entry["doc"], reps)
+        for s in range(0, len(ids), UPSERT_CHUNK):
+            recs = [r for r in col.get(ids[s : s + UPSERT_CHUNK])
+                    if r is not None and r.vector is not None]
+            if recs:
+                col.upsert([r.id for r in recs], np.stack([r.vector for r in recs]),
+                           [{**{k: v for k, v in r.payload.items() if k in keep}, **meta}
+                            for r in recs], normalize=True)
+
+
+def probe_segments(col: Collection, docs: Sequence[str], representation: str = WINDOW,
+                   step: int = 64) -> dict[str, int]:
+    """How many segments of ``representation`` each document has in ``col`` (documents
+    without any left out): ids are looked up in order until one is missing."""
+    counts: dict[str, int] = {}
+    todo = list(docs)
+    at = 0
+    width = 1  # first only segment 0 of each document: most have none
+    while todo:
+        ids = [segment_id(d, representation, at + n) for d in todo for n in range(width)]
+        found = col.get(ids)
+        more = []
+        for k, d in enumerate(todo):
+            row = found[k * width : (k + 1) * width]
+            n = next((j for j, r in enumerate(row) if r is None), width)
+            if at + n:
+                counts[d] = at + n
+            if n == width:
+                more.append(d)
+        todo, at, width = more, at + width, step
+    return counts
+
+
+def drop_orphan_segments(col: Collection, docs: Mapping[str, str], chunk: int = 500) -> int:
+    """Delete the segments stored for the paths of ``docs`` (path → its stored document id)
+    that belong to another document: left by a kill before their main vector, for a version of
+    the file that is not stored. Returns how many were deleted."""
+    items = sorted(docs.items())
+    deleted = 0
+    for s in range(0, len(items), chunk):  # a filter's value list holds at most 1,000
+        part = items[s : s + chunk]
+        deleted += col.delete_where({
+            "must": [{"key": "path", "match": {"any": [p for p, _ in part]}},
+                     {"key": "representation",
+                      "match": {"any": sorted(SEGMENT_REPRESENTATIONS)}}],
+            "must_not": [{"key": "document_id", "match": {"any": [d for _, d in part]}}]})
+    return deleted
