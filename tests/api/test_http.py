@@ -177,7 +177,7 @@ def test_page_and_schema(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert set(paths) == {"/health", "/collections", "/collections/{name}",
                           "/collections/{name}/diagnostics", "/search", "/search/file",
-                          "/items/{collection}/{id}", "/media/{doc_id}",
+                          "/items/{collection}/{id}", "/media/{doc_id}", "/media/{doc_id}/frame",
                           "/collections/{name}/upsert", "/collections/{name}/delete",
                           "/index"}
     r = client.get("/no/such/route")

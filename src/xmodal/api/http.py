@@ -9,7 +9,8 @@ Routes (the OpenAPI schema is at ``/openapi.json``)::
     POST /search                          {"query": ...} or {"vector": [...], "collection": ...}
     POST /search/file                     multipart: file, modality?, and the search options
     GET  /items/{collection}/{id}         {"id", "payload", "vector"? (with ?vector=true)}
-    GET  /media/{doc_id}                  the original file of an indexed document
+    GET  /media/{doc_id}                  the original file of an indexed document (Range: 206)
+    GET  /media/{doc_id}/frame?t=SECONDS  the frame of a video document at t, as a JPEG
     POST /collections/{name}/upsert       {"items": [{"id", "vector", "payload"}]}
     POST /collections/{name}/delete       {"ids": [...]}
     POST /index                           {"paths": [...], "prune"?}: xmodal index --json

@@ -6,7 +6,8 @@
 ``collections``           ``GET /collections``, ``GET /collections/{name}``, upsert, delete
 ``diagnostics``           ``GET /collections/{name}/diagnostics``
 ``search``                ``POST /search``, ``POST /search/file``
-``items``                 ``GET /items/{collection}/{id}``, ``GET /media/{doc_id}``
+``items``                 ``GET /items/{collection}/{id}``, ``GET /media/{doc_id}``,
+                          ``GET /media/{doc_id}/frame`` (a video's frame, :mod:`~xmodal.api.frames`)
 ``index``                 ``POST /index``
 ``web``                   ``GET /`` and ``/static``
 ========================  =====================================================

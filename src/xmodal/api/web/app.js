@@ -105,14 +105,73 @@ function scoreTable(hit) {
   return table;
 }
 
+// -- time-based documents (videos, long recordings) ---------------------------------------
+const VIDEO_EXT = /\.(mp4|webm|mkv|mov|ogv|avi)$/i;
+const isVideo = (hit) => hit.modality === "video" || VIDEO_EXT.test(hit.path || "");
+const docId = (hit) => hit.document_id || hit.id;  // a per-segment hit plays its document
+const hasTime = (hit) => typeof hit.t_start === "number" && typeof hit.t_end === "number";
+const frame = (id, t) => media(id) + "/frame?t=" + encodeURIComponent(t.toFixed(3));
+
+// "mm:ss" ("h:mm:ss" with hours), to the second: as the CLI prints it
+function clock(seconds, hours) {
+  const s = Math.floor(seconds);
+  const two = (n) => String(n).padStart(2, "0");
+  return hours ? Math.floor(s / 3600) + ":" + two(Math.floor(s / 60) % 60) + ":" + two(s % 60)
+               : two(Math.floor(s / 60)) + ":" + two(s % 60);
+}
+
+// "mm:ss–mm:ss": the start rounded down, the end up, so the span covers the segment
+function timeSpan(start, end) {
+  const a = Math.floor(Math.round(start * 1000) / 1000);
+  const b = Math.ceil(Math.round(end * 1000) / 1000);
+  return clock(a, b >= 3600) + "–" + clock(b, b >= 3600);
+}
+
+// Seek a player to t once its metadata is loaded (now, if it already is).
+function seek(player, t) {
+  const go = () => { try { player.currentTime = t; } catch (_) { /* not seekable yet */ } };
+  if (player.readyState >= 1) go();
+  else player.addEventListener("loadedmetadata", go, { once: true });
+}
+
+// A <video>/<audio> player of the hit's document, starting at its best segment.
+function player(hit, tag) {
+  const start = hasTime(hit) ? hit.t_start : 0;
+  const attrs = { controls: "", preload: "metadata", "data-testid": tag === "video"
+    ? "video-player" : "player", src: media(docId(hit)) + (start ? "#t=" + start : "") };
+  if (tag === "video") attrs.poster = frame(docId(hit), start);
+  const node = el(tag, attrs);
+  if (start) seek(node, start);
+  return node;
+}
+
+// The best segment's span, and the next best segments as buttons that seek the player.
+function timeBlock(hit, playerNode) {
+  if (!hasTime(hit)) return null;
+  const box = el("div", { class: "times" },
+    el("span", { class: "span", "data-testid": "time-span", "data-t": hit.t_start },
+       timeSpan(hit.t_start, hit.t_end)));
+  const more = (hit.segments || []).map((s) => {
+    const b = el("button", { type: "button", class: "segment", "data-testid": "segment",
+                             "data-t": s.t_start,
+                             title: s.list + " · cos " + fmt(s.score, 3) },
+                 timeSpan(s.t_start, s.t_end));
+    b.addEventListener("click", () => seek(playerNode, s.t_start));
+    return b;
+  });
+  if (more.length) box.append(el("span", { class: "more" }, "also:"), ...more);
+  return box;
+}
+
 function mediaBlock(hit) {
   const box = el("div", { class: "media" });
-  if (hit.modality === "image") {
+  if (isVideo(hit)) {
+    box.append(player(hit, "video"));
+  } else if (hit.modality === "image") {
     box.append(el("img", { src: media(hit.id), alt: hit.caption || basename(hit.path),
                            "data-testid": "thumb" }));
   } else if (hit.modality === "audio") {
-    box.append(el("audio", { controls: "", preload: "metadata", src: media(hit.id),
-                             "data-testid": "player" }));
+    box.append(player(hit, "audio"));
   } else {
     // a text document: its caption, else the start of the file
     const p = el("p", { class: "snippet", "data-testid": "snippet" }, hit.caption || "…");
@@ -128,11 +187,14 @@ function mediaBlock(hit) {
 }
 
 function card(hit) {
+  const shown = mediaBlock(hit);
+  const playerNode = shown.querySelector("video, audio");
   return el("article", { class: "hit", "data-testid": "hit", "data-id": hit.id,
                          "data-rank": hit.rank, "data-modality": hit.modality || "" },
-    mediaBlock(hit),
+    shown,
     el("div", { class: "body" },
       el("h3", {}, "#" + hit.rank + " ", basename(hit.path) || hit.id),
+      playerNode ? timeBlock(hit, playerNode) : null,
       hit.caption && hit.modality !== "text"
         ? el("p", { class: "caption", "data-testid": "caption" }, hit.caption) : null,
       el("div", { class: "meta" },
