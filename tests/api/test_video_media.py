@@ -165,3 +165,13 @@ def test_frame_route_is_in_the_schema(client):
     assert {p["name"] for p in op["parameters"]} == {"doc_id", "t", "width"}
     media = client.get("/openapi.json").json()["paths"]["/media/{doc_id}"]["get"]
     assert "206" in media["responses"] and "video/*" in media["responses"]["200"]["content"]
+
+
+def test_frame_without_pyav_names_the_extra(client, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "av", None)  # as if the video extra were not installed
+    r = client.get("/media/doc-shots.mp4/frame", params={"t": 0.5})
+    assert r.status_code == 501, r.text
+    assert r.json()["error"] == "missing_dependency"
+    assert "xmodal[video]" in r.json()["detail"]

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from xmodal._optional import MissingDependencyError
 from xmodal.index.filters import FilterError
 from xmodal.index.types import (
     CollectionMismatchError,
@@ -144,6 +145,8 @@ def error_status(exc: BaseException) -> tuple[int, str] | None:
         return 422, "duplicate_id"
     if isinstance(exc, FilterError):
         return 422, "bad_filter"
+    if isinstance(exc, MissingDependencyError):  # before ValueError: it is an ImportError
+        return 501, "missing_dependency"
     if isinstance(exc, ValueError):
         return 422, "bad_input"
     return None
