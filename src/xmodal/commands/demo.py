@@ -7,7 +7,7 @@ from typing import Any
 
 from ._output import echo
 from .index import DEFAULT_MODELS, run_index
-from .search import print_table
+from .search import print_table, time_span
 
 DEMO_OPENMOJI = 1000
 """OpenMoji emoji in the default demo (all 4,495 with ``xmodal demo --full``): the demo stays
@@ -45,12 +45,14 @@ DEMO_QUERIES = (
 )
 
 
-def demo_files(root: Path, limit: int | None, *, full: bool = False) -> list[Any]:
+def demo_files(root: Path, limit: int | None, *, full: bool = False,
+               media: Path | None = None) -> list[Any]:
     """The demo corpus (:data:`DEMO_SOURCES`) as corpus files: images, sounds, Python FAQ texts
-    (written to ``root/demo-texts``), each with its dataset caption. OpenMoji's SVGs cost 2.5×
-    a PNG to encode (rendering), so the demo takes its first :data:`DEMO_OPENMOJI` unless
-    ``full``; ``limit`` caps every source (quick runs)."""
-    from xmodal.data.corpus import CorpusFile, file_sha256
+    (written to ``root/demo-texts``), each with its dataset caption, and the files of the
+    ``media`` folder as ``xmodal index`` scans them (the composed video and recording). OpenMoji's
+    SVGs cost 2.5× a PNG to encode (rendering), so the demo takes its first
+    :data:`DEMO_OPENMOJI` unless ``full``; ``limit`` caps every source (quick runs)."""
+    from xmodal.data.corpus import CorpusFile, file_sha256, scan_corpus
     from xmodal.data.sources import load_python_faq, load_source
 
     files: list[CorpusFile] = []
@@ -72,6 +74,8 @@ def demo_files(root: Path, limit: int | None, *, full: bool = False) -> list[Any
         if not path.is_file() or path.read_text("utf-8") != body:
             path.write_text(body, encoding="utf-8")
         files.append(CorpusFile(path=path.resolve(), modality="text", sha256=file_sha256(path)))
+    if media is not None:
+        files.extend(scan_corpus([media]).files)
     return files
 
 
@@ -79,12 +83,16 @@ def run_demo(*, index_dir: str, limit: int | None, workers: int, full: bool = Fa
              queries: tuple[str, ...] = DEMO_QUERIES) -> int:
     """Index the demo corpus (incrementally) and run the demo queries."""
     from xmodal.index import open_index
+    from xmodal.search.request import SearchRequest
     from xmodal.search.searcher import Searcher
+
+    from .demo_media import compose_demo_media
 
     root = Path(index_dir).expanduser()
     root.mkdir(parents=True, exist_ok=True)
     echo(f"building the demo corpus (limit {limit or 'none'})…", err=True)
-    files = demo_files(root, limit, full=full)
+    media = compose_demo_media(root)
+    files = demo_files(root, limit, full=full, media=media.folder)
     code = run_index([], index_uri=str(root), models=dict(DEFAULT_MODELS), prune=False,
                      workers=workers, as_json=False, files=files)
     if code:
@@ -93,4 +101,9 @@ def run_demo(*, index_dir: str, limit: int | None, workers: int, full: bool = Fa
         searcher = Searcher(index)
         for q in queries:
             print_table(q, searcher.search(q, k=5))
+        for kind, path, span in (("image", media.image_query, media.image_span),
+                                 ("audio", media.audio_query, media.audio_span)):
+            found = searcher.search(SearchRequest(**{kind: path}, k=5))
+            print_table(f"--{kind} {path.name} (its place in {media.folder.name}: "
+                        f"{time_span(*span)})", found)
     return 0
