@@ -33,10 +33,14 @@ from typing import Any
 
 from xmodal._optional import require
 from xmodal.api.limits import BadInput
-from xmodal.data.video import VIDEO_EXTENSIONS, VideoDecodeError, VideoLimits
-from xmodal.data.video import _check_header as check_header
-from xmodal.data.video import _name as item_name
-from xmodal.data.video import _open as open_video
+from xmodal.data.video import (
+    VIDEO_EXTENSIONS,
+    VideoDecodeError,
+    VideoLimits,
+    check_header,
+    item_name,
+    open_video,
+)
 
 __all__ = ["DEFAULT_WIDTH", "MAX_DECODED_FRAMES", "MAX_WIDTH", "VIDEO_TYPES", "FrameOutOfRange",
            "NotAVideo", "video_frame"]

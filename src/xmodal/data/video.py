@@ -74,8 +74,11 @@ __all__ = [
     "VideoInfo",
     "VideoLimits",
     "VideoSegment",
+    "check_header",
     "is_video",
+    "item_name",
     "load_videos",
+    "open_video",
     "probe_video",
     "read_video",
 ]
@@ -178,15 +181,17 @@ class DecodedVideos:
     failed: tuple[ItemProblem, ...] = ()
 
 
-def _name(path: object) -> str:
+def item_name(path: object) -> str:
+    """How errors name an item: its path, the last 200 characters of a long one."""
     text = os.fspath(path) if isinstance(path, str | os.PathLike) else repr(path)
     return str(text) if len(str(text)) <= 200 else "…" + str(text)[-199:]
 
 
-def _open(path: str | os.PathLike[str], limits: VideoLimits) -> Any:
-    """Open a local regular file with the allowed demuxers, after the size limit."""
+def open_video(path: str | os.PathLike[str], limits: VideoLimits) -> Any:
+    """Open a local regular file with the allowed demuxers, after the size limit: a PyAV
+    container (close it), or :class:`VideoDecodeError` saying why not."""
     av = require("av", "video")
-    name = _name(path)
+    name = item_name(path)
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -232,8 +237,10 @@ def _streams(container: Any) -> dict[str, Any]:
     return out
 
 
-def _check_header(container: Any, name: str, limits: VideoLimits) -> tuple[dict[str, Any],
+def check_header(container: Any, name: str, limits: VideoLimits) -> tuple[dict[str, Any],
                                                                             VideoInfo]:
+    """The streams used (``video``, ``audio``, ``subtitle``) and the header's
+    :class:`VideoInfo`, or :class:`VideoDecodeError` for a header over ``limits``."""
     if len(container.streams) > limits.max_streams:
         raise VideoDecodeError(name, f"{len(container.streams)} streams, over the limit of "
                                      f"{limits.max_streams}")
@@ -278,9 +285,9 @@ def probe_video(path: str | os.PathLike[str], *, limits: VideoLimits = VideoLimi
         ...
         xmodal.data.video.VideoDecodeError: missing.mp4: not found
     """
-    name = _name(path)
-    with _open(path, limits) as container:
-        return _check_header(container, name, limits)[1]
+    name = item_name(path)
+    with open_video(path, limits) as container:
+        return check_header(container, name, limits)[1]
 
 
 def _length_warnings(declared: float, decoded: float) -> list[str]:
@@ -328,9 +335,9 @@ def read_video(
     from xmodal.data.video_decode import VideoPass, sidecar_subtitles
 
     _check_rate(sample_rate)
-    started, name = time.perf_counter(), _name(path)
-    with _open(path, limits) as container:
-        streams, header = _check_header(container, name, limits)
+    started, name = time.perf_counter(), item_name(path)
+    with open_video(path, limits) as container:
+        streams, header = check_header(container, name, limits)
         if sample_rate is None and "video" in streams:
             streams.pop("audio", None)  # its length is not needed either
         sidecar = sidecar_subtitles(os.fspath(path)) if subtitles else None
@@ -399,7 +406,7 @@ def load_videos(
                                      limits=limits, subtitles=subtitles))
             indices.append(index)
         except VideoDecodeError as exc:
-            failed.append(ItemProblem(index=index, item=_name(path), reason=exc.reason))
+            failed.append(ItemProblem(index=index, item=item_name(path), reason=exc.reason))
     return DecodedVideos(videos=tuple(videos), indices=tuple(indices), failed=tuple(failed))
 
 
