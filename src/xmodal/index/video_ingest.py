@@ -47,9 +47,23 @@ from .segment_ingest import FileSegments, probe_segments, store_segments
 from .segments import FRAME, SOUNDTRACK, SUBTITLE, segment_window_s, window_spans
 from .validate import document_id
 
-__all__ = ["VIDEO", "probe_video_segments", "store_videos", "video_encoders", "video_targets"]
+__all__ = ["VIDEO", "VIDEO_MODALITIES", "encoder_modalities", "probe_video_segments",
+           "store_videos", "video_encoders", "video_targets"]
 
 VIDEO = "video"
+VIDEO_MODALITIES = ("image", "audio", "text")
+"""The encoders a video uses: image (required: its frames), audio (soundtrack), text
+(subtitles)."""
+
+
+def encoder_modalities(kinds: Sequence[str]) -> set[str]:
+    """The encoder modalities documents of these kinds use (a video: :data:`VIDEO_MODALITIES`).
+
+    Example:
+        >>> sorted(encoder_modalities(["image", "video"]))
+        ['audio', 'image', 'text']
+    """
+    return {m for kind in kinds for m in (VIDEO_MODALITIES if kind == VIDEO else (kind,))}
 
 
 def video_encoders(encoders: Mapping[str, Any]) -> tuple[Any, Any | None, Any | None]:
