@@ -110,8 +110,9 @@ def index_cmd(
         "store vectors (int8 / 1-bit codes in RAM, rescored with the originals); an existing "
         "collection keeps its own, and asking it for another is an error."),
 ) -> None:
-    """Index images, audio and text files (side-car NAME.txt captions) into per-model
-    collections; unchanged files are skipped, bad ones reported on stderr."""
+    """Index images, audio, text and video files (side-car NAME.txt captions, NAME.srt
+    subtitles) into per-model collections; unchanged files are skipped, bad ones reported on
+    stderr."""
     from .commands.index import run_index
 
     models = {"image": image_model, "audio": audio_model, "text": text_model}

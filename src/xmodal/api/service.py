@@ -58,6 +58,7 @@ from xmodal.api.limits import (
 from xmodal.index.ingest import IndexReportJSON
 from xmodal.index.quantization import Quantization
 from xmodal.index.types import CollectionMismatchError, IndexStoreError
+from xmodal.index.video_ingest import VIDEO, VIDEO_MODALITIES
 from xmodal.search.hits import SearchJSON
 from xmodal.search.request import SearchRequest
 
@@ -350,7 +351,10 @@ class SearchService:
         targets = folders.confine_all(root, list(paths))
         files, skipped = folders.scan_confined(root, targets)
         models = folders.document_models(self.index.collections())
-        encoders, why = folders.load_encoders({f.modality for f in files}, models,
+        kinds = {f.modality for f in files}  # a video: the image, audio, text models it has
+        wanted = (kinds - {VIDEO}) | (set(VIDEO_MODALITIES) & set(models) if VIDEO in kinds
+                                      else set())
+        encoders, why = folders.load_encoders(wanted, models,
                                               self.searcher.shared_encoder)
         with self._write_lock:  # files without an encoder: skipped by ingest, never pruned
             report = ingest(self.index, files=files, encoders=encoders,

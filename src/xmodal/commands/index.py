@@ -32,6 +32,7 @@ def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune
     from xmodal.index import CollectionMismatchError, open_index
     from xmodal.index.ingest import ingest, manifest_path
     from xmodal.index.quantization import check_quantization
+    from xmodal.index.video_ingest import encoder_modalities
 
     try:
         quant = None if quantization is None else check_quantization(quantization)
@@ -48,7 +49,7 @@ def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune
             return 2
         files, skipped_scan = list(scan.files), list(scan.skipped)
     try:
-        encoders = _encoders(models, {f.modality for f in files})
+        encoders = _encoders(models, encoder_modalities([f.modality for f in files]))
     except (ImportError, RuntimeError, ValueError, OSError) as exc:  # a model that won't load
         echo(f"error: {exc}", err=True)
         return 2

@@ -2,9 +2,13 @@
 its side-car caption, and the content hash that keys it.
 
 A folder holds images (``.png .jpg .jpeg .webp .gif .bmp .svg``), audio (``.wav .flac .ogg
-.oga .mp3``) and text documents (``.txt .md .rst``). A ``.txt`` file whose stem is also a media
-file's (``dog.png`` + ``dog.txt``) is that file's caption, not a document; so is a caption in a
-``captions.jsonl`` (``{"file": "dog.png", "caption": "..."}`` per line) in the same folder.
+.oga .mp3``), videos (``.mp4 .mkv .webm .mov .avi .ogv``: documents of kind ``"video"``) and
+text documents (``.txt .md .rst``). A ``.txt`` file whose stem is also a media file's
+(``dog.png`` + ``dog.txt``) is that file's caption, not a document; so is a caption in a
+``captions.jsonl`` (``{"file": "dog.png", "caption": "..."}`` per line) in the same folder. A
+``NAME.srt`` / ``NAME.vtt`` beside a video is its subtitles (read when it is decoded, not a
+document); its bytes are part of the video's content key (``sha256``), so an edited side-car
+re-indexes the video.
 Everything else is *skipped with its reason*: a scan never stops at one bad file.
 
 A scan never leaves its roots:
@@ -47,13 +51,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xmodal.modalities import Modality
+from xmodal.modalities import DocumentKind
 
 from .problems import ItemProblem
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".svg"})
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3"})
 TEXT_EXTENSIONS = frozenset({".txt", ".md", ".rst"})
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".webm", ".mov", ".avi", ".ogv"})
+"""As :data:`xmodal.data.video.VIDEO_EXTENSIONS` (a test keeps them equal)."""
+SUBTITLE_EXTENSIONS = (".srt", ".vtt")
+"""A ``NAME.srt`` / ``NAME.vtt`` beside a video is its subtitles (the ``.srt`` wins)."""
 CAPTIONS_FILE = "captions.jsonl"
 METADATA_SUFFIX = ".json"
 """A ``NAME.json`` beside an indexed ``NAME.ext`` is its metadata side-car (never a document)."""
@@ -61,6 +69,8 @@ MAX_TEXT_BYTES = 1_000_000
 """Text documents larger than this are skipped (the encoders truncate far below it anyway)."""
 MAX_MEDIA_BYTES = 1 << 30
 """Image and audio files larger than this (1 GiB) are skipped (decoders refuse far less)."""
+MAX_VIDEO_BYTES = 8 << 30
+"""Videos larger than this (8 GiB, :class:`xmodal.data.video.VideoLimits`) are skipped."""
 MAX_CAPTION_BYTES = 10_000_000
 """Side-car caption files (``name.txt``, ``captions.jsonl``) larger than this are not read."""
 SYMLINK = "symbolic link (not followed)"
@@ -73,8 +83,8 @@ class CorpusFile:
     """One file to index."""
 
     path: Path  # absolute path
-    modality: Modality
-    sha256: str  # of the file's bytes: the content key (a moved file keeps it)
+    modality: DocumentKind  # a video is a kind of document, not an embedding modality
+    sha256: str  # of the file's bytes (a video's: and its subtitle side-car's): the content key
     caption: str | None = None  # side-car caption of an image or audio file
     folder: str | None = None  # the file's folder relative to the scanned root ("." for it)
     extra: dict[str, Any] | None = field(default=None, compare=False)  # extra keys of its
@@ -89,7 +99,7 @@ class CorpusScan:
     files: tuple[CorpusFile, ...]
     skipped: tuple[ItemProblem, ...]
 
-    def by_modality(self, modality: Modality) -> list[CorpusFile]:
+    def by_modality(self, modality: DocumentKind) -> list[CorpusFile]:
         """The files of one modality, in scan order."""
         return [f for f in self.files if f.modality == modality]
 
@@ -98,8 +108,8 @@ class _Refused(Exception):
     """A file that is not used, with the reason (internal to a scan)."""
 
 
-def modality_of(path: Path) -> Modality | None:
-    """The modality a file extension stands for, or None."""
+def modality_of(path: Path) -> DocumentKind | None:
+    """The document kind a file extension stands for, or None."""
     ext = path.suffix.lower()
     if ext in IMAGE_EXTENSIONS:
         return "image"
@@ -107,6 +117,8 @@ def modality_of(path: Path) -> Modality | None:
         return "audio"
     if ext in TEXT_EXTENSIONS:
         return "text"
+    if ext in VIDEO_EXTENSIONS:
+        return "video"
     return None
 
 
@@ -223,12 +235,16 @@ def _scan_one(path: Path, root: Path, scan: _Scan) -> None:
         return  # a side-car caption, read with its media file
     if modality is None and path.suffix.lower() == METADATA_SUFFIX and _indexed_sibling(path):
         return  # a metadata side-car, read with its file
+    if path.suffix.lower() in SUBTITLE_EXTENSIONS and _sibling(path, VIDEO_EXTENSIONS):
+        return  # a video's subtitles, read with it
     if modality is None:
         scan.skip(path, f"unsupported file type {path.suffix.lower() or '(none)'}")
         return
-    limit = MAX_TEXT_BYTES if modality == "text" else MAX_MEDIA_BYTES
+    limit = {"text": MAX_TEXT_BYTES, "video": MAX_VIDEO_BYTES}.get(modality, MAX_MEDIA_BYTES)
     try:
         digest = _hash_regular(path, limit, text=modality == "text")
+        if modality == "video":
+            digest = _with_subtitles(path, digest)
         caption, extra = _caption(path, scan) if modality != "text" else (None, None)
     except _Refused as exc:
         scan.skip(path, str(exc))
@@ -276,6 +292,20 @@ def _hash_regular(path: Path, limit: int, *, text: bool) -> str:
         return h.hexdigest()
 
 
+def _with_subtitles(path: Path, digest: str) -> str:
+    """A video's content key: its bytes' sha256, combined with its subtitle side-car's."""
+    for ext in (*SUBTITLE_EXTENSIONS, *(e.upper() for e in SUBTITLE_EXTENSIONS)):
+        side = path.with_suffix(ext)  # the order read_video looks for them in
+        if os.path.lexists(side):
+            try:
+                text = _read_small(side)
+            except _Refused:
+                return digest  # not read when decoded either
+            extra = hashlib.sha256((text or "").encode()).hexdigest()
+            return hashlib.sha256(f"{digest}\0{extra}".encode()).hexdigest()
+    return digest
+
+
 def _read_small(path: Path, limit: int = MAX_CAPTION_BYTES) -> str | None:
     """A side-car file's text, or None when there is none; refuses symlinks and non-files."""
     if not os.path.lexists(path):
@@ -309,11 +339,12 @@ def _sibling(path: Path, extensions: Iterable[str]) -> bool:
 
 def _indexed_sibling(path: Path) -> bool:
     """Whether ``NAME.json`` sits beside a file that is indexed (media or text document)."""
-    return _sibling(path, (*IMAGE_EXTENSIONS, *AUDIO_EXTENSIONS, *TEXT_EXTENSIONS))
+    return _sibling(path, (*IMAGE_EXTENSIONS, *AUDIO_EXTENSIONS, *TEXT_EXTENSIONS,
+                           *VIDEO_EXTENSIONS))
 
 
 def _media_sibling(path: Path) -> bool:
-    return _sibling(path, (*IMAGE_EXTENSIONS, *AUDIO_EXTENSIONS))
+    return _sibling(path, (*IMAGE_EXTENSIONS, *AUDIO_EXTENSIONS, *VIDEO_EXTENSIONS))
 
 
 def _caption(path: Path, scan: _Scan) -> tuple[str | None, dict[str, Any] | None]:

@@ -8,7 +8,10 @@ Each document (one file) is stored once per *representation*, all under the same
   text query can match the caption as well as the pixels, fused by document);
 - a text document in the ``(model, text)`` collection of the text encoder;
 - a long audio file's windows (time segments, each with ``t_start`` / ``t_end``), beside its
-  whole-file vector in its ``(model, audio)`` collection (:mod:`xmodal.index.segment_ingest`).
+  whole-file vector in its ``(model, audio)`` collection (:mod:`xmodal.index.segment_ingest`);
+- a video (kind ``"video"``, with the image encoder): its frames, soundtrack and subtitles as
+  time segments, its whole-file vector in the image collection
+  (:mod:`xmodal.index.video_ingest`).
 
 Lexical lists: every document's text representations (file name, caption, a text document's
 text) are also stored in the index's lexical (BM25) collection, under the same document id and
@@ -99,6 +102,7 @@ from .segment_ingest import (
 )
 from .segments import WINDOW, segment_window_s
 from .validate import document_id
+from .video_ingest import VIDEO, probe_video_segments, store_videos, video_targets
 
 __all__ = ["MANIFEST", "IndexReportJSON", "IngestReport", "PathProblemJSON", "card_dict",
            "ingest", "load_manifest", "manifest_path", "shared_records"]
@@ -127,7 +131,7 @@ def ingest(
         index: An open index.
         paths: Files and folders to scan (see :func:`~xmodal.data.corpus.scan_corpus`).
         encoders: Encoder per modality (``"image"``, ``"audio"``, ``"text"``); files of a
-            modality without one are skipped with that reason.
+            modality without one are skipped with that reason (videos need ``"image"``).
         files: Pre-scanned files instead of ``paths`` (e.g. the demo datasets).
         manifest: The manifest file (default: none kept — every file is looked up in the
             index, and ``prune`` is unavailable).
@@ -176,9 +180,10 @@ def ingest(
         if str(f.path) in seen_paths:
             skipped.append(ItemProblem(index=len(skipped), item=str(f.path),
                                        reason="listed twice: indexed once, first caption"))
-        elif f.modality not in encoders:
+        elif _modality(f.modality) not in encoders:
             skipped.append(ItemProblem(index=len(skipped), item=str(f.path),
-                                       reason=f"no encoder for {f.modality}"))
+                                       reason=f"no encoder for {_modality(f.modality)}"
+                                       + (" (a video's frames)" if f.modality == VIDEO else "")))
         else:
             by_modality.setdefault(f.modality, []).append(f)
             metas[str(f.path)], problems = document_metadata(f)
@@ -186,12 +191,13 @@ def ingest(
                            for item, reason in problems)
         seen_paths.add(str(f.path))
     lex = open_lexical(index, create=bool(by_modality)) if lexical else None
-    check_quantizations(index, [targets(encoders[m], m, captions) for m in by_modality],
-                        quantization)
+    check_quantizations(index, [targets(encoders[_modality(m)], _modality(m), captions)
+                                + (video_targets(encoders) if m == VIDEO else [])
+                                for m in by_modality], quantization)
     for modality, group in by_modality.items():
-        encoder = encoders[modality]
+        encoder = encoders[_modality(modality)]
         window = segment_window_s(encoder.card) if modality == "audio" else None
-        main = target_collection(index, encoder, modality, quantization)
+        main = target_collection(index, encoder, _modality(modality), quantization)
         caption_col = (target_collection(index, encoder, "text", quantization)
                        if captioned(encoder, modality, captions) else None)
         todo, same_files, refreshed, main_name = [], [], set(), main.name
@@ -216,11 +222,12 @@ def ingest(
             adopted = set(stored_already)
             todo = [f for f in todo if f not in adopted]
             counts["unchanged"] += len(stored_already)
-            found = probe_segments(main, [document_id(str(f.path), f.sha256)
-                                          for f in stored_already]) if window else {}
+            adopted_ids = [document_id(str(f.path), f.sha256) for f in stored_already]
+            found = ({d: {main.name: {WINDOW: n}} for d, n in probe_segments(
+                main, adopted_ids).items()} if window else probe_video_segments(
+                index, main, encoders, adopted_ids) if modality == VIDEO else {})
             counts["replaced"] += _record(known, stored_already, index, main, caption_col,
-                                          metas, {d: {main.name: {WINDOW: n}}
-                                                  for d, n in found.items()}, window)
+                                          metas, found)
             if manifest_file:
                 _save_manifest(manifest_file, known)
         if lex is not None:  # an index made before lexical lists: add them, no re-encoding
@@ -229,10 +236,15 @@ def ingest(
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
             segmented: dict[str, dict[str, dict[str, int]]] = {}
-            stored = _store_batch(batch, encoder, modality, main, caption_col, workers, failed,
-                                  metas, lex, window, segmented)
+            if modality == VIDEO:
+                stored = store_videos(index, batch, encoders, main, caption_col, failed, metas,
+                                      lex, segmented, quantization)
+            else:
+                stored = _store_batch(batch, encoder, modality, main, caption_col, workers,
+                                      failed, metas, lex, window, segmented)
             counts["replaced"] += _record(known, stored, index, main, caption_col, metas,
-                                          segmented, window)
+                                          segmented)
+            written.update(n for d in segmented.values() for n in d)
             counts["indexed"] += len(stored)
             written.update(c.name for c in (main, caption_col) if c is not None)
             if manifest_file:
@@ -251,6 +263,11 @@ def ingest(
         _save_manifest(manifest_file, known)
     return IngestReport(failed=tuple(failed), skipped=tuple(skipped),
                         collections=tuple(sorted(written)), **counts)
+
+
+def _modality(kind: str) -> str:
+    """The modality of a document kind's main vector (a video's: its frames, ``"image"``)."""
+    return "image" if kind == VIDEO else kind
 
 
 def _stored_already(todo: list[CorpusFile], main: Collection, caption_col: Collection | None,
@@ -283,8 +300,7 @@ def _get_all(col: Collection, ids: list[str], chunk: int = 1024) -> list[Any]:
 def _record(known: dict[str, dict[str, Any]], stored: list[CorpusFile], index: Index,
             main: Collection, caption_col: Collection | None,
             metas: Mapping[str, Mapping[str, Any]],
-            segmented: Mapping[str, Mapping[str, Any]] | None = None,
-            window: float | None = None) -> int:
+            segmented: Mapping[str, Mapping[str, Any]] | None = None) -> int:
     """Enter stored files in the manifest (deleting old versions, and segments a kill left for
     other versions of their paths); returns how many replaced. ``segmented``: the segments
     each document id has (``{collection: {representation: count}}``)."""
@@ -304,10 +320,14 @@ def _record(known: dict[str, dict[str, Any]], stored: list[CorpusFile], index: I
                       "meta": metadata_digest(metas[key]), "collections": sorted(cols)}
         if segs:
             known[key]["segments"] = segs
-    long = {str(f.path): doc for f in stored
-            if (doc := document_id(str(f.path), f.sha256)) in (segmented or {})}
-    if window is not None and long:  # segments of versions a kill left unrecorded
-        drop_orphan_segments(main, long)
+    by_col: dict[str, dict[str, str]] = {}  # collection -> {path: doc} of segmented documents
+    for f in stored:
+        doc = document_id(str(f.path), f.sha256)
+        for name in (segmented or {}).get(doc, {}):
+            by_col.setdefault(name, {})[str(f.path)] = doc
+    for name, docs in by_col.items():  # segments of versions a kill left unrecorded
+        with contextlib.suppress(KeyError):
+            drop_orphan_segments(index.collection(name), docs)
     return replaced
 
 

@@ -13,7 +13,8 @@ side-car. Automatic keys (documented in README):
   (EXIF DateTimeOriginal, ISO-8601, UTC when the EXIF offset is given, else the camera's
   local time written without an offset);
 - audio: ``duration_s`` (from the header, via soundfile: WAV, FLAC, OGG, MP3);
-- video (issue 14): add a probe to :data:`PROBES`.
+- video: ``width``, ``height``, ``duration_s`` (from the container's header, via PyAV:
+  :func:`xmodal.data.video.probe_video`; an audio-only container has no size).
 
 A user value of an automatic key must have its type (``mtime`` a datetime string, ``width`` a
 number…): filters and payload indexes rely on one type per key. A bad side-car (not JSON, not
@@ -170,10 +171,24 @@ def _audio_keys(path: Path) -> dict[str, Any]:
     return {"duration_s": round(float(info.frames) / float(info.samplerate), 3)}
 
 
+def _video_keys(path: Path) -> dict[str, Any]:
+    """``width``, ``height`` and ``duration_s`` from the container's header (no decoding)."""
+    from xmodal.data.video import probe_video
+
+    info = probe_video(path)
+    out: dict[str, Any] = {}
+    if info.width and info.height:
+        out["width"], out["height"] = int(info.width), int(info.height)
+    if math.isfinite(info.duration_s):
+        out["duration_s"] = round(float(info.duration_s), 3)
+    return out
+
+
 PROBES: dict[str, Callable[[Path], dict[str, Any]]] = {"image": _image_keys,
-                                                       "audio": _audio_keys}
-"""Header readers per modality (a failure leaves their keys out; decoding reports the file).
-Video (issue 14) adds ``"video"``: ``width``, ``height``, ``duration_s``."""
+                                                       "audio": _audio_keys,
+                                                       "video": _video_keys}
+"""Header readers per document kind (a failure leaves their keys out; decoding reports the
+file)."""
 
 
 def automatic_metadata(path: Path, modality: str, folder: str | None = None) -> dict[str, Any]:

@@ -23,7 +23,12 @@ from xmodal.index.types import CollectionInfo
 
 from .hits import ListName
 
-__all__ = ["allows_modality", "check_weight_names", "list_filter", "list_weight"]
+__all__ = ["LIST_KINDS", "allows_modality", "check_weight_names", "list_filter", "list_weight"]
+
+LIST_KINDS: Mapping[str, tuple[str, ...]] = {"text": ("text", "video")}
+"""The document kinds a text collection's list for a document modality holds, where more than
+that modality: a video's texts (its caption, its subtitles) are searched with the text
+documents (one list per collection: a video is never counted twice by one collection)."""
 
 
 def check_weight_names(weights: Mapping[str, float] | None,
@@ -50,16 +55,22 @@ def list_filter(filter: Mapping[str, Any] | Filter | None,
     ``{"must": [caller, {"key": "modality", "match": {"value": m}}]}``."""
     caller = parse_filter(filter)
     if name.doc_modality is not None:
-        modality = {"key": "modality", "match": {"value": name.doc_modality}}
+        kinds = LIST_KINDS.get(name.doc_modality)
+        modality = ({"key": "modality", "match": {"any": list(kinds)}} if kinds else
+                    {"key": "modality", "match": {"value": name.doc_modality}})
         return {"must": [to_json(caller), modality] if caller else [modality]}
     return to_json(caller) if caller else None
 
 
 def allows_modality(filter: Mapping[str, Any] | Filter | None, modality: str) -> bool:
-    """Whether a payload filter can admit documents of ``modality``: False only when one of
-    its top-level ``must`` conditions on ``modality`` (value or any) excludes it, or a
-    ``must_not`` value names it (conservative: else the list is searched and the filter
-    decides)."""
+    """Whether a payload filter can admit documents of ``modality`` (or of another kind its
+    lists hold: :data:`LIST_KINDS`): False only when one of its top-level ``must`` conditions
+    on ``modality`` (value or any) excludes it, or a ``must_not`` value names it (conservative:
+    else the list is searched and the filter decides)."""
+    return any(_allows(filter, kind) for kind in LIST_KINDS.get(modality, (modality,)))
+
+
+def _allows(filter: Mapping[str, Any] | Filter | None, modality: str) -> bool:
     flt = parse_filter(filter)
     for c in flt.must:
         if isinstance(c, MatchValue) and c.key == "modality" and c.value != modality:

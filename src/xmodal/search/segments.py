@@ -10,7 +10,8 @@ a collection without segments needs); when grouping leaves fewer than ``k`` docu
 store had more points, it is searched again, deeper (by the points per document seen, at least
 twice as deep), up to :func:`point_cap` points. A document seen only through its segments
 counts only when its whole-file point (ingest's commit mark) is in the store: segments a kill
-left behind are never a document.
+left behind are never a document (except a video's soundtrack and subtitles, whose document's
+point is in its image collection: :data:`ELSEWHERE`).
 
 With ``per_segment=True`` nothing is grouped: every segment point is a hit of its own (its id
 is the segment's, its times its own span), and so is every whole-file point, except that of a
@@ -48,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from xmodal.index.segments import document_of, document_view, is_segment
+from xmodal.index.segments import SOUNDTRACK, SUBTITLE, document_of, document_view, is_segment
 
 from .hits import Hit, SegmentHit
 
@@ -62,6 +63,10 @@ MAX_SEGMENTS = 5
 """The next best segments a hit carries beside its best one."""
 MAX_POINTS = 10_000
 """The most points one list is searched for, to find ``k`` documents."""
+ELSEWHERE = frozenset({SOUNDTRACK, SUBTITLE})
+"""Segments whose document's whole-file point is in another collection (a video's, in its
+image collection): not checked for it (a kill between them and the video's commit mark leaves
+them findable until the video is ingested again)."""
 DEPTH_PER_HIT = 100
 """A list is searched for at most this many points per document wanted (``k``)."""
 
@@ -192,7 +197,8 @@ def _orphans(col: Collection, ids: Sequence[str], payloads: Sequence[Mapping[str
     kill between an ingest's segments and its commit mark): they are not documents yet."""
     seen = set(ids)
     ask = sorted({d for i, p in zip(ids, payloads, strict=True)
-                  if (d := document_of(i, p)) not in seen and d not in stored})
+                  if (d := document_of(i, p)) not in seen and d not in stored
+                  and p.get("representation") not in ELSEWHERE})
     if ask:
         stored.update((d, r is not None) for d, r in zip(ask, col.get(ask), strict=True))
     return {d for d, ok in stored.items() if not ok}
