@@ -225,3 +225,23 @@ def test_an_encoder_pooling_its_windows_embeds_the_file_once(uri, corpus):
         assert len(segments_in(index, doc(long))) == 9
     np.testing.assert_allclose(main.vector, ToneEncoder().encode_audio([str(long)])[0],
                                atol=1e-6)
+
+
+def test_a_recording_over_ten_minutes_is_indexed_pooled_from_its_windows(uri, tmp_path):
+    """Up to LONG_RECORDING_MAX_S: the encoder refuses a clip over 10 minutes whole, so the
+    whole-file vector is the length-weighted mean of the window vectors (float64 oracle)."""
+    from xmodal.index.segment_ingest import LONG_RECORDING_MAX_S
+
+    assert LONG_RECORDING_MAX_S >= 3600
+    folder = tmp_path / "long"
+    spans = write_recording(folder / "talk.wav", [(3, 300.0), (9, 305.0), (17, 61.0)])
+    report = run(uri, folder)
+    assert (report.indexed, report.failed) == (1, ()), report.failed
+    path = (folder / "talk.wav").resolve()
+    with open_index(uri) as index:
+        segs = segments_in(index, doc(path), n=80)
+        assert len(segs) == 67 and segs[-1].payload["t_end"] == spans[-1][1] == 666.0
+        weights = np.array([s.payload["t_end"] - s.payload["t_start"] for s in segs])
+        mean = (weights[:, None] * np.stack([s.vector for s in segs]).astype(np.float64)).sum(0)
+        main = index.collection(COL).get([doc(path)])[0]
+        assert np.allclose(main.vector, mean / np.linalg.norm(mean), atol=1e-5)

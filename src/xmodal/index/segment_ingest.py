@@ -53,9 +53,13 @@ __all__ = ["DECODE_CHUNK", "AudioBatch", "FileSegments", "delete_segments",
            "drop_orphan_segments", "encode_audio_batch", "pools_windows", "probe_segments",
            "refresh_segments", "store_segments"]
 
-DECODE_CHUNK = 8
-"""Long files decoded and embedded together (bounded memory: a 10-minute clip at 48 kHz is
-115 MB of float32)."""
+DECODE_CHUNK = 2
+"""Long files decoded and embedded together (bounded memory: a recording of
+:data:`LONG_RECORDING_MAX_S` at 48 kHz is 0.7 GB of float32)."""
+LONG_RECORDING_MAX_S = 3600.0
+"""The longest recording a segmented (long) audio file may be: one hour, decoded whole into
+memory (short files keep :data:`xmodal.data.audio.DEFAULT_MAX_SECONDS`, 10 minutes, as one
+pooled vector). Longer files are reported as too long, never cut silently."""
 UPSERT_CHUNK = 4096
 """Segment points per upsert call."""
 
@@ -127,12 +131,15 @@ def _encode_long(encoder: Any, paths: Sequence[str], chunk: list[int], window_s:
                  rows: dict[int, np.ndarray], segments: dict[int, FileSegments],
                  failed: list[ItemProblem]) -> None:
     """Decode the files ``chunk`` (input positions) once; embed each whole and per window (or
-    per window only, pooling them, for an encoder that pools these very windows)."""
-    from xmodal.data.audio import load_audios
+    per window only, pooling them, for an encoder that pools these very windows, and for a
+    recording longer than an encoder's clip limit, 10 minutes: up to
+    :data:`LONG_RECORDING_MAX_S`)."""
+    from xmodal.data.audio import DEFAULT_MAX_SECONDS, load_audios
 
     rate = int(encoder.card.sample_rate)
     pooled = pools_windows(encoder, window_s)
-    decoded = load_audios([paths[i] for i in chunk], sample_rate=rate)
+    decoded = load_audios([paths[i] for i in chunk], sample_rate=rate,
+                          max_seconds=LONG_RECORDING_MAX_S)
     failed.extend(ItemProblem(index=chunk[p.index], item=paths[chunk[p.index]],
                               reason=p.reason) for p in decoded.failed)
     items: list[tuple[np.ndarray, int]] = []
@@ -141,7 +148,9 @@ def _encode_long(encoder: Any, paths: Sequence[str], chunk: list[int], window_s:
     for wave, j in zip(decoded.waves, decoded.indices, strict=True):
         i = chunk[j]
         cut = window_spans(wave.size, sample_rate=rate, window_s=window_s)
-        if len(cut) == 1 or not pooled:  # one window (its header said more): no segments
+        # over the encoder's clip limit, the whole-file vector is pooled from the windows
+        whole = not pooled and wave.size <= DEFAULT_MAX_SECONDS * rate
+        if len(cut) == 1 or whole:  # one window (its header said more): no segments
             items.append((wave, rate))
             owners.append((i, -1))
         if len(cut) > 1:
@@ -166,7 +175,8 @@ def _encode_long(encoder: Any, paths: Sequence[str], chunk: list[int], window_s:
             windows.setdefault(i, []).append(got[k])
     for i, vecs in windows.items():
         segments[i] = FileSegments(np.stack(vecs).astype(np.float32), spans[i])  # (m, d)
-        if i not in rows:  # pooled: the encoder's own mean, weighted by real length
+        if i not in rows:  # pooled (the encoder's own mean, or a file over its clip limit),
+            #                weighted by real length
             weights = np.array([t1 - t0 for t0, t1 in spans[i]]) / window_s  # (m,)
             mean = weights @ segments[i].vectors / weights.sum()  # (d,)
             rows[i] = (mean / np.linalg.norm(mean)).astype(np.float32)
