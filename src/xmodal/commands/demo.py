@@ -32,6 +32,11 @@ DEMO_SOURCES: tuple[tuple[str, str, int | None], ...] = (
 """The demo corpus: (source, modality, cap). Emoji and instrument notes, plus everyday objects,
 photos and sounds from Debian's education and game packages."""
 
+TIMED = {"must": [{"key": "t_start", "range": {"gte": 0}}]}
+"""The demo's queries by example look for places in videos and recordings: only time segments
+carry ``t_start``, so this filter keeps them (the same images and sounds are also in the corpus
+as files, and would come first)."""
+
 DEMO_QUERIES = (
     "a red heart",
     "a cat",
@@ -103,7 +108,7 @@ def run_demo(*, index_dir: str, limit: int | None, workers: int, full: bool = Fa
             print_table(q, searcher.search(q, k=5))
         for kind, path, span in (("image", media.image_query, media.image_span),
                                  ("audio", media.audio_query, media.audio_span)):
-            found = searcher.search(SearchRequest(**{kind: path}, k=5))
-            print_table(f"--{kind} {path.name} (its place in {media.folder.name}: "
-                        f"{time_span(*span)})", found)
+            found = searcher.search(SearchRequest(**{kind: path}, k=5, filter=TIMED))
+            print_table(f"--{kind} {path.name} --filter t_start≥0 (its place in "
+                        f"{media.folder.name}: {time_span(*span)})", found)
     return 0
