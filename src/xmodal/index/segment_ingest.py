@@ -71,6 +71,13 @@ class FileSegments:
     vectors: np.ndarray  # (n_windows, d) float32, unit rows
     spans: tuple[tuple[float, float], ...]
 
+    def pooled(self) -> np.ndarray:
+        """The whole file's vector from its segments: their mean weighted by length (a short
+        last window counts for its real part, as the encoders pool), normalised."""
+        weights = np.array([max(t1 - t0, 1e-3) for t0, t1 in self.spans])  # (n_windows,)
+        mean = weights @ self.vectors.astype(np.float64)  # (d,)
+        return (mean / np.linalg.norm(mean)).astype(np.float32)
+
 
 @dataclass(frozen=True)
 class AudioBatch:
@@ -175,11 +182,8 @@ def _encode_long(encoder: Any, paths: Sequence[str], chunk: list[int], window_s:
             windows.setdefault(i, []).append(got[k])
     for i, vecs in windows.items():
         segments[i] = FileSegments(np.stack(vecs).astype(np.float32), spans[i])  # (m, d)
-        if i not in rows:  # pooled (the encoder's own mean, or a file over its clip limit),
-            #                weighted by real length
-            weights = np.array([t1 - t0 for t0, t1 in spans[i]]) / window_s  # (m,)
-            mean = weights @ segments[i].vectors / weights.sum()  # (d,)
-            rows[i] = (mean / np.linalg.norm(mean)).astype(np.float32)
+        if i not in rows:  # pooled: the encoder's own mean, or a file over its clip limit
+            rows[i] = segments[i].pooled()
 
 
 def pools_windows(encoder: Any, window_s: float) -> bool:

@@ -185,9 +185,7 @@ def _store_one(f: CorpusFile, image: Any, audio: Any | None, text: Any | None,
     if not good:
         return False
     frame_segs = FileSegments(vecs, tuple(frames[i][:2] for i in good))  # (m, d)
-    weights = np.array([max(t1 - t0, 1e-3) for t0, t1 in frame_segs.spans])  # (m,)
-    mean = weights @ vecs  # (d,)
-    mean = (mean / np.linalg.norm(mean)).astype(np.float32)
+    mean = frame_segs.pooled()  # (d,) the whole-file point
     todo: list[tuple[Collection, str, Any, FileSegments]] = [(main, FRAME, image, frame_segs)]
     if audio is not None and cols["audio"] is not None and video.audio is not None \
             and video.audio.size:
