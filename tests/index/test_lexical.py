@@ -142,3 +142,17 @@ def test_query_stop_words_are_left_out_unless_nothing_else_remains():
     assert parse_query("how do I copy a file in python").terms == ("copy", "file", "python")
     assert parse_query("the who").terms == ("the", "who")  # stop words alone: kept
     assert parse_query('"the wall" of it').phrases == (("the", "wall"),)  # phrases keep them
+
+
+@pytest.mark.parametrize("uri", ["exact", "edge", "qdrant-local::memory:"])
+def test_term_counts_are_document_counts_up_to_the_cap(tmp_path: Path, uri: str):
+    where = {"exact": "exact:" + str(tmp_path / "x"), "edge": str(tmp_path / "e")}.get(uri, uri)
+    index, lex = _store(where)
+    query = "bicycle red qorvex-5521 rain zork"
+    hand = {t: sum(t in terms(text) for text in CORPUS.values())
+            for t in parse_query(query).terms}
+    assert hand == {"bicycle": 3, "red": 2, "qorvex-5521": 1, "qorvex": 1, "5521": 1,
+                    "rain": 1, "zork": 0}
+    with index:
+        assert lex.term_counts(query, cap=10) == hand
+        assert lex.term_counts("bicycle red", cap=2) == {"bicycle": 2, "red": 2}

@@ -95,6 +95,12 @@ class EdgeLexical(PointLexical):
                           scores=np.array([p.score for p in points], dtype=np.float32),
                           payloads=tuple(s[1] for s in split))
 
+    def _count(self, term: str, cap: int) -> int:
+        qe = _edge()  # the search without payloads (a document's words are in its payload)
+        request = qe.QueryRequest(limit=cap, with_payload=False, query=qe.Query.Nearest(
+            self._bm25.embed_query(term), using=SPARSE_NAME))
+        return sum(1 for p in self._shard.query(request) if p.score > 0)
+
     def _records(self, ids: list[str]) -> list[Any]:
         return self._shard.retrieve([point_id(i) for i in ids], with_payload=True,
                                     with_vector=False)

@@ -40,7 +40,7 @@ from xmodal.index.lexical_store import (
 )
 from xmodal.index.qdrant_server import _models
 from xmodal.index.types import SearchHits
-from xmodal.index.validate import RESERVED_PAYLOAD_KEY, point_id
+from xmodal.index.validate import RESERVED_PAYLOAD_KEY, check_filter, point_id
 
 COLLECTION = "_xmodal_bm25"
 SPARSE_NAME = LEXICAL_NAME
@@ -142,6 +142,12 @@ class ServerLexical(PointLexical):
         return SearchHits(ids=tuple(s[0] for s in split),
                           scores=np.array([p.score for p in points], dtype=np.float32),
                           payloads=tuple(s[1] for s in split))
+
+    def _count(self, term: str, cap: int) -> int:
+        request = self.query_request((term,), (), cap, check_filter(None)).model_copy(
+            update={"with_payload": False})  # a document's words are in its payload
+        resp = self._client.query_batch_points(COLLECTION, requests=[request])[0]
+        return sum(1 for p in resp.points if p.score > 0)
 
     def _records(self, ids: list[str]) -> list[Any]:
         return self._client.retrieve(COLLECTION, [point_id(i) for i in ids], with_payload=True,

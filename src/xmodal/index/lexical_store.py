@@ -139,9 +139,7 @@ class LexicalCollection:
             ...     lex.term_counts("the tizpud cat zork", cap=10)
             {'tizpud': 1, 'cat': 2, 'zork': 0}
         """
-        everything = check_filter(None)
-        return {t: len(self._search((t,), (), cap, everything))
-                for t in dict.fromkeys(parse_query(query).terms)}
+        return {t: self._count(t, cap) for t in dict.fromkeys(parse_query(query).terms)}
 
     def document_words(self, ids: Sequence[str]) -> dict[str, list[str]]:
         """The words of each stored id's lexical text, in order (absent ids left out)."""
@@ -176,6 +174,11 @@ class LexicalCollection:
     def _search(self, query_terms: tuple[str, ...], phrases: tuple[tuple[str, ...], ...],
                 k: int, flt: Filter) -> SearchHits:
         raise NotImplementedError
+
+    def _count(self, term: str, cap: int) -> int:
+        """Documents holding ``term``, up to ``cap`` (a backend may count without reading the
+        payloads a search returns)."""
+        return len(self._search((term,), (), cap, check_filter(None)))
 
     def _words(self, ids: list[str]) -> dict[str, list[str]]:
         raise NotImplementedError
@@ -281,6 +284,9 @@ class ExactLexical(LexicalCollection):
         return SearchHits(ids=tuple(ids[r] for r in rows),
                           scores=scores[rows].astype(np.float32),
                           payloads=tuple(dict(self._docs[ids[r]]["payload"]) for r in rows))
+
+    def _count(self, term: str, cap: int) -> int:
+        return min(cap, sum(1 for d in self._docs.values() if term in d["terms"]))
 
     def _words(self, ids: list[str]) -> dict[str, list[str]]:
         return {i: list(self._docs[i]["words"]) for i in ids if i in self._docs}
