@@ -8,7 +8,8 @@ An encoder embeds every window and mean-pools the window embeddings weighted by
 Accepted items:
 
 - a path (``str`` / ``os.PathLike``) or ``bytes`` holding any file libsndfile decodes
-  (WAV, FLAC, OGG Vorbis/Opus, MP3, AIFF...);
+  (WAV, FLAC, OGG Vorbis/Opus, MP3, AIFF...); a path to ``.m4a .aac .opus`` or a video
+  container (its sound) is decoded with PyAV instead (:mod:`xmodal.data.audio_containers`);
 - an ``(array, rate)`` tuple;
 - a bare ``np.ndarray``, taken to be at the requested ``sample_rate`` already.
 
@@ -84,6 +85,13 @@ def _name(item: object) -> str:
     if isinstance(item, np.ndarray | tuple):
         return "<array>"
     return f"<{type(item).__name__}>"
+
+
+def _in_container(item: object) -> bool:
+    """Whether ``item`` is a path PyAV decodes (:mod:`xmodal.data.audio_containers`)."""
+    from xmodal.data.audio_containers import decodes_with_pyav
+
+    return isinstance(item, str | os.PathLike) and decodes_with_pyav(item)
 
 
 def _check_rate(sample_rate: object) -> None:
@@ -231,6 +239,7 @@ def load_audio(
     Raises:
         AudioDecodeError: the item is missing, not audio, truncated, empty, too long, or has
             NaN/Inf samples; the message names the item and the problem.
+        MissingDependencyError: the decoder is not installed (PyAV for containers).
 
     Example:
         >>> import numpy as np
@@ -244,6 +253,10 @@ def load_audio(
     if not max_seconds > 0:
         raise ValueError(f"max_seconds must be positive, got {max_seconds!r}")
     name = _name(item)
+    if _in_container(item):
+        from xmodal.data.audio_containers import read_container_audio
+
+        return read_container_audio(item, sample_rate=sample_rate, max_seconds=max_seconds)
     if isinstance(item, str | os.PathLike | bytes | bytearray | memoryview):
         frames, rate = _decode_file(item, name, max_seconds)  # (n, channels)
         if not np.isfinite(frames).all():
@@ -354,7 +367,9 @@ def _decode_one(
         return load_audio(item, sample_rate=sample_rate, max_seconds=max_seconds), None
     except AudioDecodeError as exc:
         return None, exc.reason
-    except MissingDependencyError:
+    except MissingDependencyError as exc:
+        if _in_container(item):  # PyAV missing: this file only (the others may decode)
+            return None, str(exc)
         raise
     except Exception as exc:  # a bad item must not stop the batch
         return None, f"{type(exc).__name__}: {exc}"

@@ -84,8 +84,8 @@ __all__ = [
 ]
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".webm", ".mov", ".avi", ".ogv"})
-# FFmpeg demuxers allowed to open a file (mp4/mov, Matroska/WebM, AVI, Ogg): never hls, concat...
-_DEMUXERS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,ogg"
+# Demuxers allowed to open a file (mp4/mov, Matroska/WebM, AVI, Ogg, ADTS AAC): no hls, concat...
+_DEMUXERS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,ogg,aac"
 _SEGMENTS = SegmentConfig()  # the default (frozen: safe to share)
 _TEXT_SUBTITLES = frozenset({"subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text"})
 

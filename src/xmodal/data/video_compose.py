@@ -12,6 +12,8 @@ Containers come from the suffix: ``.mp4 .mov .mkv .avi`` (H.264 by default), ``.
 ``audio_rate``. Subtitle streams: ``mov_text`` (``.mp4 .mov``), SubRip (``.mkv``), WebVTT
 (``.webm``); AVI and Ogg have none that FFmpeg muxes, so subtitles there raise ``ValueError``:
 write a side-car ``NAME.srt`` with :func:`xmodal.data.subtitles.format_srt` instead.
+:func:`compose_audio` writes sound alone (:data:`AUDIO_CONTAINERS`: ``.m4a``, ``.opus``,
+``.aac`` and the video containers holding only sound).
 
 Example:
     >>> import tempfile
@@ -40,7 +42,7 @@ from xmodal._optional import require
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-__all__ = ["CONTAINERS", "compose_video", "letterbox"]
+__all__ = ["AUDIO_CONTAINERS", "CONTAINERS", "compose_audio", "compose_video", "letterbox"]
 
 #: suffix -> (FFmpeg muxer, default video codec, audio codec, subtitle codec or None)
 CONTAINERS: dict[str, tuple[str, str, str, str | None]] = {
@@ -50,6 +52,11 @@ CONTAINERS: dict[str, tuple[str, str, str, str | None]] = {
     ".webm": ("webm", "libvpx", "libopus", "webvtt"),
     ".avi": ("avi", "libx264", "pcm_s16le", None),
     ".ogv": ("ogg", "libvpx", "libopus", None),
+}
+#: suffix -> (FFmpeg muxer, audio codec) of a file of sound alone
+AUDIO_CONTAINERS: dict[str, tuple[str, str]] = {
+    ".m4a": ("mp4", "aac"), ".aac": ("adts", "aac"), ".opus": ("ogg", "libopus"),
+    **{suffix: (muxer, sound) for suffix, (muxer, _, sound, _) in CONTAINERS.items()},
 }
 # libvpx's defaults encode ~10 frames a second here; test videos need speed, not quality. A
 # negative cpu-used fixes the speed: a positive one adapts it to the machine's load, and the
@@ -220,4 +227,53 @@ def compose_video(
         out.mux(video.encode(None))
         if sound is not None:
             out.mux(sound.encode(None))
+    return path
+
+
+def compose_audio(path: str | os.PathLike[str], wave: np.ndarray, rate: int, *,
+                  audio_rate: int = 48000, layout: str = "mono") -> Path:
+    """Write a file of sound alone (no video stream): the tests' audio containers.
+
+    Args:
+        path: Output file; its suffix picks the container and codec (:data:`AUDIO_CONTAINERS`).
+        wave: The sound, mono ``(n,)`` or ``(n, channels)`` (averaged), resampled to
+            ``audio_rate``.
+        rate: ``wave``'s rate, in Hz.
+        audio_rate: Rate of the stream (Opus needs 48000).
+        layout: ``"mono"``, or ``"stereo"`` for the same sound in both channels.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ValueError: An unknown suffix.
+        MissingDependencyError: PyAV (the ``video`` extra) is not installed.
+
+    Example:
+        >>> import tempfile
+        >>> t = np.arange(8000) / 8000
+        >>> out = compose_audio(Path(tempfile.mkdtemp()) / "beep.m4a",
+        ...                     np.sin(2 * np.pi * 440 * t), 8000, audio_rate=16000)
+        >>> out.suffix, out.stat().st_size > 0
+        ('.m4a', True)
+    """
+    av = require("av", "video")
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in AUDIO_CONTAINERS:
+        raise ValueError(f"unknown audio suffix {suffix!r}: one of {sorted(AUDIO_CONTAINERS)}")
+    muxer, codec = AUDIO_CONTAINERS[suffix]
+    mono = _shot_audio(av, np.asarray(wave), rate, audio_rate,
+                       round(len(wave) * audio_rate / rate))  # (n,)
+    channels = 2 if layout == "stereo" else 1
+    with av.open(str(path), "w", format=muxer) as out:
+        sound = out.add_stream(codec, rate=audio_rate)
+        sound.layout = layout
+        for start in range(0, mono.size, audio_rate):  # a second at a time
+            chunk = np.repeat(mono[None, start : start + audio_rate], channels, axis=0)
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp",
+                                               layout=layout)
+            frame.sample_rate, frame.pts = audio_rate, start
+            out.mux(sound.encode(frame))
+        out.mux(sound.encode(None))
     return path
