@@ -45,3 +45,25 @@ def test_a_bad_caption_listing_skips_its_media_with_the_line(tmp_path):
 def test_a_missing_root_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope"):
         scan_corpus([tmp_path / "nope"])
+
+
+def test_sound_in_a_video_container_is_audio(tmp_path):
+    pytest.importorskip("av")
+    import numpy as np
+    from PIL import Image
+
+    from xmodal.data.video_compose import compose_audio, compose_video
+
+    tone = np.sin(2 * np.pi * 440 * np.arange(8000) / 8000)
+    compose_audio(tmp_path / "memo.m4a", tone, 8000, audio_rate=16000)
+    compose_audio(tmp_path / "podcast.webm", tone, 8000)
+    compose_video(tmp_path / "clip.mkv", [(Image.new("RGB", (8, 8), "red"), 0.4)], fps=5,
+                  size=(32, 24), audio=[(tone, 8000)])
+    (tmp_path / "podcast.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhello\n")
+    (tmp_path / "broken.mkv").write_bytes(b"junk" * 100)  # the video reader reports it
+    scan = scan_corpus([tmp_path])
+    kinds = {f.path.name: f.modality for f in scan.files}
+    assert kinds == {"broken.mkv": "video", "clip.mkv": "video", "memo.m4a": "audio",
+                     "podcast.webm": "audio"}
+    podcast = next(f for f in scan.files if f.path.name == "podcast.webm")
+    assert podcast.sha256 == hashlib.sha256((tmp_path / "podcast.webm").read_bytes()).hexdigest()

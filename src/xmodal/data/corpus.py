@@ -2,13 +2,14 @@
 its side-car caption, and the content hash that keys it.
 
 A folder holds images (``.png .jpg .jpeg .webp .gif .bmp .svg``), audio (``.wav .flac .ogg
-.oga .mp3``), videos (``.mp4 .mkv .webm .mov .avi .ogv``: documents of kind ``"video"``) and
-text documents (``.txt .md .rst``). A ``.txt`` file whose stem is also a media file's
-(``dog.png`` + ``dog.txt``) is that file's caption, not a document; so is a caption in a
-``captions.jsonl`` (``{"file": "dog.png", "caption": "..."}`` per line) in the same folder. A
-``NAME.srt`` / ``NAME.vtt`` beside a video is its subtitles (read when it is decoded, not a
-document); its bytes are part of the video's content key (``sha256``), so an edited side-car
-re-indexes the video.
+.oga .mp3 .m4a .opus .aac``), videos (``.mp4 .mkv .webm .mov .avi .ogv``: documents of kind
+``"video"``; one whose header holds sound and no video stream, read with PyAV when installed,
+is an ``"audio"`` document) and text documents (``.txt .md .rst``). A ``.txt`` file whose
+stem is also a media file's (``dog.png`` + ``dog.txt``) is that file's caption, not a
+document; so is a caption in a ``captions.jsonl`` (``{"file": "dog.png", "caption": "..."}``
+per line) in the same folder. A ``NAME.srt`` / ``NAME.vtt`` beside a video is its subtitles
+(read when it is decoded, not a document); its bytes are part of the video's content key
+(``sha256``), so an edited side-car re-indexes the video.
 Everything else is *skipped with its reason*: a scan never stops at one bad file.
 
 A scan never leaves its roots:
@@ -56,7 +57,7 @@ from xmodal.modalities import DocumentKind
 from .problems import ItemProblem
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".svg"})
-AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3"})
+AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".m4a", ".opus", ".aac"})
 TEXT_EXTENSIONS = frozenset({".txt", ".md", ".rst"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".webm", ".mov", ".avi", ".ogv"})
 """As :data:`xmodal.data.video.VIDEO_EXTENSIONS` (a test keeps them equal)."""
@@ -243,7 +244,9 @@ def _scan_one(path: Path, root: Path, scan: _Scan) -> None:
     limit = {"text": MAX_TEXT_BYTES, "video": MAX_VIDEO_BYTES}.get(modality, MAX_MEDIA_BYTES)
     try:
         digest = _hash_regular(path, limit, text=modality == "text")
-        if modality == "video":
+        if modality == "video" and _sound_only(path):
+            modality = "audio"  # a podcast in a .webm: indexed as a .wav would be
+        elif modality == "video":
             digest = _with_subtitles(path, digest)
         caption, extra = _caption(path, scan) if modality != "text" else (None, None)
     except _Refused as exc:
@@ -257,6 +260,14 @@ def _scan_one(path: Path, root: Path, scan: _Scan) -> None:
     scan.files.append(CorpusFile(path=path, modality=modality, sha256=digest, caption=caption,
                                  folder=folder, extra=extra or None,
                                  sidecar=side if os.path.lexists(side) else None))
+
+
+def _sound_only(path: Path) -> bool:
+    """Whether a video container holds sound and no video (its header only; False without
+    PyAV or for an unreadable header: the video reader then reports the file)."""
+    from .audio_containers import sound_only
+
+    return sound_only(path)
 
 
 def _open_regular(path: Path) -> tuple[int, int]:

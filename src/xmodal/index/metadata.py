@@ -12,7 +12,8 @@ side-car. Automatic keys (documented in README):
 - images: ``width``, ``height`` (from the header, no full decode; SVG: none), ``taken_at``
   (EXIF DateTimeOriginal, ISO-8601, UTC when the EXIF offset is given, else the camera's
   local time written without an offset);
-- audio: ``duration_s`` (from the header, via soundfile: WAV, FLAC, OGG, MP3);
+- audio: ``duration_s`` (from the header, via soundfile: WAV, FLAC, OGG, MP3; via PyAV for
+  what it decodes: M4A, AAC, Opus, sound in a video container);
 - video: ``width``, ``height``, ``duration_s`` (from the container's header, via PyAV:
   :func:`xmodal.data.video.probe_video`; an audio-only container has no size).
 
@@ -164,9 +165,14 @@ def _image_keys(path: Path) -> dict[str, Any]:
 
 
 def _audio_keys(path: Path) -> dict[str, Any]:
-    """``duration_s`` from the header (soundfile, the audio loader's decoder)."""
+    """``duration_s`` from the header (the audio loader's decoder: soundfile, or PyAV)."""
     import soundfile
 
+    from xmodal.data.audio_containers import decodes_with_pyav, header_seconds
+
+    if decodes_with_pyav(path):
+        seconds = header_seconds(path)
+        return {} if seconds is None else {"duration_s": round(seconds, 3)}
     info = soundfile.info(str(path))
     return {"duration_s": round(float(info.frames) / float(info.samplerate), 3)}
 

@@ -20,8 +20,9 @@ text encoder its subtitles. Stored, all under the video's document id, payload `
 - last, the whole-file point (the commit mark, id = document id) in the image collection: the
   mean of the frame vectors weighted by their segments' lengths, normalised.
 
-A video without a decodable frame (an audio-only container, a broken stream) is reported,
-not stored: index its sound as an audio file. Decoding errors of any kind are reported per file
+A video without a decodable frame (a broken stream) is reported, not stored; a container
+holding sound and no video stream never comes here: the scan makes it an audio document
+(:mod:`xmodal.data.corpus`). Decoding errors of any kind are reported per file
 and never stop the run. Videos are decoded one at a time (memory: one video's keyframes and
 soundtrack).
 """
@@ -137,8 +138,7 @@ def store_videos(index: Index, batch: Sequence[CorpusFile], encoders: Mapping[st
                 stored.append(f)
             else:
                 failed.append(ItemProblem(index=len(failed), item=str(f.path),
-                                          reason="no decodable video frame (an audio-only "
-                                                 "container? index its sound as audio)"))
+                                          reason="no decodable video frame"))
         except _Bad as exc:
             failed.append(ItemProblem(index=len(failed), item=str(f.path), reason=str(exc)))
     return stored
