@@ -64,6 +64,7 @@ from typing import Any
 from xmodal.data.corpus import CorpusFile, scan_corpus
 from xmodal.data.problems import ItemProblem
 
+from .deletion import delete_entry as _delete_doc  # one name: tests stub it
 from .ingest_targets import (
     captioned,
     card_dict,
@@ -93,7 +94,6 @@ from .metadata import (
 from .protocols import Collection, Index
 from .quantization import Quantization, check_quantization
 from .segment_ingest import (
-    delete_segments,
     drop_orphan_segments,
     encode_audio_batch,
     probe_segments,
@@ -412,12 +412,3 @@ def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Col
     main.upsert(ids, report.vectors, payloads, model=encoder.card.name)
     return stored
 
-
-def _delete_doc(index: Index, entry: Mapping[str, Any]) -> None:
-    delete_segments(index, entry)
-    lex = open_lexical(index)
-    if lex is not None:
-        lex.delete([entry["doc"]])
-    for name in entry.get("collections", []):
-        with contextlib.suppress(KeyError):  # the collection was dropped meanwhile
-            index.collection(name).delete([entry["doc"]])
