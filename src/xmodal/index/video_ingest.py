@@ -38,7 +38,7 @@ from xmodal.data.problems import ItemProblem
 
 from . import collection_name
 from .ingest_targets import target_collection
-from .lexical_ingest import store_lexical
+from .lexical_ingest import store_lexical, subtitle_text
 from .lexical_store import LexicalCollection
 from .metadata import document_payload
 from .protocols import Collection, Index
@@ -212,8 +212,7 @@ def _store_one(f: CorpusFile, image: Any, audio: Any | None, text: Any | None,
         else:
             caption_col.delete([doc])
     if lex is not None:
-        store_lexical(lex, [f], VIDEO, [" ".join(c.text for c in video.subtitles) or None],
-                      {str(f.path): meta})
+        store_lexical(lex, [f], VIDEO, [subtitle_text(video.subtitles)], {str(f.path): meta})
     for col, rep, enc, segs in todo:
         n = store_segments(col, [(doc, payload, segs)], model=enc.card.name,
                            representation=rep)[doc]
