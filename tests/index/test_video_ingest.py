@@ -153,3 +153,22 @@ def test_metadata_change_keeps_the_subtitles_in_the_lexical_text(uri, tmp_path, 
         assert lex.search("clip", k=5).ids == (doc,)  # the file name's words kept too
         (main,) = index.collection("thumb.image").get([doc])
         assert main.payload["rating"] == 4
+
+
+def test_a_truncated_video_is_indexed_with_its_decode_warnings(uri, tmp_path):
+    folder = tmp_path / "c"
+    write_video(folder / "cut.mkv")
+    data = (folder / "cut.mkv").read_bytes()
+    (folder / "cut.mkv").write_bytes(data[: len(data) // 2])
+    report = run(uri, folder)
+    path = str((folder / "cut.mkv").resolve())
+    assert (report.indexed, report.failed) == (1, ())
+    assert {p.item for p in report.warnings} == {path}
+    assert any(p.reason.startswith("truncated: ") for p in report.warnings)
+    assert report.to_json(seconds=0)["warnings"] == [
+        {"path": path, "reason": p.reason} for p in report.warnings]
+    assert f"warnings {len(report.warnings)}" in report.summary()
+    entry = load_manifest(Path(manifest_path(uri)))[path]
+    assert 1 <= entry["segments"]["thumb.image"]["frame"] < 4  # the shots that decoded
+    again = run(uri, folder)
+    assert (again.unchanged, again.warnings) == (1, ())  # not decoded again: nothing to say
