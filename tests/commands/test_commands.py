@@ -174,3 +174,21 @@ def test_index_quantization_flag(encoders, corpus, uri):
     assert "is stored with quantization 'binary'; asked for 'scalar'" in other.output
     assert invoke("index", str(corpus), "--index", uri).exit_code == 0  # keeps its setting
     assert invoke("index", str(corpus), "--index", uri, "--quantization", "binary").exit_code == 0
+
+
+def test_index_json_lists_the_warnings_of_a_truncated_video(monkeypatch, tmp_path):
+    pytest.importorskip("av")
+    from tests.index.video_toys import video_encoders, write_video
+
+    monkeypatch.setattr(index_command, "_encoders", lambda models, wanted: video_encoders())
+    video = tmp_path / "c" / "cut.mkv"
+    write_video(video)
+    video.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
+    result = invoke("index", str(tmp_path / "c"), "--index", str(tmp_path / "idx"), "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    path = str(video.resolve())
+    assert (data["indexed"], data["failed"]) == (1, [])
+    assert {w["path"] for w in data["warnings"]} == {path}
+    assert any(w["reason"].startswith("truncated: ") for w in data["warnings"])
+    assert f"warning: {path}: truncated: " in result.stderr

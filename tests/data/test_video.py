@@ -36,6 +36,7 @@ from xmodal.data.video import (
     read_video,
 )
 from xmodal.data.video_compose import compose_video, letterbox
+from xmodal.data.video_decode import video_subtitles
 
 av = pytest.importorskip("av")
 
@@ -172,6 +173,17 @@ def test_a_side_car_wins_over_the_stream(tmp_path, videos):
     (tmp_path / "movie.vtt").symlink_to(tmp_path / "elsewhere.vtt")  # dangling: not followed
     video = read_video(path)
     assert video.subtitles == () and "side-car subtitles not read" in video.warnings[0]
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".webm", ".mov", ".avi"])
+def test_subtitles_alone_are_read_as_read_video_reads_them(tmp_path, videos, suffix):
+    assert video_subtitles(videos[suffix]) == read_video(videos[suffix]).subtitles
+    path = tmp_path / f"movie{suffix}"
+    path.write_bytes(videos[suffix].read_bytes())
+    (tmp_path / "movie.srt").write_text(format_srt([TimedText(0.5, 1.0, "from the side-car")]))
+    assert video_subtitles(path) == (TimedText(0.5, 1.0, "from the side-car"),)
+    with pytest.raises(VideoDecodeError, match="not found"):
+        video_subtitles(tmp_path / "gone.mp4")
 
 
 def test_probe_reads_the_header(videos):

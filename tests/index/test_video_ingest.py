@@ -1,6 +1,7 @@
 """Ingest of videos (``index/video_ingest.py``): frames, soundtrack and subtitles stored as time
 segments with the shots' times, the frame mean as whole-file point; unchanged re-runs, a changed
-side-car, replacement, prune and hostile files; on the exact store and Qdrant Edge.
+side-car, a metadata-only change (the lexical text keeps the subtitles), replacement,
+prune and hostile files; on the exact store and Qdrant Edge.
 
 Oracle: the composed shots' spans (``tests/index/video_toys.py``)."""
 
@@ -16,6 +17,7 @@ from tests.index.video_toys import video_encoders, write_video
 from xmodal.data.corpus import scan_corpus
 from xmodal.index import open_index
 from xmodal.index.ingest import ingest, load_manifest, manifest_path
+from xmodal.index.lexical_store import open_lexical
 
 pytest.importorskip("av")
 
@@ -123,3 +125,50 @@ def test_video_without_an_image_encoder_is_skipped(tmp_path, clip):
         report = ingest(index, [folder], encoders=encoders)
     assert any(p.reason.startswith("no encoder for image") for p in report.skipped)
     assert json.dumps(report.to_json(seconds=0.0))  # serialisable as ever
+
+
+@pytest.mark.parametrize("subtitles", ["stream", "side-car"])
+def test_metadata_change_keeps_the_subtitles_in_the_lexical_text(uri, tmp_path, clip,
+                                                                 subtitles):
+    folder = corpus(tmp_path, clip[0])
+    word = "violin"  # the stream's last cue: in no file name, caption or other document
+    if subtitles == "side-car":
+        write_video(folder / "clip.mp4", subtitles=False)
+        (folder / "clip.srt").write_text("1\n00:00:01,000 --> 00:00:04,000\nquokka zither\n")
+        word = "quokka"
+    run(uri, folder)
+    doc = load_manifest(Path(manifest_path(uri)))[str((folder / "clip.mp4").resolve())]["doc"]
+    with open_index(uri) as index:
+        assert open_lexical(index).search(word, k=5).ids == (doc,)
+    (folder / "clip.json").write_text(json.dumps({"rating": 4}))  # metadata only
+    encoders = video_encoders()
+    report = run(uri, folder, encoders)
+    assert (report.indexed, report.unchanged) == (0, 2)
+    assert [Path(p.item).name for p in report.failed] == ["broken.mp4"]  # as ever
+    assert encoders["image"].items == 0  # not decoded again, not re-encoded
+    with open_index(uri) as index:
+        lex = open_lexical(index)
+        hits = lex.search(word, k=5)
+        assert hits.ids == (doc,) and hits.payloads[0]["rating"] == 4
+        assert lex.search("clip", k=5).ids == (doc,)  # the file name's words kept too
+        (main,) = index.collection("thumb.image").get([doc])
+        assert main.payload["rating"] == 4
+
+
+def test_a_truncated_video_is_indexed_with_its_decode_warnings(uri, tmp_path):
+    folder = tmp_path / "c"
+    write_video(folder / "cut.mkv")
+    data = (folder / "cut.mkv").read_bytes()
+    (folder / "cut.mkv").write_bytes(data[: len(data) // 2])
+    report = run(uri, folder)
+    path = str((folder / "cut.mkv").resolve())
+    assert (report.indexed, report.failed) == (1, ())
+    assert {p.item for p in report.warnings} == {path}
+    assert any(p.reason.startswith("truncated: ") for p in report.warnings)
+    assert report.to_json(seconds=0)["warnings"] == [
+        {"path": path, "reason": p.reason} for p in report.warnings]
+    assert f"warnings {len(report.warnings)}" in report.summary()
+    entry = load_manifest(Path(manifest_path(uri)))[path]
+    assert 1 <= entry["segments"]["thumb.image"]["frame"] < 4  # the shots that decoded
+    again = run(uri, folder)
+    assert (again.unchanged, again.warnings) == (1, ())  # not decoded again: nothing to say

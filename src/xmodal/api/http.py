@@ -12,7 +12,9 @@ Routes (the OpenAPI schema is at ``/openapi.json``)::
     GET  /media/{doc_id}                  the original file of an indexed document (Range: 206)
     GET  /media/{doc_id}/frame?t=SECONDS  the frame of a video document at t, as a JPEG
     POST /collections/{name}/upsert       {"items": [{"id", "vector", "payload"}]}
-    POST /collections/{name}/delete       {"ids": [...]}
+    POST /collections/{name}/delete       {"ids": [...]}: a document's id deletes its time
+                                          segments too, an indexed file's document goes whole
+                                          (:mod:`xmodal.index.deletion`)
     POST /index                           {"paths": [...], "prune"?}: xmodal index --json
                                           (only under ``--root``; 403 without one)
     GET  /                                the web page (``/static`` holds its files)

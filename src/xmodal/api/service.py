@@ -319,13 +319,21 @@ class SearchService:
         return {"inserted": res.inserted, "updated": res.updated}
 
     def delete(self, collection: str, ids: Sequence[str]) -> dict[str, Any]:
-        """Delete ids from a collection; ``{"deleted": how many were present}``."""
+        """Delete ids from a collection; ``{"deleted": how many were present}``. A document's
+        id deletes its time segments too (in every collection), and an indexed file's document
+        goes whole, with its manifest entry (:func:`~xmodal.index.deletion.delete_documents`)."""
+        from xmodal.index.deletion import delete_documents
+        from xmodal.index.ingest import manifest_path
+
         if self.read_only:
             raise ReadOnly("this service is read-only")
         ids = self._check_ids(ids)
-        col = self.index.collection(collection)
+        self.index.collection(collection)  # 404 before the lock
         with self._write_lock:
-            return {"deleted": int(col.delete(ids))}
+            deleted = delete_documents(self.index, collection, ids,
+                                       manifest=manifest_path(self.index_uri))
+            self._manifest = None
+        return {"deleted": deleted}
 
     # -- folders ---------------------------------------------------------------------------
     def index_paths(self, paths: Sequence[str], *, prune: bool = False,

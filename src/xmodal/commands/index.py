@@ -2,7 +2,8 @@
 
 Results go to stdout (a summary, or JSON with ``--json``:
 :meth:`~xmodal.index.ingest.IngestReport.to_json`, which ``POST /index`` answers too); failed
-and skipped files go to stderr and into the JSON.
+and skipped files, and the warnings of files indexed in part (a truncated video), go to stderr
+and into the JSON.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune
     seconds = time.perf_counter() - started
     for p in report.failed:
         echo(f"failed: {p.item}: {p.reason}", err=True)
+    for p in report.warnings:
+        echo(f"warning: {p.item}: {p.reason}", err=True)
     if as_json:
         echo(json.dumps(report.to_json(scan_skipped=skipped_scan, seconds=seconds), indent=1))
     else:

@@ -333,3 +333,37 @@ def sidecar_subtitles(path: str) -> str | None:
         if os.path.lexists(stem + suffix):
             return stem + suffix
     return None
+
+
+def video_subtitles(path: str | os.PathLike[str]) -> tuple[TimedText, ...]:
+    """A video's subtitles as :func:`~xmodal.data.video.read_video` gives them, without
+    decoding its pictures or sound: the side-car ``NAME.srt`` / ``NAME.vtt``, else the cues of
+    its text subtitle stream (demuxed alone). For what needs the subtitles again, not the
+    video (a document's lexical text when only its metadata changed).
+
+    Raises:
+        SubtitleError: a side-car that cannot be read.
+        VideoDecodeError: a file that does not open, or is over a header limit.
+        MissingDependencyError: PyAV is not installed (needed for a subtitle stream only).
+    """
+    from xmodal.data.subtitles import read_subtitles
+    from xmodal.data.video import (
+        VideoDecodeError,
+        VideoLimits,
+        check_header,
+        item_name,
+        open_video,
+    )
+
+    sidecar = sidecar_subtitles(os.fspath(path))
+    if sidecar is not None:
+        return read_subtitles(sidecar)
+    name, limits = item_name(path), VideoLimits()
+    with open_video(path, limits) as container:
+        streams, _ = check_header(container, name, limits)
+        if "subtitle" not in streams:
+            return ()
+        only = VideoPass(container, {"subtitle": streams["subtitle"]}, config=SegmentConfig(),
+                         max_seconds=limits.max_seconds, max_pixels=limits.max_pixels,
+                         sample_rate=None, fail=lambda reason: VideoDecodeError(name, reason))
+        return tuple(only.run().cues)

@@ -27,7 +27,9 @@ path to its document id and content hash: a file already stored unchanged is not
 changed file replaces its old document, a file whose metadata alone changed (a side-car
 edited, the file touched) gets its payloads rewritten with the stored vectors (not re-encoded;
 counted unchanged), and ``prune=True`` deletes the documents of files that
-no longer exist. Bad files (undecodable, empty) are reported and skipped; the rest are indexed.
+no longer exist. Bad files (undecodable, empty) are reported and skipped; the rest are indexed
+(a video decoded in part, truncated say, with what decoded: its decode warnings are in the
+report's ``warnings``).
 
 Crash safety (a kill at any point, SIGKILL included, loses nothing acknowledged and leaves no
 half-stored document behind a manifest entry):
@@ -64,6 +66,7 @@ from typing import Any
 from xmodal.data.corpus import CorpusFile, scan_corpus
 from xmodal.data.problems import ItemProblem
 
+from .deletion import delete_entry as _delete_doc  # one name: tests stub it
 from .ingest_targets import (
     captioned,
     card_dict,
@@ -93,7 +96,6 @@ from .metadata import (
 from .protocols import Collection, Index
 from .quantization import Quantization, check_quantization
 from .segment_ingest import (
-    delete_segments,
     drop_orphan_segments,
     encode_audio_batch,
     probe_segments,
@@ -172,6 +174,7 @@ def ingest(
     known = load_manifest(manifest_file) if manifest_file else {}
     counts = {"indexed": 0, "unchanged": 0, "replaced": 0, "pruned": 0}
     failed: list[ItemProblem] = []
+    warned: list[ItemProblem] = []  # indexed with what decoded (a truncated video...)
     written: set[str] = set()
     by_modality: dict[str, list[CorpusFile]] = {}
     seen_paths: set[str] = set()
@@ -238,7 +241,7 @@ def ingest(
             segmented: dict[str, dict[str, dict[str, int]]] = {}
             if modality == VIDEO:
                 stored = store_videos(index, batch, encoders, main, caption_col, failed, metas,
-                                      lex, segmented, quantization)
+                                      lex, segmented, quantization, warned)
             else:
                 stored = _store_batch(batch, encoder, modality, main, caption_col, workers,
                                       failed, metas, lex, window, segmented)
@@ -262,7 +265,7 @@ def ingest(
             counts["pruned"] += 1
         _save_manifest(manifest_file, known)
     return IngestReport(failed=tuple(failed), skipped=tuple(skipped),
-                        collections=tuple(sorted(written)), **counts)
+                        collections=tuple(sorted(written)), warnings=tuple(warned), **counts)
 
 
 def _modality(kind: str) -> str:
@@ -412,12 +415,3 @@ def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Col
     main.upsert(ids, report.vectors, payloads, model=encoder.card.name)
     return stored
 
-
-def _delete_doc(index: Index, entry: Mapping[str, Any]) -> None:
-    delete_segments(index, entry)
-    lex = open_lexical(index)
-    if lex is not None:
-        lex.delete([entry["doc"]])
-    for name in entry.get("collections", []):
-        with contextlib.suppress(KeyError):  # the collection was dropped meanwhile
-            index.collection(name).delete([entry["doc"]])

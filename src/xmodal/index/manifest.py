@@ -40,12 +40,16 @@ class IngestReport:
     failed: tuple[ItemProblem, ...]  # files that could not be encoded, with the reason
     skipped: tuple[ItemProblem, ...]  # files not indexed by design (type, size, no encoder)
     collections: tuple[str, ...]  # the collections written to
+    # files indexed with what decoded, one per warning (a truncated video decoded in part)
+    warnings: tuple[ItemProblem, ...] = ()
 
     def summary(self) -> str:
         """One line for people."""
+        warned = f", warnings {len(self.warnings)}" if self.warnings else ""
         return (f"indexed {self.indexed}, unchanged {self.unchanged}, replaced "
                 f"{self.replaced}, pruned {self.pruned}, failed {len(self.failed)}, skipped "
-                f"{len(self.skipped)} ({', '.join(self.collections) or 'no collections'})")
+                f"{len(self.skipped)}{warned} "
+                f"({', '.join(self.collections) or 'no collections'})")
 
     def to_json(self, *, scan_skipped: Sequence[ItemProblem] = (),
                 seconds: float) -> IndexReportJSON:
@@ -57,18 +61,20 @@ class IngestReport:
 
         Example:
             >>> report = IngestReport(2, 0, 0, 0, (), (), ("emoji.image",))
-            >>> report.to_json(seconds=1.234)["seconds"], report.to_json(seconds=1)["failed"]
+            >>> report.to_json(seconds=1.234)["seconds"], report.to_json(seconds=1)["warnings"]
             (1.23, [])
         """
         return IndexReportJSON(
             indexed=self.indexed, unchanged=self.unchanged, replaced=self.replaced,
             pruned=self.pruned, failed=[_problem(p) for p in self.failed],
             skipped=[_problem(p) for p in (*scan_skipped, *self.skipped)],
+            warnings=[_problem(p) for p in self.warnings],
             collections=list(self.collections), seconds=round(seconds, 2))
 
 
 class PathProblemJSON(TypedDict):
-    """A file that was not indexed, and why."""
+    """A file and a reason: why it was not indexed (``failed``, ``skipped``), or what was
+    wrong with what was indexed of it (``warnings``)."""
 
     path: str
     reason: str
@@ -83,6 +89,7 @@ class IndexReportJSON(TypedDict):
     pruned: int
     failed: list[PathProblemJSON]
     skipped: list[PathProblemJSON]
+    warnings: list[PathProblemJSON]  # indexed, but not whole (a truncated video...)
     collections: list[str]
     seconds: float
 

@@ -19,7 +19,9 @@ asked).
 Crash safety follows ingest's rule: a document's segments are stored *before* its main vector
 (the commit mark), and the manifest entry records them (``"segments": {collection:
 {representation: count}}``), so deleting or replacing a document deletes its segments by id
-(:func:`delete_segments`) and a metadata change rewrites their payloads
+(:func:`delete_segments`; ``POST /collections/{name}/delete`` of a document finds them by
+their ``document_id`` instead, :func:`delete_document_segments`, in
+:mod:`xmodal.index.deletion`) and a metadata change rewrites their payloads
 (:func:`refresh_segments`). A document adopted after a kill (complete in the store, missing
 from the manifest) gets its segments counted from the store (:func:`probe_segments`). Segments
 a kill left without their main vector are overwritten when the same file is ingested again, or
@@ -49,9 +51,9 @@ from .segments import (
     window_spans,
 )
 
-__all__ = ["DECODE_CHUNK", "AudioBatch", "FileSegments", "delete_segments",
-           "drop_orphan_segments", "encode_audio_batch", "pools_windows", "probe_segments",
-           "refresh_segments", "store_segments"]
+__all__ = ["DECODE_CHUNK", "AudioBatch", "FileSegments", "delete_document_segments",
+           "delete_segments", "drop_orphan_segments", "encode_audio_batch", "pools_windows",
+           "probe_segments", "refresh_segments", "store_segments"]
 
 DECODE_CHUNK = 2
 """Long files decoded and embedded together (bounded memory: a recording of
@@ -295,4 +297,16 @@ def drop_orphan_segments(col: Collection, docs: Mapping[str, str], chunk: int = 
                      {"key": "representation",
                       "match": {"any": sorted(SEGMENT_REPRESENTATIONS)}}],
             "must_not": [{"key": "document_id", "match": {"any": [d for _, d in part]}}]})
+    return deleted
+
+
+def delete_document_segments(col: Collection, docs: Sequence[str], chunk: int = 500) -> int:
+    """Delete every segment of the documents ``docs`` (ids) in ``col``, found by their
+    ``document_id`` (whichever version or manifest recorded them). Returns how many."""
+    deleted = 0
+    for s in range(0, len(docs), chunk):  # a filter's value list holds at most 1,000
+        deleted += col.delete_where({
+            "must": [{"key": "document_id", "match": {"any": list(docs[s : s + chunk])}},
+                     {"key": "representation",
+                      "match": {"any": sorted(SEGMENT_REPRESENTATIONS)}}]})
     return deleted

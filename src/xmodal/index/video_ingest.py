@@ -22,9 +22,10 @@ text encoder its subtitles. Stored, all under the video's document id, payload `
 
 A video without a decodable frame (a broken stream) is reported, not stored; a container
 holding sound and no video stream never comes here: the scan makes it an audio document
-(:mod:`xmodal.data.corpus`). Decoding errors of any kind are reported per file
-and never stop the run. Videos are decoded one at a time (memory: one video's keyframes and
-soundtrack).
+(:mod:`xmodal.data.corpus`). Decoding errors of any kind are reported per file and never stop
+the run; a video decoded in part (truncated, damaged packets skipped) is stored with what
+decoded, and its decode warnings are reported. Videos are decoded one at a time (memory: one
+video's keyframes and soundtrack).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from xmodal.data.problems import ItemProblem
 
 from . import collection_name
 from .ingest_targets import target_collection
-from .lexical_ingest import store_lexical
+from .lexical_ingest import store_lexical, subtitle_text
 from .lexical_store import LexicalCollection
 from .metadata import document_payload
 from .protocols import Collection, Index
@@ -107,7 +108,8 @@ def store_videos(index: Index, batch: Sequence[CorpusFile], encoders: Mapping[st
                  main: Collection, caption_col: Collection | None, failed: list[ItemProblem],
                  metas: Mapping[str, Mapping[str, Any]], lex: LexicalCollection | None,
                  segmented: dict[str, dict[str, dict[str, int]]],
-                 quantization: Quantization | None = None) -> list[CorpusFile]:
+                 quantization: Quantization | None = None,
+                 warnings: list[ItemProblem] | None = None) -> list[CorpusFile]:
     """Decode, embed and store videos one at a time (see the module docstring).
 
     Args:
@@ -121,6 +123,8 @@ def store_videos(index: Index, batch: Sequence[CorpusFile], encoders: Mapping[st
         lex: The lexical collection, or None.
         segmented: Filled with the segments each stored document has.
         quantization: For collections this creates.
+        warnings: The decode warnings of stored videos are appended here (item, reason: a
+            truncated file, a side-car that does not parse...).
 
     Returns:
         The stored videos.
@@ -133,9 +137,13 @@ def store_videos(index: Index, batch: Sequence[CorpusFile], encoders: Mapping[st
     stored = []
     for f in batch:
         try:
-            if _store_one(f, image, audio, text, main, caption_col, cols, metas[str(f.path)],
-                          lex, segmented):
+            warned = _store_one(f, image, audio, text, main, caption_col, cols,
+                                metas[str(f.path)], lex, segmented)
+            if warned is not None:
                 stored.append(f)
+                if warnings is not None:
+                    warnings.extend(ItemProblem(index=len(warnings) + k, item=str(f.path),
+                                                reason=w) for k, w in enumerate(warned))
             else:
                 failed.append(ItemProblem(index=len(failed), item=str(f.path),
                                           reason="no decodable video frame"))
@@ -176,14 +184,15 @@ def _store_one(f: CorpusFile, image: Any, audio: Any | None, text: Any | None,
                main: Collection, caption_col: Collection | None,
                cols: Mapping[str, Collection | None], meta: Mapping[str, Any],
                lex: LexicalCollection | None,
-               segmented: dict[str, dict[str, dict[str, int]]]) -> bool:
+               segmented: dict[str, dict[str, dict[str, int]]]) -> tuple[str, ...] | None:
+    """Store one video; its decode warnings, or None when no frame decodes (nothing stored)."""
     video = _decode(f, audio)
     doc = document_id(str(f.path), f.sha256)
     payload = document_payload(f, VIDEO, VIDEO, meta)
     frames = [(s.t_start, s.t_end, k.image) for s in video.segments for k in s.keyframes]
     vecs, good = _encode(image.encode_image, [im for *_, im in frames], "frames")
     if not good:
-        return False
+        return None
     frame_segs = FileSegments(vecs, tuple(frames[i][:2] for i in good))  # (m, d)
     mean = frame_segs.pooled()  # (d,) the whole-file point
     todo: list[tuple[Collection, str, Any, FileSegments]] = [(main, FRAME, image, frame_segs)]
@@ -212,11 +221,10 @@ def _store_one(f: CorpusFile, image: Any, audio: Any | None, text: Any | None,
         else:
             caption_col.delete([doc])
     if lex is not None:
-        store_lexical(lex, [f], VIDEO, [" ".join(c.text for c in video.subtitles) or None],
-                      {str(f.path): meta})
+        store_lexical(lex, [f], VIDEO, [subtitle_text(video.subtitles)], {str(f.path): meta})
     for col, rep, enc, segs in todo:
         n = store_segments(col, [(doc, payload, segs)], model=enc.card.name,
                            representation=rep)[doc]
         segmented.setdefault(doc, {})[col.name] = {rep: n}
     main.upsert([doc], mean[None, :], [payload], model=image.card.name)  # the commit mark
-    return True
+    return video.warnings

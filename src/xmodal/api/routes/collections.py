@@ -49,5 +49,7 @@ async def upsert(name: str, body: UpsertRequest, service: ServiceDep, run: Runne
 
 @router.post("/collections/{name}/delete", response_model=DeleteResponse)
 async def delete(name: str, body: DeleteRequest, service: ServiceDep, run: RunnerDep) -> Any:
-    """Delete ids from a collection."""
+    """Delete ids from a collection: a document's id deletes its time segments too, and an
+    indexed file's document goes whole, with its manifest entry (the next index run of its
+    folder adds the file again if it is still there)."""
     return await run(service.delete, name, body.ids)
