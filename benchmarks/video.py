@@ -17,12 +17,14 @@ default models (``starter-image``, ``starter-audio``, ``minilm``):
 - ``index video, no soundtrack``: the same with ``--audio-model ""`` (another index);
 - ``index recording``: ``xmodal index REC.wav --index DIR`` (into the first index).
 
-Query by example (in this process, ``Searcher`` over the first index): each shot's source
-image (``--image``) must bring the video first with ``t_start``/``t_end`` inside the shot's span
-± 0.5 s; each distinct shot sound (``--audio``, filtered to the video's path, since the same
-sounds are in the recording) must land in a window overlapping a shot holding that sound; each
-recording part's source sound (filtered to the recording) must bring a window overlapping
-the part (the part's span widened by one window, 10 s: a window straddles two parts).
+Query by example (in this process, ``Searcher`` over the first index), the issue's rule for
+every kind: the first hit is the right file with ``t_start``/``t_end`` inside a true segment
+± 0.5 s. Each shot's source image (``--image``): its shot. Each distinct shot sound (``--audio``,
+filtered to the video's path, since the same sounds are in the recording): a shot holding that
+sound. Each distinct recording sound (filtered to the recording): a part holding it. Sounds are
+distinct by content: the freedesktop theme ships some as one file under several names
+(``dialog-error`` = ``dialog-warning`` = ``window-attention`` = ``window-question``), and a query
+cannot tell their parts apart.
 
 Run:
     python benchmarks/video.py                      # 10 min video, 30 min recording
@@ -205,23 +207,26 @@ def main(argv: list[str] | None = None) -> None:
     vpath, rpath = str(video.resolve()), str(rec.resolve())
     queries: list = [(img, "image", vpath, [(a - TOLERANCE_S, b + TOLERANCE_S)])
                      for img, a, b in zip(images, edges[:-1], edges[1:], strict=True)]
-    window = 10.0
-    distinct = {}
+    distinct: dict[bytes, list[int]] = {}
     for k, (wave, _) in enumerate(clips):
-        distinct.setdefault(wave.tobytes()[:4000], []).append(k)
+        distinct.setdefault(wave.tobytes(), []).append(k)
     for ks in distinct.values():
         wave = _resample(clips[ks[0]][0], 48000, 44100)
-        queries.append((wave, "audio", vpath, [(edges[k] - window, edges[k + 1] + window)
+        queries.append((wave, "audio", vpath, [(edges[k] - TOLERANCE_S, edges[k + 1] + TOLERANCE_S)
                                                for k in ks]))
     sounds = _sounds_at(44100)
-    queries += [(sounds[k], "audio", rpath, [(a - window, b + window)]) for a, b, k in parts]
+    same: dict[bytes, list[tuple[float, float]]] = {}
+    for a, b, k in parts:
+        same.setdefault(sounds[k].tobytes(), []).append((a - TOLERANCE_S, b + TOLERANCE_S))
+    queries += [(np.frombuffer(key, np.float32), "audio", rpath, spans)
+                for key, spans in same.items()]
     started = time.perf_counter()
     got = _qbe(idx, queries, work)
     print(f"\n## Query by example ({time.perf_counter() - started:.0f} s)\n")
     print("| query | found at rank 1 with times inside | rule |")
     print("|---|---:|---|")
-    rules = {"image": "the shot ± 0.5 s", "audio .mp4": "a shot with that sound ± 10 s window",
-             "audio .wav": "the part ± 10 s window"}
+    rules = {"image": "the shot ± 0.5 s", "audio .mp4": "a shot with that sound ± 0.5 s",
+             "audio .wav": "a part with that sound ± 0.5 s"}
     for key, oks in got.items():
         print(f"| {key} | {sum(oks)}/{len(oks)} ({np.mean(oks):.1%}) | {rules[key]} |")
     print("\n## Targets (10 min of 720p on 2 cores)\n")
@@ -233,9 +238,10 @@ def main(argv: list[str] | None = None) -> None:
                        wall <= TARGET_S))
         checks.append((f"{name}: peak RSS < 1.5 GiB ({runs[name]['rss_mb']:.0f} MB)",
                        runs[name]["rss_mb"] < TARGET_RSS_MB))
-    image = np.mean(got.get("image", [False]))
-    checks.append((f"query by image: ≥ 95 % at rank 1 inside the shot ± 0.5 s ({image:.1%})",
-                   image >= TARGET_QBE))
+    for key, rule in rules.items():
+        share = float(np.mean(got.get(key, [False])))
+        checks.append((f"query by {key}: ≥ 95 % at rank 1 inside {rule} ({share:.1%})",
+                       share >= TARGET_QBE))
     for text, ok in checks:
         print(f"{'PASS' if ok else 'FAIL'} {text}")
 

@@ -91,6 +91,17 @@ def write_recording(path: Path, parts: Sequence[tuple[int, float]],
     return spans
 
 
+def part_spans(spans: Sequence[tuple[float, float]],
+               window_s: float = WINDOW_S) -> list[tuple[float, float]]:
+    """The segment spans ingest should find in a recording of ``spans`` (parts of distinct
+    tones, no silence): each part cut evenly in ``ceil(length / window_s)`` pieces."""
+    out = []
+    for a, b in spans:
+        n = int(np.ceil((b - a) / window_s - 1e-9))
+        out += [(a + (b - a) * i / n, a + (b - a) * (i + 1) / n) for i in range(n)]
+    return out
+
+
 def write_excerpt(path: Path, source: Path, t_start: float, seconds: float = 10.0) -> Path:
     """Write ``seconds`` of ``source`` from ``t_start`` (a query by example)."""
     import soundfile as sf

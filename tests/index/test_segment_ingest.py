@@ -1,14 +1,15 @@
-"""Ingest of long recordings (``index/segment_ingest.py``): one point per 10 s window beside the
-unchanged whole-file vector, decoded once; deletion, replacement, metadata refresh and the crash
-rule (segments before the main vector), on the exact store and Qdrant Edge.
+"""Ingest of long recordings (``index/segment_ingest.py``): one point per span of sound (at
+most 10 s, cut at the changes of tone) beside the unchanged whole-file vector, decoded once;
+deletion, replacement, metadata refresh and the crash rule (segments before the main vector),
+on the exact store and Qdrant Edge.
 
-Oracles: the recording's known length (window count and spans), the encoder's own whole-file
-vector for the file's path, and the store's contents by id and by payload filter."""
+Oracles: the recording's known parts (each part cut evenly in spans of at most 10 s), the
+encoder's own whole-file vector for the file's path, and the store's contents by id and by
+payload filter."""
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 
 import xmodal.data.audio
 from tests.index.conftest import uri_for
-from tests.index.recordings import ToneEncoder, write_recording
+from tests.index.recordings import RATE, ToneEncoder, part_spans, tone, write_recording, write_wave
 from xmodal.data.corpus import file_sha256
 from xmodal.index import Index, document_id, open_index
 from xmodal.index import ingest as ingest_module
@@ -26,7 +27,7 @@ from xmodal.index.segment_ingest import probe_segments
 from xmodal.index.segments import segment_id
 
 COL = "tone.audio"
-PARTS = [(3, 25.0), (9, 35.0), (15, 22.0)]  # 82 s: 9 windows, the last 2 s long
+PARTS = [(3, 25.0), (9, 35.0), (15, 22.0)]  # 82 s: 3 + 4 + 3 spans, cut at the parts
 
 
 class _Crash(BaseException):
@@ -77,14 +78,14 @@ def test_long_file_gets_window_segments_beside_its_unchanged_vector(uri, corpus,
     long, short = (corpus / "long.wav").resolve(), (corpus / "short.wav").resolve()
     assert (report.indexed, report.failed) == (2, ())
     assert sorted(decoded) == sorted([str(long), str(short)])  # each file decoded once
-    assert encoder.items == 2 + 9  # two whole files, nine windows
+    assert encoder.items == 2 + 10  # two whole files, ten spans
     with open_index(uri) as index:
         col = index.collection(COL)
-        assert col.count() == 2 + 9
+        assert col.count() == 2 + 10
         main = col.get([doc(long)])[0]
         segs = segments_in(index, doc(long))
-        assert [(s.payload["t_start"], s.payload["t_end"]) for s in segs] == [
-            (10.0 * i, min(10.0 * (i + 1), 82.0)) for i in range(9)]
+        got = [(s.payload["t_start"], s.payload["t_end"]) for s in segs]
+        assert np.allclose(got, part_spans([(0, 25), (25, 60), (60, 82)]), atol=0.05)
         for n, s in enumerate(segs):
             assert s.payload == {**main.payload, "representation": "window",
                                  "document_id": doc(long), "segment": n,
@@ -94,7 +95,7 @@ def test_long_file_gets_window_segments_beside_its_unchanged_vector(uri, corpus,
         assert np.allclose(main.vector, whole, atol=1e-6)
         assert segments_in(index, doc(short)) == []
     entries = load_manifest(manifest_path(uri))
-    assert entries[str(long)]["segments"] == {COL: {"window": 9}}
+    assert entries[str(long)]["segments"] == {COL: {"window": 10}}
     assert "segments" not in entries[str(short)]
     again = ToneEncoder()
     assert run(uri, corpus, again).unchanged == 2 and again.items == 0
@@ -128,10 +129,10 @@ def test_a_metadata_change_rewrites_the_segments(uri, corpus):
         col = index.collection(COL)
         q = ToneEncoder().encode_audio([str(corpus / "long.wav")])[0]
         hits = col.search(q, k=20, filter={"album": "studio"})[0]
-        assert len(hits) == 1 + 9 and col.search(q, k=20, filter={"album": "live"})[0].ids == ()
+        assert len(hits) == 1 + 10 and col.search(q, k=20, filter={"album": "live"})[0].ids == ()
         segs = segments_in(index, doc(corpus / "long.wav"))
         assert {s.payload["album"] for s in segs} == {"studio"}
-        assert segs[3].payload["t_start"] == 30.0  # the segment keys kept
+        assert segs[3].payload["t_start"] == pytest.approx(25.0, abs=0.05)  # segment keys kept
 
 
 def test_kill_between_segments_and_main_vector_leaves_no_orphan(uri, corpus, monkeypatch):
@@ -148,7 +149,7 @@ def test_kill_between_segments_and_main_vector_leaves_no_orphan(uri, corpus, mon
         run(uri, corpus)
     monkeypatch.undo()
     with open_index(uri) as index:  # the segments are in, the commit mark is not
-        assert len(segments_in(index, crashed)) == 9
+        assert len(segments_in(index, crashed)) == 10
         assert index.collection(COL).get([crashed]) == [None]
     assert str(long.resolve()) not in load_manifest(manifest_path(uri))
 
@@ -173,7 +174,7 @@ def test_kill_then_same_file_overwrites_its_segments(uri, corpus, monkeypatch):
     monkeypatch.undo()
     assert run(uri, corpus).indexed == 2
     with open_index(uri) as index:
-        assert index.collection(COL).count() == 2 + 9
+        assert index.collection(COL).count() == 2 + 10
 
 
 def test_a_document_adopted_after_a_kill_keeps_its_segments_recorded(uri, corpus, monkeypatch):
@@ -188,7 +189,7 @@ def test_a_document_adopted_after_a_kill_keeps_its_segments_recorded(uri, corpus
     report = run(uri, corpus, encoder)  # stored but unrecorded: adopted, not re-encoded
     assert (report.indexed, report.unchanged, encoder.items) == (0, 2, 0)
     long = str((corpus / "long.wav").resolve())
-    assert load_manifest(manifest_path(uri))[long]["segments"] == {COL: {"window": 9}}
+    assert load_manifest(manifest_path(uri))[long]["segments"] == {COL: {"window": 10}}
     (corpus / "long.wav").unlink()
     run(uri, corpus, prune=True)
     with open_index(uri) as index:
@@ -206,25 +207,25 @@ def test_an_encoder_without_a_window_stores_no_segments(uri, corpus):
 def test_windows_are_at_least_ten_seconds(uri, corpus):
     run(uri, corpus, ToneEncoder(window_s=2.5))  # aisfx-like short blocks: 10 s segments
     with open_index(uri) as index:
-        assert len(segments_in(index, doc(corpus / "long.wav"))) == math.ceil(82 / 10)
+        assert len(segments_in(index, doc(corpus / "long.wav"))) == 10  # spans up to 10 s
 
 
-class PoolingTone(ToneEncoder):
-    """Declares what :class:`ToneEncoder` does: a clip is the weighted mean of its windows."""
-
-    pools_windows = True
-
-
-def test_an_encoder_pooling_its_windows_embeds_the_file_once(uri, corpus):
-    encoder = PoolingTone()
-    run(uri, corpus, encoder)
-    assert encoder.items == 1 + 9  # the short file, then the long one's windows only
-    long = corpus / "long.wav"
+def test_silence_is_no_segment_and_a_sound_is_found_where_it_is(uri, tmp_path):
+    """A 40 s file: 12 s of silence, a 6 s tone, silence; one segment, at the tone (± a frame)."""
+    folder = tmp_path / "quiet"
+    silence = np.zeros(12 * RATE, np.float32)
+    write_wave(folder / "quiet.wav", np.concatenate([silence, tone(1000.0, 6.0), silence,
+                                                     np.zeros(10 * RATE, np.float32)]))
+    write_wave(folder / "silent.wav", np.zeros(40 * RATE, np.float32))
+    report = run(uri, folder)
+    assert (report.indexed, report.failed) == (2, ())
     with open_index(uri) as index:
-        main = index.collection(COL).get([doc(long)])[0]
-        assert len(segments_in(index, doc(long))) == 9
-    np.testing.assert_allclose(main.vector, ToneEncoder().encode_audio([str(long)])[0],
-                               atol=1e-6)
+        segs = segments_in(index, doc(folder / "quiet.wav"))
+        assert len(segs) == 1
+        assert (segs[0].payload["t_start"], segs[0].payload["t_end"]) == pytest.approx(
+            (12.0, 18.0), abs=0.05)
+        assert segments_in(index, doc(folder / "silent.wav")) == []
+        assert index.collection(COL).get([doc(folder / "silent.wav")])[0] is not None
 
 
 def test_a_recording_over_ten_minutes_is_indexed_pooled_from_its_windows(uri, tmp_path):
@@ -240,7 +241,7 @@ def test_a_recording_over_ten_minutes_is_indexed_pooled_from_its_windows(uri, tm
     path = (folder / "talk.wav").resolve()
     with open_index(uri) as index:
         segs = segments_in(index, doc(path), n=80)
-        assert len(segs) == 67 and segs[-1].payload["t_end"] == spans[-1][1] == 666.0
+        assert len(segs) == 30 + 31 + 7 and segs[-1].payload["t_end"] == spans[-1][1] == 666.0
         weights = np.array([s.payload["t_end"] - s.payload["t_start"] for s in segs])
         mean = (weights[:, None] * np.stack([s.vector for s in segs]).astype(np.float64)).sum(0)
         main = index.collection(COL).get([doc(path)])[0]

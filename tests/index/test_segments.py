@@ -3,14 +3,12 @@ the store primitives segments need on every backend: ``delete_where`` and the id
 
 from __future__ import annotations
 
-import itertools
 import re
 
 import numpy as np
 import pytest
 
 from tests.index.conftest import unit
-from xmodal.data.audio import window_weights, windows
 from xmodal.index.filters import FilterError
 from xmodal.index.metadata import MetadataError, check_metadata, payload_metadata
 from xmodal.index.segment_ingest import probe_segments
@@ -23,7 +21,6 @@ from xmodal.index.segments import (
     segment_id,
     segment_payload,
     segment_window_s,
-    window_spans,
 )
 from xmodal.index.validate import check_ids, document_id
 from xmodal.search.hits import Hit
@@ -78,23 +75,6 @@ def test_hit_metadata_hides_the_segment_keys():
         "path": "/a.wav", "document_id": "d", "t_start": 0.0, "t_end": 10.0, "segment": 0,
         "representation": "window", "album": "x"})
     assert hit.metadata == {"album": "x"}
-
-
-@pytest.mark.parametrize(("n", "rate", "window_s"), [(1, 8000, 10.0), (80_000, 8000, 10.0),
-                                                     (80_001, 8000, 10.0), (250, 10, 7.3),
-                                                     (2_401_234, 48000, 10.0)])
-def test_window_spans_follow_the_windows_layout(n, rate, window_s):
-    wave = np.ones(n, np.float32)
-    cut = windows(wave, sample_rate=rate, window_s=window_s)  # (n_windows, window_len)
-    weights = window_weights(wave, sample_rate=rate, window_s=window_s)
-    spans = window_spans(n, sample_rate=rate, window_s=window_s)
-    assert len(spans) == cut.shape[0]
-    assert spans[0][0] == 0.0 and spans[-1][1] == pytest.approx(n / rate)
-    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))  # contiguous
-    lengths = np.array([t1 - t0 for t0, t1 in spans])
-    assert lengths == pytest.approx(weights * cut.shape[1] / rate)
-    with pytest.raises(ValueError, match="has no window"):
-        window_spans(0, sample_rate=rate, window_s=window_s)
 
 
 def test_segment_window_is_the_encoders_at_least_ten_seconds():

@@ -30,10 +30,6 @@ class ClapEncoder(HFDualEncoder):
     Load with ``load_encoder("hf-clap:/path")``; ``tests/encoders/test_hf_clap.py`` shows it.
     """
 
-    pools_windows = True
-    """A clip's vector is the weighted mean of its windows' (ingest pools a long file's vector
-    from its segments: :func:`xmodal.index.segment_ingest.pools_windows`)."""
-
     def __init__(self, model: Any, tokenizer: Any, feature_extractor: Any, *, name: str) -> None:
         self.model, self.tokenizer, self.feature_extractor = model, tokenizer, feature_extractor
         text = model.config.text_config

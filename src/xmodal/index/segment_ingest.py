@@ -1,19 +1,21 @@
-"""Ingest of time segments: long audio files get one point per window beside their whole-file
-vector (:mod:`xmodal.index.segments` for the ids and payloads), called from
+"""Ingest of time segments: long audio files get one point per span of sound beside their
+whole-file vector (:mod:`xmodal.index.segments` for the ids and payloads), called from
 :func:`~xmodal.index.ingest.ingest`.
 
 Which files: an audio file whose header says it lasts longer than one segment window
 (:func:`~xmodal.index.segments.segment_window_s`: the encoder's ``audio_window_s``, at least
 10 s) when its encoder has a window. Such a file is decoded **once** (:func:`encode_audio_batch`,
-in this process, :data:`DECODE_CHUNK` files at a time), then its whole wave and each window,
-as ``(wave, rate)`` items, go to the encoder's ``encode_audio`` in one call: the whole wave
-gives the document's main vector (the encoder's own pooling: the same vector as from the
-file's path), each window its segment vector. The model thus embeds the file's content twice
-(once inside the pooled whole-file vector, once window by window), so segments roughly double
-the encoding time of long files (measured: a 5-minute recording with ``starter-audio``, 2 CPU
-cores, 31 s → 57–66 s); except for an encoder that pools the same windows itself
-(:func:`pools_windows`: CLAP), whose main vector is then pooled from the segments' (one pass).
-Shorter files take the unchanged path (decoded by the encoder, in worker processes when
+in this process, :data:`DECODE_CHUNK` files at a time) and cut where its sound is
+(:func:`~xmodal.data.audio_spans.sound_spans`: spans of sound between silences and changes,
+each at most one window long; silence is no segment). Its whole wave and each span, as
+``(wave, rate)`` items, go to the encoder's ``encode_audio`` in one call: the whole wave gives
+the document's main vector (the encoder's own pooling: the same vector as from the file's
+path), each span its segment vector. The model thus embeds the file's sound twice (once inside
+the whole-file vector, once span by span), so segments roughly double the encoding time of
+long files (measured with fixed windows: a 5-minute recording with ``starter-audio``, 2 CPU
+cores, 31 s → 57–66 s). A recording over the encoder's clip limit (10 minutes, up to
+:data:`LONG_RECORDING_MAX_S`) gets the length-weighted mean of its spans as its whole-file
+vector. Shorter files take the unchanged path (decoded by the encoder, in worker processes when
 asked).
 
 Crash safety follows ingest's rule: a document's segments are stored *before* its main vector
@@ -48,11 +50,10 @@ from .segments import (
     segment_id,
     segment_payload,
     segments_of,
-    window_spans,
 )
 
 __all__ = ["DECODE_CHUNK", "AudioBatch", "FileSegments", "delete_document_segments",
-           "delete_segments", "drop_orphan_segments", "encode_audio_batch", "pools_windows",
+           "delete_segments", "drop_orphan_segments", "encode_audio_batch",
            "probe_segments", "refresh_segments", "store_segments"]
 
 DECODE_CHUNK = 2
@@ -68,15 +69,16 @@ UPSERT_CHUNK = 4096
 
 @dataclass(frozen=True)
 class FileSegments:
-    """The windows of one file: their vectors and time spans (seconds), in order."""
+    """The segments of one file (spans of sound, keyframes, cues): their vectors and time
+    spans (seconds), in order."""
 
-    vectors: np.ndarray  # (n_windows, d) float32, unit rows
+    vectors: np.ndarray  # (n_segments, d) float32, unit rows
     spans: tuple[tuple[float, float], ...]
 
     def pooled(self) -> np.ndarray:
-        """The whole file's vector from its segments: their mean weighted by length (a short
-        last window counts for its real part, as the encoders pool), normalised."""
-        weights = np.array([max(t1 - t0, 1e-3) for t0, t1 in self.spans])  # (n_windows,)
+        """The whole file's vector from its segments: their mean weighted by length,
+        normalised."""
+        weights = np.array([max(t1 - t0, 1e-3) for t0, t1 in self.spans])  # (n_segments,)
         mean = weights @ self.vectors.astype(np.float64)  # (d,)
         return (mean / np.linalg.norm(mean)).astype(np.float32)
 
@@ -103,7 +105,7 @@ def encode_audio_batch(encoder: Any, paths: Sequence[str], durations: Sequence[f
             ``sample_rate``.
         paths: The files.
         durations: Their header durations in seconds (None: unknown, no segments).
-        window_s: The segment window in seconds.
+        window_s: The segment window in seconds (the longest span).
         workers: Decoding worker processes for the short files (long ones decode here).
 
     Returns:
@@ -112,7 +114,7 @@ def encode_audio_batch(encoder: Any, paths: Sequence[str], durations: Sequence[f
     Example::
 
         batch = encode_audio_batch(encoder, ["talk.wav"], [300.0], window_s=10.0)
-        batch.segments[0].spans[:2]  # ((0.0, 10.0), (10.0, 20.0))
+        batch.segments[0].spans[:2]  # e.g. ((0.4, 3.1), (5.0, 14.2)): where it sounds
     """
     long = [i for i, d in enumerate(durations) if d is not None and d > window_s]
     short = sorted(set(range(len(paths))) - set(long))
@@ -139,30 +141,32 @@ def encode_audio_batch(encoder: Any, paths: Sequence[str], durations: Sequence[f
 def _encode_long(encoder: Any, paths: Sequence[str], chunk: list[int], window_s: float,
                  rows: dict[int, np.ndarray], segments: dict[int, FileSegments],
                  failed: list[ItemProblem]) -> None:
-    """Decode the files ``chunk`` (input positions) once; embed each whole and per window (or
-    per window only, pooling them, for an encoder that pools these very windows, and for a
-    recording longer than an encoder's clip limit, 10 minutes: up to
-    :data:`LONG_RECORDING_MAX_S`)."""
+    """Decode the files ``chunk`` (input positions) once; embed each whole and span by span
+    (a recording longer than an encoder's clip limit, 10 minutes, up to
+    :data:`LONG_RECORDING_MAX_S`: span by span only, pooling them)."""
     from xmodal.data.audio import DEFAULT_MAX_SECONDS, load_audios
+    from xmodal.data.audio_spans import sound_spans
 
     rate = int(encoder.card.sample_rate)
-    pooled = pools_windows(encoder, window_s)
     decoded = load_audios([paths[i] for i in chunk], sample_rate=rate,
                           max_seconds=LONG_RECORDING_MAX_S)
     failed.extend(ItemProblem(index=chunk[p.index], item=paths[chunk[p.index]],
                               reason=p.reason) for p in decoded.failed)
     items: list[tuple[np.ndarray, int]] = []
-    owners: list[tuple[int, int]] = []  # per item: (input position, window number or -1)
+    owners: list[tuple[int, int]] = []  # per item: (input position, span number or -1)
     spans: dict[int, tuple[tuple[float, float], ...]] = {}
     for wave, j in zip(decoded.waves, decoded.indices, strict=True):
         i = chunk[j]
-        cut = window_spans(wave.size, sample_rate=rate, window_s=window_s)
-        # over the encoder's clip limit, the whole-file vector is pooled from the windows
-        whole = not pooled and wave.size <= DEFAULT_MAX_SECONDS * rate
-        if len(cut) == 1 or whole:  # one window (its header said more): no segments
+        cut = sound_spans(wave, sample_rate=rate, max_s=window_s)
+        if wave.size <= DEFAULT_MAX_SECONDS * rate:
             items.append((wave, rate))
             owners.append((i, -1))
-        if len(cut) > 1:
+        elif not cut:  # over the clip limit, nothing to pool the whole-file vector from
+            failed.append(ItemProblem(index=i, item=paths[i],
+                                      reason="silent: no sound to embed in a recording over "
+                                             f"{DEFAULT_MAX_SECONDS / 60:g} minutes"))
+            continue
+        if cut:
             spans[i] = cut
             for n, (t0, t1) in enumerate(cut):
                 items.append((wave[round(t0 * rate) : round(t1 * rate)], rate))  # a view
@@ -174,27 +178,18 @@ def _encode_long(encoder: Any, paths: Sequence[str], chunk: list[int], window_s:
     bad = {owners[p.index][0]: p.reason for p in reversed(report.failed)}  # first reason wins
     for i, reason in bad.items():
         failed.append(ItemProblem(index=i, item=paths[i], reason=reason))
-    windows: dict[int, list[np.ndarray]] = {}
+    parts: dict[int, list[np.ndarray]] = {}
     for k, (i, n) in enumerate(owners):
         if i in bad:
             continue
         if n < 0:
             rows[i] = got[k]
         else:
-            windows.setdefault(i, []).append(got[k])
-    for i, vecs in windows.items():
+            parts.setdefault(i, []).append(got[k])
+    for i, vecs in parts.items():
         segments[i] = FileSegments(np.stack(vecs).astype(np.float32), spans[i])  # (m, d)
-        if i not in rows:  # pooled: the encoder's own mean, or a file over its clip limit
+        if i not in rows:  # a file over the encoder's clip limit
             rows[i] = segments[i].pooled()
-
-
-def pools_windows(encoder: Any, window_s: float) -> bool:
-    """Whether ``encoder`` embeds a clip as the mean of its ``window_s`` windows' vectors
-    weighted by their real length (:func:`~xmodal.data.audio.window_weights`), normalised: it
-    says so (``pools_windows = True``: CLAP does) and its window is ``window_s``. Then a long
-    file's main vector is pooled from its segments, and the model runs once over the file."""
-    return bool(getattr(encoder, "pools_windows", False)) and \
-        getattr(encoder.card, "audio_window_s", None) == window_s
 
 
 def store_segments(col: Collection, docs: Sequence[tuple[str, Mapping[str, Any], FileSegments]],

@@ -9,12 +9,12 @@ document's payload (``path``, ``modality``, ``sha256``, ``caption``, the metadat
 sees the same keys on segments as on documents) plus :data:`SEGMENT_KEYS`:
 
 - ``document_id``: the document it belongs to (search groups segments by it);
-- ``t_start``, ``t_end``: its time span in seconds (the last window of a file ends at the
-  file's duration, not at the window's nominal end);
+- ``t_start``, ``t_end``: its time span in seconds (for audio, where it sounds:
+  :func:`~xmodal.data.audio_spans.sound_spans`);
 - ``segment``: its index within the document's segments of that representation (0-based);
 
-and ``representation`` set to one of :data:`SEGMENT_REPRESENTATIONS`: ``"window"`` for a fixed
-window of an audio file; ``"frame"``, ``"soundtrack"``, ``"subtitle"`` are reserved for video.
+and ``representation`` set to one of :data:`SEGMENT_REPRESENTATIONS`: ``"window"`` for a span of
+sound of a long audio file; ``"frame"``, ``"soundtrack"``, ``"subtitle"`` are reserved for video.
 These keys are system keys (:data:`xmodal.index.metadata.SYSTEM_KEYS`): a side-car cannot set
 them and a hit's ``metadata`` does not show them.
 
@@ -28,8 +28,6 @@ Example:
     ('window', 10.0, 17.5, True)
     >>> document_of("83870d431bfe785d", p), document_of("f03f93d07df61d8c", {"path": "/a.wav"})
     ('f03f93d07df61d8c', 'f03f93d07df61d8c')
-    >>> window_spans(25, sample_rate=1, window_s=10)
-    ((0.0, 10.0), (10.0, 20.0), (20.0, 25.0))
 """
 
 from __future__ import annotations
@@ -41,12 +39,11 @@ from typing import Any, Final, Literal
 
 __all__ = ["FRAME", "MIN_SEGMENT_S", "SEGMENT_KEYS", "SEGMENT_REPRESENTATIONS", "SOUNDTRACK",
            "SUBTITLE", "WINDOW", "SegmentRepresentation", "document_of", "document_view",
-           "is_segment", "segment_id", "segment_payload", "segment_window_s", "segments_of",
-           "window_spans"]
+           "is_segment", "segment_id", "segment_payload", "segment_window_s", "segments_of"]
 
 SegmentRepresentation = Literal["window", "frame", "soundtrack", "subtitle"]
-"""What a segment point embeds: an audio file's window, or (video) a frame, a window of the
-soundtrack, a subtitle cue."""
+"""What a segment point embeds: a span of sound of an audio file, or (video) a frame, a span of
+the soundtrack, a subtitle cue."""
 WINDOW: Final = "window"
 FRAME: Final = "frame"
 SOUNDTRACK: Final = "soundtrack"
@@ -57,9 +54,10 @@ SEGMENT_KEYS = ("document_id", "t_start", "t_end", "segment")
 """Payload keys of a segment point beside its document's (system keys: metadata never sets
 them)."""
 MIN_SEGMENT_S = 10.0
-"""The shortest audio segment, in seconds: an encoder whose own window is shorter (aisfx's
-2.32 s blocks, in ``starter-audio``) is segmented in 10 s windows, as DESIGN's deterministic
-inference windows are (10 s by default); CLAP's windows are 10 s already."""
+"""The least segment window, in seconds: the longest span of sound a segment may hold is the
+encoder's window, and at least this (aisfx's 2.32 s blocks, in ``starter-audio``, give 10 s
+spans, as DESIGN's deterministic inference windows are 10 s by default; CLAP's windows are 10 s
+already). Only files longer than one window are segmented."""
 
 
 def segment_id(document_id: str, representation: str, n: int) -> str:
@@ -140,20 +138,3 @@ def segment_window_s(card: Any) -> float | None:
     return max(float(window), MIN_SEGMENT_S)
 
 
-def window_spans(n_samples: int, *, sample_rate: int,
-                 window_s: float) -> tuple[tuple[float, float], ...]:
-    """The time spans (seconds) of the windows :func:`xmodal.data.audio.windows` cuts from a
-    wave of ``n_samples``: consecutive, ``round(window_s * sample_rate)`` samples each, the
-    last one ending at the wave's end (its real part, not its zero padding).
-
-    Raises:
-        ValueError: no sample, or a window holding no sample.
-    """
-    if n_samples < 1:
-        raise ValueError(f"a wave of {n_samples} samples has no window")
-    length = round(window_s * sample_rate)
-    if length < 1:
-        raise ValueError(f"window of {window_s} s at {sample_rate} Hz holds no sample")
-    count = -(-n_samples // length)
-    return tuple((i * length / sample_rate, min((i + 1) * length, n_samples) / sample_rate)
-                 for i in range(count))

@@ -8,10 +8,11 @@ text encoder its subtitles. Stored, all under the video's document id, payload `
 
 - ``"frame"`` segments in the image model's image collection: one point per keyframe (one per
   segment by default), with its segment's ``t_start`` / ``t_end``;
-- ``"soundtrack"`` segments in the audio model's audio collection: the soundtrack cut into the
-  encoder's segment windows (:func:`~xmodal.index.segments.segment_window_s`, 10 s for
-  ``starter-audio``), like a long recording's ``"window"`` segments. There is no separate
-  whole-soundtrack pass: the soundtrack is embedded once, window by window;
+- ``"soundtrack"`` segments in the audio model's audio collection: the soundtrack cut where it
+  sounds (:func:`~xmodal.data.audio_spans.sound_spans`, spans at most the encoder's segment
+  window, :func:`~xmodal.index.segments.segment_window_s`, 10 s for ``starter-audio``), like a
+  long recording's ``"window"`` segments. There is no separate whole-soundtrack pass: the
+  soundtrack is embedded once, span by span (a silent one gives no segment);
 - ``"subtitle"`` segments in the *text model's* text collection (the model text documents use:
   subtitles are spoken text, and a text-to-text model matches a query's words best), one per
   cue with its times;
@@ -35,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from xmodal.data.audio_spans import sound_spans
 from xmodal.data.corpus import CorpusFile
 from xmodal.data.problems import ItemProblem
 
@@ -46,7 +48,7 @@ from .metadata import document_payload
 from .protocols import Collection, Index
 from .quantization import Quantization
 from .segment_ingest import FileSegments, probe_segments, store_segments
-from .segments import FRAME, SOUNDTRACK, SUBTITLE, segment_window_s, window_spans
+from .segments import FRAME, SOUNDTRACK, SUBTITLE, segment_window_s
 from .validate import document_id
 
 __all__ = ["VIDEO", "VIDEO_MODALITIES", "encoder_modalities", "probe_video_segments",
@@ -199,8 +201,8 @@ def _store_one(f: CorpusFile, image: Any, audio: Any | None, text: Any | None,
     if audio is not None and cols["audio"] is not None and video.audio is not None \
             and video.audio.size:
         rate = int(video.sample_rate)
-        spans = window_spans(video.audio.size, sample_rate=rate,
-                             window_s=float(segment_window_s(audio.card)))
+        spans = sound_spans(video.audio, sample_rate=rate,
+                            max_s=float(segment_window_s(audio.card)))
         items = [(video.audio[round(a * rate) : round(b * rate)], rate) for a, b in spans]
         avecs, agood = _encode(audio.encode_audio, items, "soundtrack")
         if agood:
