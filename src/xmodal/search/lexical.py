@@ -10,9 +10,10 @@ comparable), except that a query naming an id or code (a term with a digit or jo
 ``- . / : # + _``) or quoting a phrase searches every document: the router reads topics, not
 identifiers, and never hides the lexical list. Unless the caller weights it, the list supports
 the dense lists (:data:`SUPPORT_WEIGHT`) or, when the query is mostly a rare id, code or word
-the dense hits lack, leads them (:func:`lexical_lead`), so an exact match is not outvoted by
-several dense lists agreeing on a near miss. With ``collections=[...]`` there is no lexical
-list (it is not a named collection). Image, audio and vector queries get none.
+the dense hits lack, leads them (:func:`lexical_lead`, with :mod:`xmodal.search.lead`'s
+weight), so an exact match is not outvoted by several dense lists agreeing on a near miss.
+With ``collections=[...]`` there is no lexical list (it is not a named collection). Image,
+audio and vector queries get none.
 
 BM25 scores are not cosines: the list has no calibrator, takes no part in the low-confidence
 fallback (:meth:`~xmodal.search.lists.SearchedLists.unconfident` skips it) and, alone, is still
@@ -40,8 +41,9 @@ from xmodal.index.segments import document_of
 from xmodal.index.types import CollectionInfo
 
 from .hits import ListName, RankedList
+from .lead import lead_weight
 from .lists import SearchedList, SearchedLists
-from .options import list_filter, list_weight
+from .options import list_filter, list_weight, weighted
 from .request import SearchRequest
 
 __all__ = ["LexicalSearch", "add_lexical", "exact_cue", "lexical_search"]
@@ -94,10 +96,6 @@ so with one dense list BM25 breaks its ties and adds its own hits after the dens
 with several it decides between documents they place about equally, never against a clear
 dense order. Measured on the Python FAQ (178 questions), where MiniLM alone is the better
 list: weight 1 cost 0.06 MRR@10, 0.05 cost 0.011 (paired s.e. 0.011), 0.01 costs nothing."""
-LEAD_FACTOR = 64.0
-"""The bm25 list's weight, per unit of dense weight, when it leads: above 62, a BM25 rank r
-beats rank r + 1 plus a dense first place (w/(60+r) − w/(61+r) > 1/61), so the dense lists only
-break its ties and add hits it lacks."""
 RARE_MIN_DOCS = 100
 """Below this many documents, a word's rarity says little: only ids, codes and phrases lead."""
 RARE_SHARE = 0.01
@@ -234,7 +232,7 @@ def lexical_search(request: SearchRequest, index: Any,
                         weight=list_weight(request.weights, name))
     searched = SearchedList(name, info, ranked, None, lexical=True)
     return LexicalSearch(searched, store, query, {r[1]: r[2] for r in rows}, (trace,), (),
-                         weighted=LEXICAL_NAME in (request.weights or {}))
+                         weighted=weighted(request.weights, name))
 
 
 def add_lexical(searched: SearchedLists, lexical: LexicalSearch | None) -> SearchedLists:
@@ -267,8 +265,7 @@ def add_lexical(searched: SearchedLists, lexical: LexicalSearch | None) -> Searc
         own = lexical.searched
         if not lexical.weighted and lists:  # the caller did not weight it
             why = lexical_lead(lexical.query, lexical.store, lists, document)
-            dense = math.fsum(s.ranked.weight for s in lists)
-            weight = LEAD_FACTOR * max(dense, 1.0) if why else SUPPORT_WEIGHT
+            weight = lead_weight(s.ranked.weight for s in lists) if why else SUPPORT_WEIGHT
             own = replace(own, ranked=replace(own.ranked, weight=weight))
             trace.append(f"bm25 weighted ×{weight:g}: " + (
                 f"{why}, so its order leads and the dense lists break its ties" if why else

@@ -23,7 +23,8 @@ from xmodal.index.types import CollectionInfo
 
 from .hits import ListName
 
-__all__ = ["LIST_KINDS", "allows_modality", "check_weight_names", "list_filter", "list_weight"]
+__all__ = ["LIST_KINDS", "allows_modality", "check_weight_names", "list_filter", "list_weight",
+           "weighted"]
 
 LIST_KINDS: Mapping[str, tuple[str, ...]] = {"text": ("text", "video")}
 """The document kinds a text collection's list for a document modality holds, where more than
@@ -46,6 +47,12 @@ def list_weight(weights: Mapping[str, float] | None, name: ListName) -> float:
     if not weights:
         return 1.0
     return float(weights.get(str(name), weights.get(name.collection, 1.0)))
+
+
+def weighted(weights: Mapping[str, float] | None, name: ListName) -> bool:
+    """Whether the caller gave a list a weight (its own entry or its collection's): then it is
+    kept as given, never re-weighted by a rule (:mod:`xmodal.search.lead`)."""
+    return bool(weights) and (str(name) in weights or name.collection in weights)
 
 
 def list_filter(filter: Mapping[str, Any] | Filter | None,

@@ -42,7 +42,9 @@ times of its best segments (:mod:`xmodal.search.segments`; ``per_segment=True``:
 segment).
 
 A text query also gets the lexical (BM25) list ``bm25`` of the index, fused by rank like the
-others, and its quoted phrases must occur in every hit (:mod:`xmodal.search.lexical`).
+others, and its quoted phrases must occur in every hit (:mod:`xmodal.search.lexical`). An
+image / audio query's lists of its own modality lead the fusion (direct similarity first), the
+caption lists breaking their ties (:mod:`xmodal.search.lead`).
 
 A search runs in four stages, each a function over frozen values: plan
 (:func:`~xmodal.search.plan.plan_search`: scope, reachable collections, chosen modalities, trace)
@@ -82,6 +84,7 @@ from xmodal.modalities import MODALITIES
 
 from .fuse import fuse_lists
 from .hits import Hit, SearchResult
+from .lead import example_lead
 from .lexical import add_lexical, lexical_search
 from .lists import SearchedLists, search_lists
 from .plan import plan_search
@@ -179,9 +182,10 @@ class Searcher:
         stored = functools.partial(self._stored_for, request.kind)
 
         def lists_of(modalities: tuple[str, ...]) -> SearchedLists:  # (2) ranked lists
-            return add_lexical(search_lists(request, modalities, plan.reachable,
-                                            index=self.index, embed=embed, stored=stored),
-                               lexical_search(request, self.index, modalities))  # text: bm25
+            dense = search_lists(request, modalities, plan.reachable, index=self.index,
+                                 embed=embed, stored=stored)
+            lexical = lexical_search(request, self.index, modalities)  # text: bm25
+            return example_lead(add_lexical(dense, lexical), request)  # example: own leads
 
         searched = lists_of(plan.chosen)
         fused = fuse_lists(searched, request)  # (3) fuse
