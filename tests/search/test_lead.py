@@ -156,3 +156,15 @@ def test_an_excerpt_finds_its_recording_first_above_captioned_sounds(tmp_path):
     assert top.ranks == {"ttone.audio": 1} and t0 - 10 <= top.t_start < top.t_end <= t1 + 10
     assert stems(equal.hits)[-1] == "talk"  # equal weights: behind both captioned sounds
     assert any(t.startswith("ttone.audio weighted ×64: a query by audio") for t in led.trace)
+
+
+def test_the_fallback_fuses_with_equal_weights(index):
+    for name in ("m.image", "m.text"):
+        index.collection(name).set_calibration({"threshold": 0.99})
+    result = searcher(index).search(image="q.png")
+    at = next(n for n, t in enumerate(result.trace) if t.startswith("fallback"))
+    assert any(t.startswith("m.image weighted ×64") for t in result.trace[:at])
+    assert "no image lead in the fallback: no list was confident, so every list counts alike" \
+        in result.trace[at:]
+    equal = rrf((IMAGE, 1.0), (CAPTION, 1.0))
+    assert [h.score for h in result.hits] == pytest.approx([equal[h.id] for h in result.hits])

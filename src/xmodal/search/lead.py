@@ -14,6 +14,11 @@ theirs. Two rules use it:
   tools expect; the cross-modal lists (the captions, in the model's text collection) follow.
   Several such lists (two image models) lead together, with equal weights.
 
+The low-confidence fallback (no list's best raw cosine reaches its threshold, the own
+modality's included) fuses its lists with equal weights, as before: there direct similarity is
+no better a judge than the captions, and a leading own list would fill the top ``k`` with the
+very documents the fallback looks beyond (its decision reads raw cosines, and is unchanged).
+
 A weight the caller gives (``SearchRequest.weights``, for a list or its collection) is kept as
 given: that list neither leads nor is re-weighted. Calibrated fusion multiplies probabilities by
 the weights, so an example query fused by calibrated probability (every list calibrated) gets no
@@ -55,9 +60,16 @@ def _own(searched: SearchedList, kind: str) -> bool:
     return not searched.lexical and searched.info.modality == kind
 
 
-def example_lead(searched: SearchedLists, request: SearchRequest) -> SearchedLists:
+def example_lead(searched: SearchedLists, request: SearchRequest, *,
+                 fallback: bool = False) -> SearchedLists:
     """``searched`` with the lists of an example query's own modality leading (see the module
-    docstring); unchanged for a text or vector query, or when nothing would change."""
+    docstring); unchanged for a text or vector query, or when nothing would change.
+
+    Args:
+        searched: The lists of one pass.
+        request: The search.
+        fallback: The pass is the low-confidence fallback: no lead (said in the trace).
+    """
     kind = request.kind
     if kind not in ("image", "audio"):
         return searched
@@ -67,6 +79,9 @@ def example_lead(searched: SearchedLists, request: SearchRequest) -> SearchedLis
     others = [s for s in lists if not _own(s, kind)]
     if not leaders or not others:
         return searched
+    if fallback:
+        return replace(searched, trace=(*searched.trace, f"no {kind} lead in the fallback: no "
+                                        "list was confident, so every list counts alike"))
     if request.fusion == "calibrated" and all(s.calibrator is not None for s in lists):
         return replace(searched, trace=(*searched.trace, f"no {kind} lead: calibrated fusion "
                                         "compares probabilities, not ranks"))

@@ -44,7 +44,7 @@ segment).
 A text query also gets the lexical (BM25) list ``bm25`` of the index, fused by rank like the
 others, and its quoted phrases must occur in every hit (:mod:`xmodal.search.lexical`). An
 image / audio query's lists of its own modality lead the fusion (direct similarity first), the
-caption lists breaking their ties (:mod:`xmodal.search.lead`).
+caption lists breaking their ties, except in the fallback (:mod:`xmodal.search.lead`).
 
 A search runs in four stages, each a function over frozen values: plan
 (:func:`~xmodal.search.plan.plan_search`: scope, reachable collections, chosen modalities, trace)
@@ -181,11 +181,12 @@ class Searcher:
         embed = functools.cache(functools.partial(self._query_vector, request))
         stored = functools.partial(self._stored_for, request.kind)
 
-        def lists_of(modalities: tuple[str, ...]) -> SearchedLists:  # (2) ranked lists
+        def lists_of(modalities: tuple[str, ...], fallback: bool = False) -> SearchedLists:
             dense = search_lists(request, modalities, plan.reachable, index=self.index,
-                                 embed=embed, stored=stored)
+                                 embed=embed, stored=stored)  # (2) ranked lists
             lexical = lexical_search(request, self.index, modalities)  # text: bm25
-            return example_lead(add_lexical(dense, lexical), request)  # example: own leads
+            return example_lead(add_lexical(dense, lexical), request,  # example: own leads
+                                fallback=fallback)
 
         searched = lists_of(plan.chosen)
         fused = fuse_lists(searched, request)  # (3) fuse
@@ -196,7 +197,7 @@ class Searcher:
         if why:  # (4) fallback: no list is confident
             trace.append(f"fallback: no list is confident ({why}): searching every "
                          "reachable collection and fusing by rank")
-            searched = lists_of(plan.doc_modalities)
+            searched = lists_of(plan.doc_modalities, fallback=True)
             fused = fuse_lists(searched, request)
             trace += [*searched.trace, *fused.trace]
             errors += searched.errors
