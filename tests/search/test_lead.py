@@ -164,7 +164,7 @@ def test_the_fallback_fuses_with_equal_weights(index):
     result = searcher(index).search(image="q.png")
     at = next(n for n, t in enumerate(result.trace) if t.startswith("fallback"))
     assert any(t.startswith("m.image weighted ×64") for t in result.trace[:at])
-    assert "no image lead in the fallback: no list was confident, so every list counts alike" \
+    assert "no image lead in the fallback: no list was confident, so its lists keep their weights" \
         in result.trace[at:]
     equal = rrf((IMAGE, 1.0), (CAPTION, 1.0))
     assert [h.score for h in result.hits] == pytest.approx([equal[h.id] for h in result.hits])

@@ -81,7 +81,7 @@ def example_lead(searched: SearchedLists, request: SearchRequest, *,
         return searched
     if fallback:
         return replace(searched, trace=(*searched.trace, f"no {kind} lead in the fallback: no "
-                                        "list was confident, so every list counts alike"))
+                                        "list was confident, so its lists keep their weights"))
     if request.fusion == "calibrated" and all(s.calibrator is not None for s in lists):
         return replace(searched, trace=(*searched.trace, f"no {kind} lead: calibrated fusion "
                                         "compares probabilities, not ranks"))
