@@ -1,7 +1,7 @@
 """Sound in containers is indexed as audio, end to end: ``xmodal index`` on a folder holding
 ``a.m4a`` and an audio-only ``b.mkv`` (composed here with PyAV, tones of known bands) stores both
-as ``"audio"`` documents, the long one with its windows (as a long ``.wav``); a container with
-neither stream is reported with the reason; ``xmodal search --audio`` finds each by its tone.
+as ``"audio"`` documents, the long one with its spans of sound (as a long ``.wav``); a container
+with neither stream is reported with the reason; ``xmodal search --audio`` finds each by its tone.
 
 Oracle: the tones of :mod:`tests.index.recordings` (one band each, :class:`ToneEncoder`)."""
 
@@ -23,7 +23,7 @@ from xmodal.index.ingest import ingest, load_manifest, manifest_path
 
 av = pytest.importorskip("av")
 
-PARTS = ((21, 12.0), (27, 13.0))  # b.mkv: (band, seconds) per part; 25 s: three windows
+PARTS = ((21, 12.0), (27, 13.0))  # b.mkv: (band, seconds) per part; 25 s: 2 + 2 spans of sound
 
 
 def subtitles_only(path: Path) -> Path:
@@ -73,7 +73,7 @@ def test_cli_indexes_sound_containers_as_audio_and_finds_them(tmp_path, kind, mo
         ("c.mkv", "no video or audio stream")]
     entries = load_manifest(manifest_path(uri))
     b = entries[str((folder / "b.mkv").resolve())]
-    assert b["collections"] == ["tone.audio"] and b["segments"] == {"tone.audio": {"window": 3}}
+    assert b["collections"] == ["tone.audio"] and b["segments"] == {"tone.audio": {"window": 4}}
     assert "segments" not in entries[str((folder / "a.m4a").resolve())]
     q = write_wave(tmp_path / "q9.wav", tone(band_hz(9), 3.0))
     done = runner.invoke(app, ["search", "--audio", str(q), "--index", uri, "--json"])
@@ -84,7 +84,7 @@ def test_cli_indexes_sound_containers_as_audio_and_finds_them(tmp_path, kind, mo
     done = runner.invoke(app, ["search", "--audio", str(q), "--index", uri, "--json"])
     hit = json.loads(done.stdout)["hits"][0]
     assert Path(hit["path"]).name == "b.mkv" and hit["modality"] == "audio"
-    assert hit["t_start"] >= 10.0  # a window of the second part (12 s .. 25 s)
+    assert 11.9 <= hit["t_start"] < hit["t_end"] <= 25.0  # a span of the second part (12..25 s)
 
 
 def test_ingest_stores_audio_payloads_with_the_container_duration(tmp_path):
