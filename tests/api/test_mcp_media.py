@@ -260,6 +260,17 @@ def test_video_segment_and_document_come_with_their_keyframe(service, files):
     assert shot_of(decoded_image(blocks(doc, "image")[0])) == 0
 
 
+def test_search_thumbnail_of_a_video_hit_is_its_segment_keyframe(service, files):
+    if "shots.mp4" not in files:
+        pytest.skip("PyAV is not installed (pip install 'xmodal[video]')")
+    args = {"vector": [0.0, 0.0, 0.0, 1.0], "collection": VIDEO, "k": 1, "thumbnails": 1}
+    got = call(service, [("search", args)])[1][0]
+    [hit] = got.structured_content["hits"]
+    assert (hit["document_id"], hit["t_start"], hit["t_end"]) == ("doc-shots.mp4", 2.0, 3.0)
+    [block] = blocks(got, "image")
+    assert shot_of(decoded_image(block)) == 2  # t = 2.5 s: the blue shot
+
+
 def test_text_item_is_unchanged(tmp_path):
     uri, encoders, _ = build_index(tmp_path)
     with SearchService(uri, load=loader(encoders), router_model=None) as s:
