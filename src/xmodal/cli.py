@@ -318,8 +318,14 @@ def mcp_cmd(
     token: str = typer.Option(None, "--token", envvar="XMODAL_TOKEN",
                               help="Require this token on every HTTP request (env "
                               "XMODAL_TOKEN); needed to bind beyond loopback."),
+    allow_index: bool = typer.Option(False, "--allow-index",
+                                     help="Offer the write tool index_paths (files under "
+                                     "--root only); off: the index is opened read-only."),
+    root: str = typer.Option(None, "--root", help="The folder index_paths may index under "
+                             "(with --allow-index)."),
 ) -> None:
-    """Serve MCP tools (search, describe_collections, fetch_item) over one index for agents."""
+    """Serve MCP tools (search, describe_collections, fetch_item; index_paths with
+    --allow-index) over one index for agents."""
     from .api.binding import check_transport
 
     try:
@@ -334,7 +340,8 @@ def mcp_cmd(
         raise typer.Exit(1) from exc
     raise typer.Exit(run_mcp(index, transport=spoken, host=host, port=port,
                              router_model=router_model or None,
-                             allowed_hosts=allowed_host or [], token=token))
+                             allowed_hosts=allowed_host or [], token=token,
+                             allow_index=allow_index, root=root))
 
 
 @app.command()

@@ -70,8 +70,9 @@ def test_every_front_end_declares_every_field():
     # image and audio travel as uploads: a multipart file, or base64 text over MCP
     assert got["http"] == FIELDS - {"image", "audio"} | {"model"}
     assert got["upload"] == FIELDS - QUERIES - {"collection"} | {"file", "modality"}
+    # MCP adds thumbnails: images of the top hits beside the answer (not a search field)
     assert got["mcp"] == FIELDS - {"image", "audio"} | {"image_base64", "audio_base64",
-                                                         "model"}
+                                                         "model", "thumbnails"}
     # a raw vector is for programs (HTTP, MCP, Python); the CLI adds its index and output
     assert got["cli"] == FIELDS - {"vector", "collection"} | {"index", "as_json"}
 

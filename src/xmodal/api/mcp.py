@@ -1,7 +1,11 @@
 """An MCP server over one index: three tools an agent can call to search it.
 
-``search`` (text, an image or a clip as base64, or a raw vector), ``describe_collections``
-(what each collection holds and how its scores read) and ``fetch_item`` (one stored record).
+``search`` (text, an image or a clip as base64, or a raw vector; ``thumbnails=N`` adds the
+images of its first N image or video hits), ``describe_collections`` (what each collection
+holds and how its scores read) and ``fetch_item`` (one stored record, with the media an agent
+can look at or hear: :mod:`xmodal.api.mcp_media`). A fourth, ``index_paths``, writes: it is
+listed only when the server is started with it (``xmodal mcp --allow-index --root DIR``,
+:mod:`xmodal.api.mcp_index`) and indexes under that root alone, as ``POST /index`` does.
 Every tool calls :class:`~xmodal.api.service.SearchService`, so inputs meet the same limits and
 refusals as the HTTP API; a refusal (empty query, k out of range, NaN vector, unknown
 collection, wrong dimension, missing item) comes back as a tool error (``isError``) whose text
@@ -44,13 +48,16 @@ from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 try:  # pydantic comes with the SDK (the serve extra); create_mcp_server says so if missing
+    from mcp_types import CallToolResult
     from pydantic import Field
 except ImportError:  # pragma: no cover
-    Field = None  # type: ignore[assignment,misc]
+    Field = CallToolResult = None  # type: ignore[assignment,misc]
 
 from xmodal.api.binding import Transport, check_bind, check_transport, host_names, serve_limits
 from xmodal.api.catalog import MAX_TEXT_CHARS, DescribeJSON, ItemJSON, describe, read_item
 from xmodal.api.limits import BadInput, InputTooLarge, error_status
+from xmodal.api.mcp_index import check_index_root, index_tool
+from xmodal.api.mcp_media import MAX_THUMBNAILS, hit_blocks, item_blocks, tool_result
 from xmodal.api.runner import run_blocking
 from xmodal.api.service import SearchService
 from xmodal.index.filters import FILTER_HELP
@@ -70,9 +77,10 @@ INSTRUCTIONS = (
     "Search a multimodal index (images, audio, text). Call describe_collections first to see "
     "the collections, their models and score thresholds; then search with a text query (it is "
     "routed to the right document modality), an image/audio example as base64, or a raw "
-    "vector; fetch_item reads one stored record. Scores are raw cosines per list; a fused "
-    "score (fused=true) ranks results but is not a similarity. A hit on a long recording "
-    "carries t_start / t_end (seconds) of its best-matching segment."
+    "vector; fetch_item reads one stored record (an image or video comes with a picture, a "
+    "sound with a short clip; search's thumbnails=N shows the top N images). Scores are raw "
+    "cosines per list; a fused score (fused=true) ranks results but is not a similarity. A "
+    "hit on a long recording carries t_start / t_end (seconds) of its best-matching segment."
 )
 
 
@@ -143,7 +151,10 @@ def _search_tool(service: SearchService,
         per_segment: Annotated[bool, Field(description="Return the time segments of long "
                                            "recordings as separate hits, instead of one hit "
                                            "per document with its best segments.")] = False,
-    ) -> SearchJSON:
+        thumbnails: Annotated[int, Field(ge=0, le=MAX_THUMBNAILS, description=(
+            "Attach the image of the first N image or video hits (a thumbnail, a video's "
+            "keyframe), each after a line naming the hit; 0: none."))] = 0,
+    ) -> Annotated[CallToolResult, SearchJSON]:
         """Search the index for images, sounds and text documents.
 
         Give exactly one of: query (text), image_base64 / audio_base64 (find similar), or
@@ -155,7 +166,7 @@ def _search_tool(service: SearchService,
         t_end (seconds) of its best segment and its next best `segments`; per_segment lists
         segments as hits. `trace` explains the routing; `errors` names the lists that failed.
         fusion, rrf_k and weights set how several lists are fused; collections / collection
-        restrict the search.
+        restrict the search. thumbnails=N shows the first N image or video hits as images.
         """
         def run() -> Any:
             limit = service.limits.max_body_bytes
@@ -163,23 +174,30 @@ def _search_tool(service: SearchService,
                                                               limit)
             audio = None if audio_base64 is None else _decode(audio_base64, "audio_base64",
                                                               limit)
-            return service.search(
+            found = service.search(
                 model=model, query=query, image=image, audio=audio, vector=vector,
                 collection=collection, collections=collections, k=k, modalities=modalities,
                 mixed=mixed, route=route, fusion=fusion, project=project, filter=filter,
                 rrf_k=rrf_k, weights=weights, per_segment=per_segment)
+            if not thumbnails:
+                return found  # the SDK writes it as before: its JSON text, structured
+            return tool_result(found, hit_blocks(service, found["hits"], thumbnails))
 
         return await call(run)
 
     return search
 
 
-def create_mcp_server(service: SearchService, *, name: str = "xmodal") -> MCPServer:
+def create_mcp_server(service: SearchService, *, name: str = "xmodal",
+                      allow_index: bool = False) -> MCPServer:
     """An MCP server (the SDK's ``MCPServer``) whose tools search ``service``'s index.
 
     Args:
         service: The open service every tool calls (the caller closes it).
         name: The server's name, as clients see it.
+        allow_index: Also offer the write tool ``index_paths`` (the service's
+            :meth:`~SearchService.index_paths`: only under its index root, refused when it is
+            read-only or has none). Off: the tool is not listed.
 
     Returns:
         The server: ``server.run("stdio")``, or ``server.streamable_http_app()`` to mount.
@@ -198,11 +216,12 @@ def create_mcp_server(service: SearchService, *, name: str = "xmodal") -> MCPSer
     read_only = ToolAnnotations(read_only_hint=True, idempotent_hint=True,
                                 open_world_hint=False)
 
-    async def call(fn: Callable[[], Any]) -> Any:
+    async def call(fn: Callable[[], Any], timeout_s: float | None = None) -> Any:
         """``fn`` run like an HTTP route's work (:func:`~xmodal.api.runner.run_blocking`); an
         expected refusal (overloaded, timeout, bad input…) becomes a tool error naming it."""
         try:
-            return await run_blocking(service, fn, timeout_s=service.limits.request_timeout_s)
+            return await run_blocking(service, fn,
+                                      timeout_s=timeout_s or service.limits.request_timeout_s)
         except Exception as exc:
             status = error_status(exc)
             if status is None:
@@ -226,12 +245,23 @@ def create_mcp_server(service: SearchService, *, name: str = "xmodal") -> MCPSer
         id: Annotated[str, Field(description="The item id (a hit's `id`).")],
         with_vector: Annotated[bool, Field(description="Also return the stored unit "
                                            "vector.")] = False,
-    ) -> ItemJSON:
+    ) -> Annotated[CallToolResult, ItemJSON]:
         """Read one stored item: its payload (path, modality, caption…), its stored vector if
         asked, and for a text document the document's text (as indexed, cut at 20,000
-        characters)."""
-        return await call(partial(read_item, service, collection, id, with_vector=with_vector))
+        characters). An image comes with a thumbnail (longest side 512 px), a video or video
+        segment with its keyframe, an audio item with a clip (at most 30 s, 16 kHz mono WAV,
+        from a segment's t_start)."""
+        def run() -> Any:
+            item = read_item(service, collection, id, with_vector=with_vector)
+            blocks = item_blocks(service, collection, id, item["payload"])
+            return tool_result(item, blocks) if blocks else item  # text: as before
 
+        return await call(run)
+
+    if allow_index:
+        writes = ToolAnnotations(read_only_hint=False, destructive_hint=True,
+                                 idempotent_hint=True, open_world_hint=False)
+        server.tool(annotations=writes, structured_output=True)(index_tool(service, call))
     return server
 
 
@@ -277,7 +307,8 @@ def run_mcp(index_uri: str, *, transport: Transport = "stdio",
             host: str = "127.0.0.1", port: int = DEFAULT_PORT,
             router_model: str | None = "minilm", max_concurrency: int | None = None,
             allowed_hosts: list[str] | None = None,
-            load: Callable[[str], Any] | None = None, token: str | None = None) -> int:
+            load: Callable[[str], Any] | None = None, token: str | None = None,
+            allow_index: bool = False, root: str | None = None) -> int:
     """Serve the MCP tools over one index until stopped; the exit status.
 
     Args:
@@ -293,6 +324,10 @@ def run_mcp(index_uri: str, *, transport: Transport = "stdio",
         load: Encoder loader by model name (tests); default ``load_encoder``.
         token: Required on every HTTP request when given; binding HTTP to a non-loopback
             address without one is refused (exit 2), as for ``xmodal serve``.
+        allow_index: Offer the write tool ``index_paths``, confined to ``root`` (required
+            with it; exit 2 without, or when it is not a folder). Off: the index is opened
+            read-only and the tool is not listed.
+        root: The folder ``index_paths`` may index under (``xmodal serve --root``'s rule).
 
     Raises:
         ValueError: ``transport`` is neither ``"stdio"`` nor ``"http"``.
@@ -305,14 +340,16 @@ def run_mcp(index_uri: str, *, transport: Transport = "stdio",
         if transport == "http":
             check_bind(host, token=token)
         limits = serve_limits(max_concurrency)
+        check_index_root(allow_index, root)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _require_mcp()
     service = SearchService(index_uri, load=load, router_model=router_model or None,
-                            limits=limits, read_only=True)
+                            limits=limits, read_only=not allow_index,
+                            index_root=root if allow_index else None)
     try:
-        server = create_mcp_server(service)
+        server = create_mcp_server(service, allow_index=allow_index)
         if transport == "stdio":
             server.run("stdio")
             return 0
