@@ -11,7 +11,9 @@ from xmodal.encoders.base import EncoderLoadError
 def test_open_clip_spec_is_refused_with_the_reason_and_the_way_round(tmp_path):
     with pytest.raises(EncoderLoadError, match="torchvision") as info:
         load_encoder(f"open-clip:ViT-B-32:{tmp_path}")
-    assert "hf-clip:PATH" in str(info.value) and "ViT-B-32" in str(info.value)
+    message = str(info.value)
+    assert "hf-clip:OUT" in message and "ViT-B-32" in message
+    assert "xmodal convert open-clip" in message
 
 
 @pytest.mark.parametrize("spec", ["clip", "st:", "hf-clap:", "nope:x"])

@@ -38,11 +38,11 @@ PREFIXES = {
 OPEN_CLIP_BLOCKED = (
     "cannot load {spec!r}: open_clip builds its models through open_clip/utils.py, which imports "
     "torchvision, and xmodal does not depend on torchvision (its wheels replace the pinned CPU "
-    "torch). Convert the checkpoint to a transformers CLIPModel folder (the transformers "
-    "repository's models/clip/convert_clip_original_pytorch_to_hf.py does it for CLIP weights) "
-    "and load that with 'hf-clip:PATH'"
+    "torch). Convert the checkpoint to a transformers CLIPModel folder with 'xmodal convert "
+    "open-clip CHECKPOINT --arch NAME OUT' (xmodal.encoders.convert_open_clip; no open_clip "
+    "import needed) and load that with 'hf-clip:OUT'"
 )
-"""Why ``open-clip:ARCH:PATH`` specs are refused (not implemented: see the message)."""
+"""Why ``open-clip:ARCH:PATH`` specs are refused, and the converter to use instead."""
 
 _HF = {"hf-clip": CLIPEncoder, "hf-siglip": SiglipEncoder, "hf-clap": ClapEncoder}
 _EFFICIENTNET = {f"efficientnet-{v}{o}": v for v in ("lite0", "lite2") for o in ("", "+classes")}
