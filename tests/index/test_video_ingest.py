@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.index.conftest import uri_for
+from tests.index.recordings import part_spans
 from tests.index.video_toys import video_encoders, write_video
 from xmodal.data.corpus import scan_corpus
 from xmodal.index import open_index
@@ -69,7 +71,7 @@ def test_video_stored_as_frames_soundtrack_subtitles_with_shot_times(uri, tmp_pa
     assert report.indexed == 2  # the video and the note
     assert [Path(p.item).name for p in report.failed] == ["broken.mp4"]
     entry = load_manifest(Path(manifest_path(uri)))[str((folder / "clip.mp4").resolve())]
-    assert entry["segments"] == {"thumb.image": {"frame": 4}, "tone.audio": {"soundtrack": 5},
+    assert entry["segments"] == {"thumb.image": {"frame": 4}, "tone.audio": {"soundtrack": 7},
                                  "toy-text.text": {"subtitle": 4}}
     with open_index(uri) as index:
         from xmodal.index.segments import segment_id
@@ -84,6 +86,10 @@ def test_video_stored_as_frames_soundtrack_subtitles_with_shot_times(uri, tmp_pa
             [segment_id(entry["doc"], "subtitle", n) for n in range(4)])
         for r, (a, b) in zip(subs, clip[1], strict=True):
             assert a - 0.1 <= r.payload["t_start"] < r.payload["t_end"] <= b + 0.1
+        sound = index.collection("tone.audio").get(
+            [segment_id(entry["doc"], "soundtrack", n) for n in range(7)])
+        got = [(r.payload["t_start"], r.payload["t_end"]) for r in sound]
+        assert np.allclose(got, part_spans(clip[1]), atol=0.1)  # a tone a shot, cut at <= 10 s
         (main,) = index.collection("thumb.image").get([entry["doc"]])
         assert main.payload["modality"] == "video" and main.payload["width"] == 160
         assert main.payload["duration_s"] == pytest.approx(46.0, abs=0.3)
