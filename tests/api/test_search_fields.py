@@ -72,8 +72,9 @@ def test_every_front_end_declares_every_field():
     assert got["upload"] == FIELDS - QUERIES - {"collection"} | {"file", "modality"}
     assert got["mcp"] == FIELDS - {"image", "audio"} | {"image_base64", "audio_base64",
                                                          "model"}
-    # a raw vector is for programs (HTTP, MCP, Python); the CLI adds its index and output
-    assert got["cli"] == FIELDS - {"vector", "collection"} | {"index", "as_json"}
+    # a raw vector is for programs (HTTP, MCP, Python); the CLI adds its index, output and
+    # --offline (models from the Hugging Face cache only)
+    assert got["cli"] == FIELDS - {"vector", "collection"} | {"index", "as_json", "offline"}
 
 
 @pytest.fixture

@@ -126,3 +126,66 @@ def test_a_local_folder_of_the_same_name_wins(hub, tiny_clip, tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     assert load_encoder("hf-clip:org/tiny").card.family == "clip"
     assert hub.requests == []
+
+
+def test_serve_fetches_hub_models_at_start_and_requests_read_the_cache(hub, tiny_st,
+                                                                       tmp_path):
+    from xmodal.api.service import SearchService
+    from xmodal.index import open_index
+
+    hub.add("org/tiny-st", tiny_st)
+    docs = ["a dog barking", "a red car parked on the street"]
+    uri = "exact:" + str(tmp_path / "idx")
+    with open_index(uri) as index:
+        col = index.create_collection("tiny.text", dim=32, model="st:org/tiny-st",
+                                      modality="text", card={"modalities": ["text"]})
+        col.upsert(["dog", "car"], load_encoder(f"st:{tiny_st}").encode_document(docs),
+                   [{"modality": "text", "caption": d} for d in docs])
+    with SearchService(uri, router_model=None) as service:
+        assert hub.requested("/api/models/org/tiny-st/revision/main")  # at start
+        seen = len(hub.requests)
+        hits = service.search(query="a dog barking", k=2)["hits"]
+        assert hits[0]["id"] == "dog" and len(hub.requests) == seen  # no request then
+
+
+def test_serve_refuses_to_start_when_a_hub_model_cannot_be_had(hub, tmp_path, monkeypatch):
+    from xmodal.api.service import SearchService
+    from xmodal.index import open_index
+
+    uri = "exact:" + str(tmp_path / "idx")
+    with open_index(uri) as index:
+        index.create_collection("gone.text", dim=4, model="hf-clip:org/gone", modality="text")
+    with pytest.raises(EncoderLoadError, match="no Hub model 'org/gone'"):
+        SearchService(uri, router_model=None)
+
+
+def test_cli_offline_flag_names_offline_mode(hub, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from xmodal.cli import app
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("a dog barking")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # restored after the test: --offline sets it
+    result = CliRunner().invoke(app, ["index", str(tmp_path / "docs"), "--index",
+                                      str(tmp_path / "idx"), "--text-model", "st:org/tiny-st",
+                                      "--offline"])
+    assert result.exit_code == 2, result.output
+    assert "offline mode is on (HF_HUB_OFFLINE=1 or --offline)" in result.output
+    assert hub.requests == []
+
+
+@pytest.mark.parametrize("command", ["serve", "mcp"])
+def test_servers_stop_at_start_on_a_hub_model_they_cannot_have(command, hub, tmp_path):
+    from typer.testing import CliRunner
+
+    from xmodal.cli import app
+    from xmodal.index import open_index
+
+    pytest.importorskip("uvicorn" if command == "serve" else "mcp")
+    with open_index(str(tmp_path / "idx")) as index:
+        index.create_collection("gone.text", dim=4, model="st:org/gone", modality="text")
+    result = CliRunner().invoke(app, [command, "--index", str(tmp_path / "idx"),
+                                      "--router-model", ""])
+    assert result.exit_code == 2, result.output
+    assert "no Hub model 'org/gone'" in result.output
