@@ -1,10 +1,22 @@
-"""Fixtures shared across test folders: the toy corpus and an exact index beside it."""
+"""Fixtures shared across test folders: the toy corpus and an exact index beside it.
+
+No test reaches the network: the Hugging Face libraries are put in offline mode before any of
+them is imported (they read ``HF_HUB_OFFLINE`` at import). The Hub tests
+(``tests/encoders/test_hub.py``) turn it off for themselves against a loopback Hub.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+if "huggingface_hub.constants" in sys.modules:  # imported before this file (a plugin)
+    sys.modules["huggingface_hub.constants"].HF_HUB_OFFLINE = True
 
 
 @pytest.fixture

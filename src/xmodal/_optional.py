@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 from types import ModuleType
 
 
@@ -13,9 +12,6 @@ class MissingDependencyError(ImportError):
 
 def require(module: str, extra: str) -> ModuleType:
     """Import ``module``, or raise :class:`MissingDependencyError` naming the extra to install."""
-    # xmodal never downloads: the Hugging Face libraries are told so before they are imported.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
         imported = importlib.import_module(module)
     except ImportError as exc:

@@ -93,6 +93,17 @@ def _init_distributed(device: str) -> bool:
 
 
 _MODEL_HELP = "encoder spec for {} files (a load_encoder spec; '' to skip them)"
+_OFFLINE_HELP = ("Use the Hugging Face cache only, never the network (as HF_HUB_OFFLINE=1): a "
+                 "Hub model that is not cached is an error.")
+
+
+def _go_offline(offline: bool) -> None:
+    """``--offline``: set ``HF_HUB_OFFLINE=1`` before any Hugging Face library is imported (they
+    read it at import), for this process and the model loads in it."""
+    import os
+
+    if offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
 
 
 @app.command("index")
@@ -109,12 +120,14 @@ def index_cmd(
         None, "--quantization", help="none|scalar|binary: how collections this run creates "
         "store vectors (int8 / 1-bit codes in RAM, rescored with the originals); an existing "
         "collection keeps its own, and asking it for another is an error."),
+    offline: bool = typer.Option(False, "--offline", help=_OFFLINE_HELP),
 ) -> None:
     """Index images, audio, text and video files (side-car NAME.txt captions, NAME.srt
     subtitles) into per-model collections; unchanged files are skipped, bad ones reported on
     stderr."""
     from .commands.index import run_index
 
+    _go_offline(offline)
     models = {"image": image_model, "audio": audio_model, "text": text_model}
     raise typer.Exit(run_index(paths, index_uri=index, models=models, prune=prune,
                                workers=workers, as_json=as_json, quantization=quantization))
@@ -150,6 +163,7 @@ def search(
                                      "long recordings (default: one per document, with the "
                                      "times of its best segment)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for agents."),
+    offline: bool = typer.Option(False, "--offline", help=_OFFLINE_HELP),
 ) -> None:
     """Search an index: cross-modal by default, routed by the query, fused by rank."""
     from .commands.search import run_search
@@ -168,6 +182,7 @@ def search(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    _go_offline(offline)
     raise typer.Exit(run_search(request, index_uri=index, as_json=as_json))
 
 
@@ -294,10 +309,12 @@ def serve(
         "--allowed-host", help="Another Host header name to accept (repeatable).")] = None,
     cors_origin: Annotated[list[str] | None, typer.Option(
         "--cors-origin", help="An origin allowed to call the API from a browser.")] = None,
+    offline: bool = typer.Option(False, "--offline", help=_OFFLINE_HELP),
 ) -> None:
     """Serve the HTTP API and the web page for one index (http://127.0.0.1:8000/)."""
     from .api.http import run_serve
 
+    _go_offline(offline)
     raise typer.Exit(run_serve(index_uri=index, host=host, port=port, token=token,
                                max_concurrency=max_concurrency, router_model=router_model,
                                read_only=read_only, allowed_hosts=allowed_host or [],
@@ -323,6 +340,7 @@ def mcp_cmd(
                                      "--root only); off: the index is opened read-only."),
     root: str = typer.Option(None, "--root", help="The folder index_paths may index under "
                              "(with --allow-index)."),
+    offline: bool = typer.Option(False, "--offline", help=_OFFLINE_HELP),
 ) -> None:
     """Serve MCP tools (search, describe_collections, fetch_item; index_paths with
     --allow-index) over one index for agents."""
@@ -333,15 +351,22 @@ def mcp_cmd(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    _go_offline(offline)
     try:
         from .api.mcp import run_mcp
     except ImportError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
-    raise typer.Exit(run_mcp(index, transport=spoken, host=host, port=port,
-                             router_model=router_model or None,
-                             allowed_hosts=allowed_host or [], token=token,
-                             allow_index=allow_index, root=root))
+    from .encoders.base import EncoderLoadError  # the service loads torch at start anyway
+
+    try:  # the service fetches its Hub models at start: one that cannot be had stops it here
+        code = run_mcp(index, transport=spoken, host=host, port=port,
+                       router_model=router_model or None, allowed_hosts=allowed_host or [],
+                       token=token, allow_index=allow_index, root=root)
+    except EncoderLoadError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -365,37 +390,6 @@ def calibrate(
                                    as_json=as_json))
 
 
-convert_app = typer.Typer(help="Convert other libraries' checkpoints to folders xmodal loads.",
-                          no_args_is_help=True)
+from .commands.convert import convert_app  # noqa: E402  (the group's commands live there)
+
 app.add_typer(convert_app, name="convert")
-
-
-@convert_app.command("open-clip")
-def convert_open_clip_cmd(
-    checkpoint: str = typer.Argument(..., help="open_clip weights (.safetensors, or a .bin/.pt "
-                                     "state dict), or a hub snapshot folder."),
-    out: str = typer.Argument(..., help="The transformers CLIP folder to write."),
-    arch: str = typer.Option(None, "--arch", help="open_clip model config name (ViT-B-32, "
-                             "ViT-L-14-quickgelu, ...)."),
-    config: str = typer.Option(None, "--config", help="Or an open_clip model config JSON / "
-                               "open_clip_config.json."),
-    quick_gelu: bool = typer.Option(None, "--quick-gelu/--gelu", help="Force the activation "
-                                    "(OpenAI's own weights use QuickGELU); default: the "
-                                    "config's."),
-    bpe: str = typer.Option(None, "--bpe", help="CLIP BPE merges file (default: open_clip's)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty OUT."),
-) -> None:
-    """Write a transformers CLIPModel folder from an open_clip checkpoint; load it with
-    hf-clip:OUT. Example: xmodal convert open-clip open_clip_model.safetensors vit-b-32
-    --arch ViT-B-32"""
-    from .encoders.convert_open_clip import ConvertError, convert_open_clip
-
-    try:
-        r = convert_open_clip(checkpoint, out, arch=arch, config=config, quick_gelu=quick_gelu,
-                              bpe=bpe, overwrite=overwrite)
-    except ConvertError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    typer.echo(f"wrote {r.out} ({r.arch}: {r.hidden_act}, {r.projection_dim}-d, "
-               f"{r.image_size} px, {r.context_length} tokens, logit scale {r.logit_scale:.4g})")
-    typer.echo(f"load it with: hf-clip:{r.out}")

@@ -73,8 +73,9 @@ def test_every_front_end_declares_every_field():
     # MCP adds thumbnails: images of the top hits beside the answer (not a search field)
     assert got["mcp"] == FIELDS - {"image", "audio"} | {"image_base64", "audio_base64",
                                                          "model", "thumbnails"}
-    # a raw vector is for programs (HTTP, MCP, Python); the CLI adds its index and output
-    assert got["cli"] == FIELDS - {"vector", "collection"} | {"index", "as_json"}
+    # a raw vector is for programs (HTTP, MCP, Python); the CLI adds its index, output and
+    # --offline (models from the Hugging Face cache only)
+    assert got["cli"] == FIELDS - {"vector", "collection"} | {"index", "as_json", "offline"}
 
 
 @pytest.fixture

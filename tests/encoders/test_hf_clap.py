@@ -100,8 +100,8 @@ def test_bad_clips_are_reported_or_raised(enc, tmp_path):
         enc.encode_audio(items)
 
 
-def test_missing_folder_never_downloads(tmp_path):
-    with pytest.raises(EncoderLoadError, match="never downloads"):
+def test_missing_folder_is_named(tmp_path):
+    with pytest.raises(EncoderLoadError, match="model folder not found"):
         load_encoder(f"hf-clap:{tmp_path / 'nowhere'}")
 
 

@@ -100,7 +100,7 @@ def test_audio_is_unsupported(enc):
 
 
 def test_missing_or_wrong_folder(tmp_path, tiny_siglip):
-    with pytest.raises(EncoderLoadError, match="never downloads"):
+    with pytest.raises(EncoderLoadError, match="model folder not found"):
         load_encoder(f"hf-clip:{tmp_path / 'nowhere'}")
     (tmp_path / "empty").mkdir()
     with pytest.raises(EncoderLoadError, match="not a transformers model folder"):

@@ -87,8 +87,8 @@ def test_context_length_mismatch_is_refused(tmp_path):
         load_encoder(f"hf-siglip:{folder}")
 
 
-def test_missing_folder_never_downloads(tmp_path):
-    with pytest.raises(EncoderLoadError, match="never downloads"):
+def test_missing_folder_is_named(tmp_path):
+    with pytest.raises(EncoderLoadError, match="model folder not found"):
         load_encoder(f"hf-siglip:{tmp_path / 'nowhere'}")
 
 

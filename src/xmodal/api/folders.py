@@ -164,3 +164,16 @@ def load_encoders(modalities: Iterable[str], models: dict[str, str],
             why[f"no encoder for {modality}"] = (f"no encoder for {modality} ({models[modality]}"
                                                  f" would not load: {exc})")
     return encoders, why
+
+
+def serving_loader(index: Any, router_model: str | None) -> Callable[[str], Any]:
+    """:func:`~xmodal.encoders.registry.serving_loader` for the models of ``index``'s
+    collections and the router's: their Hub models are fetched now, at the server's start
+    (``index`` is closed when one of them cannot be had)."""
+    from xmodal.encoders.registry import serving_loader as load_at_start
+
+    try:
+        return load_at_start([*(i.model for i in index.collections()), router_model])
+    except BaseException:
+        index.close()
+        raise

@@ -86,7 +86,8 @@ class SearchService:
 
     Args:
         index_uri: What :func:`xmodal.index.open_index` opens (a folder, ``exact:PATH``, a URL).
-        load: Loads an encoder from a model name (default: ``xmodal.encoders.load_encoder``).
+        load: Loads an encoder from a model name (default: ``load_encoder``; Hub models are
+            fetched here, at start, and requests read the Hugging Face cache only).
         router_model: Text model of the router's zero-shot part (None: rules only).
         limits: What one request may ask for.
         read_only: Refuse :meth:`upsert`, :meth:`delete` and :meth:`index_paths`
@@ -106,6 +107,8 @@ class SearchService:
         self.read_only = read_only
         self.index_root = None if index_root is None else folders.index_root(index_root)
         self.index = open_index(self.index_uri)
+        if load is None:  # Hub models are fetched now, at start: requests read the cache only
+            load = folders.serving_loader(self.index, router_model)
         self.searcher = Searcher(self.index, load=pixel_limited(load, self.limits),
                                  router_model=router_model)
         self._write_lock = threading.RLock()

@@ -1,4 +1,4 @@
-"""CLAP through ``transformers`` (``ClapModel``), from a local folder only; audio deterministic."""
+"""CLAP through ``transformers`` (``ClapModel``), from a folder or a Hub id; audio deterministic."""
 
 from __future__ import annotations
 
@@ -52,13 +52,15 @@ class ClapEncoder(HFDualEncoder):
 
     @classmethod
     def from_path(cls, path: str | Path, *, name: str | None = None, device: str = "cpu",
-                  dtype: Any = None) -> ClapEncoder:
-        """Load a CLAP folder saved with ``save_pretrained``; never downloads.
+                  dtype: Any = None, offline: bool = False) -> ClapEncoder:
+        """Load a CLAP folder saved with ``save_pretrained``, or a Hub id
+        ``ORG/NAME[@REVISION]`` resolved through the Hugging Face cache (downloaded unless
+        ``offline`` or ``HF_HUB_OFFLINE=1``; see :mod:`xmodal.encoders.hub`).
 
         Raises:
             EncoderLoadError: No such folder, not a CLAP model, or a tokenizer that does not fit.
         """
-        folder = model_folder(path, "hf-clap")
+        folder = model_folder(path, "hf-clap", offline=offline)
         model, tokenizer, extractor = load_parts(
             folder, "hf-clap", {"clap": "ClapModel"}, "audio", device=device, dtype=dtype)
         return cls(model, tokenizer, extractor, name=name or f"hf-clap:{path}")

@@ -1,4 +1,4 @@
-"""CLIP through ``transformers`` (``CLIPModel``), from a local folder only."""
+"""CLIP through ``transformers`` (``CLIPModel``), from a local folder or a Hub id."""
 
 from __future__ import annotations
 
@@ -36,13 +36,15 @@ class CLIPEncoder(HFDualEncoder):
 
     @classmethod
     def from_path(cls, path: str | Path, *, name: str | None = None, device: str = "cpu",
-                  dtype: Any = None) -> CLIPEncoder:
-        """Load a CLIP folder saved with ``save_pretrained``; never downloads.
+                  dtype: Any = None, offline: bool = False) -> CLIPEncoder:
+        """Load a CLIP folder saved with ``save_pretrained``, or a Hub id
+        ``ORG/NAME[@REVISION]`` resolved through the Hugging Face cache (downloaded unless
+        ``offline`` or ``HF_HUB_OFFLINE=1``; see :mod:`xmodal.encoders.hub`).
 
         Raises:
             EncoderLoadError: No such folder, not a CLIP model, or a tokenizer that does not fit.
         """
-        folder = model_folder(path, "hf-clip")
+        folder = model_folder(path, "hf-clip", offline=offline)
         model, tokenizer, processor = load_parts(
             folder, "hf-clip", {"clip": "CLIPModel"}, "image", device=device, dtype=dtype)
         return cls(model, tokenizer, processor, name=name or f"hf-clip:{path}")

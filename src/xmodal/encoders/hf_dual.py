@@ -1,8 +1,9 @@
 """Shared machinery for the dual-tower ``transformers`` families (CLIP, SigLIP, CLAP).
 
-Every family loads from a local folder only (``from_pretrained(folder, local_files_only=True)``),
-checks that the tokenizer fits the model, and embeds text with the model's own
-``get_text_features`` (projection applied), L2-normalised.
+Every family loads from a local folder or a Hub id resolved to a cached snapshot
+(:mod:`xmodal.encoders.hub`), with ``from_pretrained(folder, local_files_only=True,
+use_safetensors=True)``, checks that the tokenizer fits the model, and embeds text with the
+model's own ``get_text_features`` (projection applied), L2-normalised.
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ import torch
 
 from .._optional import require
 from .base import EncoderBase, EncoderLoadError
+from .hub import resolve_location
 
 _UNSET_LIMIT = 1_000_000  # tokenizers without a limit report ~1e30 as model_max_length
-_HOW = ("xmodal never downloads weights: pass a local folder saved with save_pretrained "
-        "(model, tokenizer and processor), e.g. a snapshot folder from your Hugging Face cache")
+_HOW = ("pass a local folder saved with save_pretrained (model, tokenizer and processor) or "
+        "a Hub id ORG/NAME[@REVISION]")
 
 
-def model_folder(path: str | Path, prefix: str) -> Path:
-    """The folder behind ``PREFIX:PATH``, or :class:`EncoderLoadError` saying how to get one."""
-    folder = Path(path).expanduser()
+def model_folder(path: str | Path, prefix: str, *, offline: bool = False) -> Path:
+    """The folder behind ``PREFIX:PATH`` (a local folder, or a Hub id's cached snapshot), or
+    :class:`EncoderLoadError` saying how to get one."""
+    folder = resolve_location(path, prefix=prefix, offline=offline)
     if not folder.exists():
         raise EncoderLoadError(f"{prefix}: model folder not found: {folder}. {_HOW}")
     if not folder.is_dir() or not (folder / "config.json").exists():
@@ -35,7 +38,8 @@ def model_folder(path: str | Path, prefix: str) -> Path:
 
 def load_parts(folder: Path, prefix: str, model_types: dict[str, str], processor: str,
                *, device: str, dtype: Any) -> tuple[Any, Any, Any]:
-    """Load (model, tokenizer, image processor or feature extractor) offline from ``folder``.
+    """Load (model, tokenizer, image processor or feature extractor) from ``folder``, offline
+    and from safetensors weights only.
 
     ``model_types`` maps a config ``model_type`` to the transformers model class for it;
     ``processor`` is ``"image"`` or ``"audio"``.
@@ -49,7 +53,8 @@ def load_parts(folder: Path, prefix: str, model_types: dict[str, str], processor
                 f"{' or '.join(model_types)}: use the matching prefix (hf-clip, hf-siglip, hf-clap)"
             )
         model_cls = getattr(tf, model_types[config.model_type])
-        model = model_cls.from_pretrained(folder, local_files_only=True)
+        model = model_cls.from_pretrained(folder, local_files_only=True,
+                                          use_safetensors=True)
         tokenizer = tf.AutoTokenizer.from_pretrained(folder, local_files_only=True)
         auto = tf.AutoImageProcessor if processor == "image" else tf.AutoFeatureExtractor
         extractor = auto.from_pretrained(folder, local_files_only=True)

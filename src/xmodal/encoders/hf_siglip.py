@@ -1,4 +1,4 @@
-"""SigLIP and SigLIP 2 through ``transformers``, from a local folder only."""
+"""SigLIP and SigLIP 2 through ``transformers``, from a local folder or a Hub id."""
 
 from __future__ import annotations
 
@@ -44,14 +44,16 @@ class SiglipEncoder(HFDualEncoder):
 
     @classmethod
     def from_path(cls, path: str | Path, *, name: str | None = None, device: str = "cpu",
-                  dtype: Any = None) -> SiglipEncoder:
-        """Load a SigLIP or SigLIP 2 folder saved with ``save_pretrained``; never downloads.
+                  dtype: Any = None, offline: bool = False) -> SiglipEncoder:
+        """Load a SigLIP or SigLIP 2 folder saved with ``save_pretrained``, or a Hub id
+        ``ORG/NAME[@REVISION]`` resolved through the Hugging Face cache (downloaded unless
+        ``offline`` or ``HF_HUB_OFFLINE=1``; see :mod:`xmodal.encoders.hub`).
 
         Raises:
             EncoderLoadError: No such folder, not a SigLIP model, or a tokenizer that does not
                 fit the model (vocabulary or context length).
         """
-        folder = model_folder(path, "hf-siglip")
+        folder = model_folder(path, "hf-siglip", offline=offline)
         model, tokenizer, processor = load_parts(
             folder, "hf-siglip", MODEL_TYPES, "image", device=device, dtype=dtype)
         return cls(model, tokenizer, processor, name=name or f"hf-siglip:{path}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ from .base import Encoder, EncoderLoadError
 from .hf_clap import ClapEncoder
 from .hf_clip import CLIPEncoder
 from .hf_siglip import SiglipEncoder
+from .hub import fetch_hub_models
 from .lit import LiTEncoder
 from .sentence_transformers import SentenceTransformerEncoder
 
@@ -28,10 +31,10 @@ PACKAGED = {
 STARTERS = Path(__file__).resolve().parent.parent / "starters"
 """Trained starter models shipped inside the package (``python -m xmodal.train.starters``)."""
 PREFIXES = {
-    "st": "sentence-transformers model folder or cached model id (BGE, E5, MiniLM…)",
-    "hf-clip": "transformers CLIPModel folder (text, image)",
-    "hf-siglip": "transformers SiglipModel / Siglip2Model folder (text, image)",
-    "hf-clap": "transformers ClapModel folder (text, audio; deterministic 10 s windows)",
+    "st": "sentence-transformers model folder or Hub id (BGE, E5, MiniLM…)",
+    "hf-clip": "transformers CLIPModel folder or Hub id (text, image)",
+    "hf-siglip": "transformers SiglipModel / Siglip2Model folder or Hub id (text, image)",
+    "hf-clap": "transformers ClapModel folder or Hub id (text, audio; deterministic 10 s windows)",
     "lit": "xmodal locked-tower model folder (LiTModel.save): frozen towers + trained heads",
 }
 
@@ -49,25 +52,31 @@ _EFFICIENTNET = {f"efficientnet-{v}{o}": v for v in ("lite0", "lite2") for o in 
 """EfficientNet-Lite specs → variant."""
 
 
-def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None) -> Encoder:
+def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None,
+                 offline: bool = False) -> Encoder:
     """Load an encoder from a spec: a packaged short name or ``PREFIX:PATH``.
 
     Specs: ``minilm`` (packaged all-MiniLM-L6-v2), ``mpnet`` (all-mpnet-base-v2, joined once
     from its five PyPI parts into ``~/.cache/xmodal/models``), ``efficientnet-lite0``,
     ``efficientnet-lite2`` (each also ``+classes``) and ``aisfx`` (the
     packaged towers alone), ``starter-image`` / ``starter-audio`` (xmodal's trained models),
-    ``st:PATH`` (a sentence-transformers folder or a model id already in the local Hugging Face
-    cache),
+    ``st:PATH`` (a sentence-transformers folder),
     ``hf-clip:PATH``, ``hf-siglip:PATH`` and ``hf-clap:PATH`` (a transformers model folder saved
     with ``save_pretrained``, holding the model, its tokenizer and its image processor or
     feature extractor); ``lit:PATH`` (an
     xmodal locked-tower folder written by :meth:`~xmodal.encoders.LiTModel.save`; its towers
-    load by their own specs). Nothing is ever downloaded.
+    load by their own specs). In place of a folder, ``st:``, ``hf-clip:``, ``hf-siglip:`` and
+    ``hf-clap:`` take a Hub id, ``ORG/NAME`` or ``ORG/NAME@REVISION``
+    (``hf-clip:openai/clip-vit-base-patch32``), resolved through the Hugging Face cache and
+    downloaded when missing, safetensors weights only (:mod:`xmodal.encoders.hub`); an existing
+    local folder of that name wins.
 
     Args:
         spec: The model to load.
         device: Torch device.
         dtype: Optional torch dtype for the weights.
+        offline: Use the Hugging Face cache only, never the network (as ``HF_HUB_OFFLINE=1``
+            does); a Hub id that is not cached is an error naming offline mode and the cache.
 
     Example:
         >>> enc = load_encoder("minilm")
@@ -100,10 +109,31 @@ def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None) -> Encode
     if prefix == "open-clip":
         raise EncoderLoadError(OPEN_CLIP_BLOCKED.format(spec=spec))
     if sep and prefix == "st" and rest:
-        return SentenceTransformerEncoder.from_path(rest, device=device, dtype=dtype)
+        return SentenceTransformerEncoder.from_path(rest, name=spec, device=device, dtype=dtype,
+                                                    offline=offline)
     if sep and prefix == "lit" and rest:
-        return LiTEncoder.from_path(rest, load_tower=load_encoder, name=spec, device=device)
+        towers = functools.partial(load_encoder, offline=offline)
+        return LiTEncoder.from_path(rest, load_tower=towers, name=spec, device=device)
     if sep and prefix in _HF and rest:
-        return _HF[prefix].from_path(rest, name=spec, device=device, dtype=dtype)
+        return _HF[prefix].from_path(rest, name=spec, device=device, dtype=dtype,
+                                     offline=offline)
     known = [*PACKAGED, *(f"{p}:PATH" for p in PREFIXES)]
     raise ValueError(f"unknown encoder spec {spec!r}; known: {', '.join(known)}")
+
+
+def serving_loader(specs: Iterable[str | None], *, offline: bool = False
+                   ) -> Callable[[str], Encoder]:
+    """A loader for a long-running server: the Hub models among ``specs`` are resolved now
+    (downloaded unless offline), and every later load reads the Hugging Face cache only, so no
+    request waits on, or fails for, the network.
+
+    Raises:
+        EncoderLoadError: A Hub model that cannot be had (see :func:`~.hub.snapshot`).
+
+    Example:
+        >>> load = serving_loader(["minilm", None])
+        >>> load("minilm").card.dim
+        384
+    """
+    fetch_hub_models(specs, offline=offline)
+    return functools.partial(load_encoder, offline=True)

@@ -1,4 +1,4 @@
-"""Text models through sentence-transformers (BGE, E5, MiniLM…), from local folders only."""
+"""Text models through sentence-transformers (BGE, E5, MiniLM…), from local folders or Hub ids."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 from .._optional import require
 from .base import EncoderBase, EncoderLoadError
 from .card import ModelCard
+from .hub import resolve_location
 
 
 class SentenceTransformerEncoder(EncoderBase):
@@ -43,36 +44,38 @@ class SentenceTransformerEncoder(EncoderBase):
     @classmethod
     def from_path(
         cls, path: str | Path, *, name: str | None = None, device: str = "cpu",
-        dtype: Any = None,
+        dtype: Any = None, offline: bool = False,
     ) -> SentenceTransformerEncoder:
-        """Load from a folder saved with ``save_pretrained``, or a model id already in the local
-        Hugging Face cache. Never downloads."""
+        """Load from a folder saved with ``save_pretrained``, or a Hub id
+        ``ORG/NAME[@REVISION]`` resolved through the Hugging Face cache (downloaded unless
+        ``offline`` or ``HF_HUB_OFFLINE=1``; see :mod:`xmodal.encoders.hub`). Safetensors
+        weights only.
+
+        Raises:
+            EncoderLoadError: No such folder or Hub model, not a sentence-transformers model,
+                or weights that do not load.
+        """
         st = require("sentence_transformers", "text")
-        folder = Path(path).expanduser()
-        if folder.exists():
-            if not folder.is_dir() or not (
-                (folder / "modules.json").exists() or (folder / "config.json").exists()
-            ):
-                raise EncoderLoadError(
-                    f"{folder} is not a sentence-transformers model folder (no modules.json or "
-                    "config.json): save one with SentenceTransformer.save_pretrained(folder)"
-                )
-            source = str(folder)
-        elif "/" in str(path) and not str(path).startswith((".", "/", "~")):
-            source = str(path)  # a hub id: only if it is already in the local cache
-        else:
+        folder = resolve_location(path, prefix="st", offline=offline)
+        if not folder.exists():
             raise EncoderLoadError(
-                f"model folder not found: {folder}. xmodal never downloads weights: pass a local "
-                "folder saved with save_pretrained, or a model id already in your Hugging Face "
-                "cache"
+                f"st: model folder not found: {folder}. Pass a local folder saved with "
+                "save_pretrained or a Hub id ORG/NAME[@REVISION]"
+            )
+        if not folder.is_dir() or not (
+            (folder / "modules.json").exists() or (folder / "config.json").exists()
+        ):
+            raise EncoderLoadError(
+                f"{folder} is not a sentence-transformers model folder (no modules.json or "
+                "config.json): save one with SentenceTransformer.save_pretrained(folder)"
             )
         try:
-            model = st.SentenceTransformer(source, device=device, local_files_only=True)
+            model = st.SentenceTransformer(str(folder), device=device, local_files_only=True,
+                                           model_kwargs={"use_safetensors": True})
         except (OSError, ValueError) as exc:
             raise EncoderLoadError(
-                f"could not load {source!r} offline ({exc.__class__.__name__}: {exc}). xmodal "
-                "never downloads weights: pass a local folder, or put the model in your Hugging "
-                "Face cache first"
+                f"st: could not load {folder} ({exc.__class__.__name__}: {exc}); xmodal loads "
+                "safetensors weights only"
             ) from exc
         if dtype is not None:
             model = model.to(dtype)
