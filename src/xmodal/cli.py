@@ -162,6 +162,10 @@ def search(
     per_segment: bool = typer.Option(False, "--per-segment", help="Hits per time segment of "
                                      "long recordings (default: one per document, with the "
                                      "times of its best segment)."),
+    rerank: str = typer.Option(None, "--rerank", help="A cross-encoder (folder or Hub id "
+                               "ORG/NAME) that rescores the top text-bearing hits of a text "
+                               "query; its list leads the fusion."),
+    rerank_depth: int = typer.Option(50, "--rerank-depth", help="Hits --rerank rescores."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for agents."),
     offline: bool = typer.Option(False, "--offline", help=_OFFLINE_HELP),
 ) -> None:
@@ -178,7 +182,8 @@ def search(
             query, image=image, audio=audio, k=k, modalities=modalities or (), mixed=mixed,
             route=route, collections=collections or (), fusion=fusion,  # type: ignore[arg-type]
             project=project, filter=_filters(filter), rrf_k=rrf_k,
-            weights=_pairs(weights, "--weight", float), per_segment=per_segment)
+            weights=_pairs(weights, "--weight", float), per_segment=per_segment,
+            rerank=rerank, rerank_depth=rerank_depth)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

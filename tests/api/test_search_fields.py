@@ -45,7 +45,11 @@ OPTIONS: dict[str, Any] = {
     "route": False, "fusion": "calibrated", "project": True, "filter": {"album": "a"},
     "rrf_k": 5.0, "weights": {"toy.image": 2.0}, "per_segment": True,
 }
-"""A value other than the default for every field that is not a query or a vector's target."""
+"""A value other than the default for every field that is not a query or a vector's target
+(nor text-only)."""
+TEXT_ONLY: dict[str, Any] = {"rerank": "cross-encoder/ms-marco-MiniLM-L6-v2", "rerank_depth": 7}
+"""Options of text queries alone (a cross-encoder reads the query's text): the upload form of
+the query by example lacks them, and an image query with them is refused."""
 
 VECTOR = {"vector": [0.0, 1.0], "collection": "toy.image"}  # unit: the service normalises
 
@@ -63,13 +67,14 @@ def front_end_fields() -> dict[str, set[str]]:
 
 
 def test_every_front_end_declares_every_field():
-    assert set(OPTIONS) == FIELDS - QUERIES - {"collection"}
+    assert set(OPTIONS) | set(TEXT_ONLY) == FIELDS - QUERIES - {"collection"}
     defaults = {f.name: f.default for f in dataclasses.fields(SearchRequest)}
-    assert all(OPTIONS[name] != defaults[name] for name in OPTIONS)
+    assert all(v != defaults[name] for name, v in {**OPTIONS, **TEXT_ONLY}.items())
     got = front_end_fields()
     # image and audio travel as uploads: a multipart file, or base64 text over MCP
     assert got["http"] == FIELDS - {"image", "audio"} | {"model"}
-    assert got["upload"] == FIELDS - QUERIES - {"collection"} | {"file", "modality"}
+    assert got["upload"] == FIELDS - QUERIES - {"collection"} - set(TEXT_ONLY) | {"file",
+                                                                                "modality"}
     # MCP adds thumbnails: images of the top hits beside the answer (not a search field)
     assert got["mcp"] == FIELDS - {"image", "audio"} | {"image_base64", "audio_base64",
                                                          "model", "thumbnails"}
@@ -114,7 +119,7 @@ def assert_reached(request: SearchRequest, sent: dict[str, Any]) -> None:
 def test_http_body_and_upload_reach_the_request(service):
     s, seen = service
     client = TestClient(create_app(s), base_url="http://127.0.0.1")
-    for body in ({"query": "cat", **OPTIONS}, {**VECTOR, "model": "toy", "k": 2}):
+    for body in ({"query": "cat", **OPTIONS, **TEXT_ONLY}, {**VECTOR, "model": "toy", "k": 2}):
         r = client.post("/search", json=body)
         assert r.status_code == 200, r.text
         assert_reached(seen[-1], {k: v for k, v in body.items() if k != "model"})
@@ -131,7 +136,7 @@ def test_http_body_and_upload_reach_the_request(service):
 def test_mcp_tool_reaches_the_request(service):
     s, seen = service
     image = png("cat")
-    calls = [{"query": "cat", **OPTIONS}, {**VECTOR, "model": "toy"},
+    calls = [{"query": "cat", **OPTIONS, **TEXT_ONLY}, {**VECTOR, "model": "toy"},
              {"image_base64": base64.b64encode(image).decode(), **OPTIONS},
              {**VECTOR, "model": "other"}]
 
@@ -158,7 +163,7 @@ def test_cli_options_reach_the_request(monkeypatch):
     command = typer.main.get_command(cli).commands["search"]  # type: ignore[attr-defined]
     params = {p.name: p for p in command.params}
     args = ["cat"]
-    for name, value in OPTIONS.items():  # each option spelled the way its flag takes it
+    for name, value in {**OPTIONS, **TEXT_ONLY}.items():  # spelled as its flag takes it
         p = params[name]
         if p.is_flag:
             args.append(p.opts[0] if value else p.secondary_opts[0])
@@ -170,7 +175,8 @@ def test_cli_options_reach_the_request(monkeypatch):
                 args += [p.opts[0], str(v)]
     result = CliRunner().invoke(cli, ["search", *args])
     assert result.exit_code == 0, result.output
-    assert_reached(seen[0], {"query": "cat", **OPTIONS})
+    assert_reached(seen[0], {"query": "cat", **OPTIONS, **TEXT_ONLY})
+    assert params["rerank_depth"].default == SearchRequest("cat").rerank_depth
 
 
 def test_one_answer_schema_over_http_and_mcp(service):

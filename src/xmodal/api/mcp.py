@@ -63,7 +63,7 @@ from xmodal.api.service import SearchService
 from xmodal.index.filters import FILTER_HELP
 from xmodal.modalities import Modality
 from xmodal.search.hits import SearchJSON
-from xmodal.search.request import Fusion
+from xmodal.search.request import RERANK_DEPTH, RERANK_HELP, Fusion
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -151,6 +151,9 @@ def _search_tool(service: SearchService,
         per_segment: Annotated[bool, Field(description="Return the time segments of long "
                                            "recordings as separate hits, instead of one hit "
                                            "per document with its best segments.")] = False,
+        rerank: Annotated[str | None, Field(description=RERANK_HELP)] = None,
+        rerank_depth: Annotated[int, Field(description="How many text-bearing hits the "
+                                           "rerank cross-encoder rescores.")] = RERANK_DEPTH,
         thumbnails: Annotated[int, Field(ge=0, le=MAX_THUMBNAILS, description=(
             "Attach the image of the first N image or video hits (a thumbnail, a video's "
             "keyframe), each after a line naming the hit; 0: none."))] = 0,
@@ -167,6 +170,7 @@ def _search_tool(service: SearchService,
         segments as hits. `trace` explains the routing; `errors` names the lists that failed.
         fusion, rrf_k and weights set how several lists are fused; collections / collection
         restrict the search. thumbnails=N shows the first N image or video hits as images.
+        rerank names a cross-encoder that rescores a text query's top hits (its own list).
         """
         def run() -> Any:
             limit = service.limits.max_body_bytes
@@ -178,7 +182,8 @@ def _search_tool(service: SearchService,
                 model=model, query=query, image=image, audio=audio, vector=vector,
                 collection=collection, collections=collections, k=k, modalities=modalities,
                 mixed=mixed, route=route, fusion=fusion, project=project, filter=filter,
-                rrf_k=rrf_k, weights=weights, per_segment=per_segment)
+                rrf_k=rrf_k, weights=weights, per_segment=per_segment, rerank=rerank,
+                rerank_depth=rerank_depth)
             if not thumbnails:
                 return found  # the SDK writes it as before: its JSON text, structured
             return tool_result(found, hit_blocks(service, found["hits"], thumbnails))

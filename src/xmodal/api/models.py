@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, Json
 
 from xmodal.index.filters import FILTER_EXAMPLE, FILTER_HELP
 from xmodal.modalities import Modality
+from xmodal.search.request import RERANK_DEPTH, RERANK_HELP
 
 PER_SEGMENT_HELP = ("Return the time segments of long recordings as separate hits (each with "
                     "its t_start / t_end), instead of one hit per document carrying its best "
@@ -87,6 +88,10 @@ class SearchRequest(BaseModel):
     project: bool = Field(False, description="Apply a collection's stored gap projection to "
                           "the query vector (for comparing raw cosines across modalities).")
     per_segment: bool = Field(False, description=PER_SEGMENT_HELP)
+    rerank: str | None = Field(None, description=RERANK_HELP)
+    rerank_depth: int = Field(RERANK_DEPTH, description="How many text-bearing hits the "
+                              "`rerank` cross-encoder rescores (the lists are searched this "
+                              "deep).")
 
     def search_fields(self) -> dict[str, Any]:
         """The fields of the search request (all but ``model``, which the service checks)."""
@@ -95,7 +100,8 @@ class SearchRequest(BaseModel):
 
 class SearchFileForm(BaseModel):
     """Query by example (``POST /search/file``, multipart): an uploaded image or audio file and
-    the options of a search (the fields of :class:`SearchRequest` that are not a query)."""
+    the options of a search (the fields of :class:`SearchRequest` that are not a query, less
+    ``rerank`` / ``rerank_depth``: a cross-encoder reads text queries only)."""
 
     model_config = ConfigDict(extra="forbid")
     file: UploadFile = Field(description="The image or audio file.")

@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,7 @@ class SearchService:
                  read_only: bool = False,
                  index_root: str | os.PathLike[str] | None = None) -> None:
         from xmodal.index import open_index
+        from xmodal.search.rerank import load_cross_encoder
         from xmodal.search.searcher import Searcher
 
         self.index_uri = str(index_uri)
@@ -110,7 +112,8 @@ class SearchService:
         if load is None:  # Hub models are fetched now, at start: requests read the cache only
             load = folders.serving_loader(self.index, router_model)
         self.searcher = Searcher(self.index, load=pixel_limited(load, self.limits),
-                                 router_model=router_model)
+                                 router_model=router_model,  # a request's reranker: cache only
+                                 load_reranker=partial(load_cross_encoder, offline=True))
         self._write_lock = threading.RLock()
         self._slots = threading.BoundedSemaphore(self.limits.max_concurrency)
         self._manifest: tuple[float, dict[str, dict[str, Any]]] | None = None

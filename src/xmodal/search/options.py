@@ -33,10 +33,10 @@ documents (one list per collection: a video is never counted twice by one collec
 
 
 def check_weight_names(weights: Mapping[str, float] | None,
-                       collections: Sequence[CollectionInfo]) -> None:
-    """Refuse a weight for a name that is neither a collection nor one of its lists (the
-    values were checked by the request)."""
-    names = {c.name for c in collections} | {"bm25"}  # the lexical list (search/lexical.py)
+                       collections: Sequence[CollectionInfo], extra: Sequence[str] = ()) -> None:
+    """Refuse a weight for a name that is neither a collection nor one of its lists, nor one
+    of the ``extra`` lists (a reranker's); the values were checked by the request."""
+    names = {c.name for c in collections} | {"bm25", *extra}  # bm25: search/lexical.py
     for name in weights or {}:
         if ListName.parse(name).collection not in names:
             raise ValueError(f"weight for {name!r}: no such collection")

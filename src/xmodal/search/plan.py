@@ -32,6 +32,7 @@ from xmodal.index.types import CollectionInfo, CollectionNotFoundError
 
 from .options import check_weight_names
 from .request import SearchRequest
+from .rerank import rerank_name
 
 __all__ = ["Route", "SearchPlan", "choose_modalities", "plan_search"]
 
@@ -73,7 +74,8 @@ def plan_search(request: SearchRequest, collections: Sequence[CollectionInfo], *
         ValueError: a weight names no collection, or no collection in scope can embed the
             query.
     """
-    check_weight_names(request.weights, collections)
+    check_weight_names(request.weights, collections,
+                       [rerank_name(request.rerank)] if request.rerank else [])
     trace: list[str] = []
     scope = list(collections)
     if request.scope:

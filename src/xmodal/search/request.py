@@ -7,8 +7,9 @@ nowhere else (``tests/api/test_search_fields.py`` fails when a front end lacks a
 
 What is checked here needs nothing but the request: exactly one query kind, ``k``, the fusion
 name, the modality names, ``rrf_k``, the weights' values, the payload filter, a vector's shape and
-its collection. What needs the index (collection names, a vector's dimension) is checked when the
-search runs; what a server adds (its own ``k`` bound, upload sizes) is checked by the service.
+its collection, and that a ``rerank`` comes with a text query. What needs the index (collection
+names, a vector's dimension) is checked when the search runs; what a server adds (its own ``k``
+bound, upload sizes) is checked by the service.
 
 Example:
     >>> req = SearchRequest("a dog barking", k=5, modalities=["audio"])
@@ -34,7 +35,7 @@ from xmodal.index.types import VectorError
 from xmodal.index.validate import check_filter
 from xmodal.modalities import MODALITIES, Modality
 
-__all__ = ["MAX_K", "Fusion", "QueryKind", "SearchRequest"]
+__all__ = ["MAX_K", "RERANK_DEPTH", "RERANK_HELP", "Fusion", "QueryKind", "SearchRequest"]
 
 Fusion = Literal["rrf", "calibrated"]
 """How several ranked lists become one: by rank (RRF) or by calibrated probability."""
@@ -44,6 +45,14 @@ QueryKind = Literal[Modality, "vector"]
 
 MAX_K = 1000
 """The most hits one search returns (a server may allow fewer)."""
+RERANK_DEPTH = 50
+"""How many text-bearing hits a cross-encoder rescores by default: a few pages of results, at
+one cross-encoder pass per (query, hit) pair (:mod:`xmodal.search.rerank`)."""
+RERANK_HELP = ("A cross-encoder (a local folder, or a Hub id ORG/NAME[@REVISION] from the Hugging "
+               "Face cache) that rescores the top rerank_depth text-bearing hits of a text "
+               "query; its list rerank:NAME leads the fusion, the other lists break its ties. "
+               "Text queries only.")
+"""The front ends' description of ``rerank``."""
 
 _QUERY_FIELDS: tuple[tuple[str, QueryKind], ...] = (
     ("query", "text"), ("image", "image"), ("audio", "audio"), ("vector", "vector"))
@@ -88,6 +97,12 @@ class SearchRequest:
         per_segment: Return the time segments of long recordings as separate hits (each with
             its own ``t_start`` / ``t_end``), instead of one hit per document carrying its best
             segments (:mod:`xmodal.search.segments`).
+        rerank: A cross-encoder (a local folder or a Hub id ``ORG/NAME[@REVISION]``) that
+            rescores the top ``rerank_depth`` text-bearing hits of a text query; its list
+            ``rerank:NAME`` is fused with the others (:mod:`xmodal.search.rerank`). Text
+            queries only: refused with an image, audio or vector query.
+        rerank_depth: How many text-bearing hits of the first-stage fusion the cross-encoder
+            rescores, 1..:data:`MAX_K` (the lists are searched this deep).
     """
 
     query: str | None = None
@@ -107,6 +122,8 @@ class SearchRequest:
     rrf_k: float = 60.0
     weights: Mapping[str, float] | None = None
     per_segment: bool = False
+    rerank: str | None = None
+    rerank_depth: int = RERANK_DEPTH
 
     def __post_init__(self) -> None:
         given = [name for name, _ in _QUERY_FIELDS if getattr(self, name) is not None]
@@ -119,6 +136,7 @@ class SearchRequest:
             raise ValueError(f"per_segment must be true or false, got {self.per_segment!r}")
         if self.fusion not in get_args(Fusion):
             raise ValueError(f"fusion must be 'rrf' or 'calibrated', got {self.fusion!r}")
+        _check_rerank(self.rerank, self.rerank_depth, self.kind)
         self._set("collections", _names(self.collections, "collections"))
         self._set("modalities", _modalities(self.modalities))
         if not (isinstance(self.rrf_k, int | float) and math.isfinite(self.rrf_k)
@@ -153,6 +171,21 @@ class SearchRequest:
     def scope(self) -> frozenset[str]:
         """The collections named by ``collections`` and ``collection`` (empty: all)."""
         return frozenset((*self.collections, *([self.collection] if self.collection else [])))
+
+
+def _check_rerank(rerank: str | None, depth: int, kind: QueryKind) -> None:
+    """Refuse a bad ``rerank_depth``, an empty cross-encoder spec, or a rerank of a query that
+    has no text for the cross-encoder to read."""
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= MAX_K:
+        raise ValueError(f"rerank_depth must be in [1, {MAX_K}], got {depth!r}")
+    if rerank is None:
+        return
+    if not isinstance(rerank, str) or not rerank.strip():
+        raise ValueError(f"rerank must name a cross-encoder (a folder or ORG/NAME), got {rerank!r}")
+    if kind != "text":
+        article = "a" if kind == "vector" else "an"
+        raise ValueError(f"rerank needs a text query: a cross-encoder scores (query text, hit "
+                         f"text) pairs, and this is {article} {kind} query")
 
 
 def _names(names: Sequence[str] | None, what: str) -> tuple[str, ...]:

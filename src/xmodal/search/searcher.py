@@ -45,6 +45,9 @@ A text query also gets the lexical (BM25) list ``bm25`` of the index, fused by r
 others, and its quoted phrases must occur in every hit (:mod:`xmodal.search.lexical`). An
 image / audio query's lists of its own modality lead the fusion (direct similarity first), the
 caption lists breaking their ties, except in the fallback (:mod:`xmodal.search.lead`).
+``rerank=SPEC`` adds a cross-encoder's list over the top text-bearing hits of a text query,
+leading the fusion (:mod:`xmodal.search.rerank`; the cross-encoder is loaded once, like the
+encoders).
 
 A search runs in four stages, each a function over frozen values: plan
 (:func:`~xmodal.search.plan.plan_search`: scope, reachable collections, chosen modalities, trace)
@@ -73,11 +76,13 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from xmodal.calibration.stored import StoredCalibration
+from xmodal.index.lexical_store import open_lexical
 from xmodal.index.protocols import Index
 from xmodal.index.types import CollectionInfo
 from xmodal.modalities import MODALITIES
@@ -89,6 +94,7 @@ from .lexical import add_lexical, lexical_search
 from .lists import SearchedLists, search_lists
 from .plan import plan_search
 from .request import Fusion, SearchRequest
+from .rerank import CrossScorer, add_rerank, load_cross_encoder
 from .router import Router, RouteTarget
 from .segments import ListSegments, search_documents, with_times
 from .thresholds import threshold_for
@@ -108,16 +114,21 @@ class Searcher:
             :func:`xmodal.encoders.load_encoder`).
         router_model: Text model for the router's zero-shot part (a model name in the index, or
             any ``load_encoder`` spec); None: rules only.
+        load_reranker: Loads a cross-encoder from a request's ``rerank`` spec (default:
+            :func:`~xmodal.search.rerank.load_cross_encoder`).
     """
 
     def __init__(self, index: Index, *, load: Callable[[str], Encoder] | None = None,
-                 router_model: str | None = "minilm") -> None:
+                 router_model: str | None = "minilm",
+                 load_reranker: Callable[[str], CrossScorer] = load_cross_encoder) -> None:
         if load is None:
             from xmodal.encoders import load_encoder
 
             load = load_encoder
         self.index, self._load = index, load
         self._encoders: dict[str, Encoder] = {}
+        self._load_reranker = load_reranker
+        self._rerankers: dict[str, CrossScorer] = {}
         self._encode_locks: dict[str, threading.Lock] = {}
         self._routers: dict[tuple[Any, ...], Router] = {}
         self._stored: dict[tuple[str, str], StoredCalibration] = {}
@@ -132,6 +143,15 @@ class Searcher:
                 self._encoders[model] = self._load(model)
                 self._encode_locks[model] = threading.Lock()
             return self._encoders[model]
+
+    def reranker(self, spec: str) -> CrossScorer:
+        """The cross-encoder of a ``rerank`` spec (loaded once; its calls hold a lock, as the
+        encoders' do: tokenizers are not thread-safe)."""
+        with self._lock:
+            if spec not in self._rerankers:
+                self._rerankers[spec] = _Locked(self._load_reranker(spec),  # type: ignore[assignment]
+                                                threading.Lock(), prefix="predict")
+            return self._rerankers[spec]
 
     def shared_encoder(self, model: str) -> Encoder:
         """The encoder of ``model`` (the cached one) for another caller in this process, e.g.
@@ -180,27 +200,35 @@ class Searcher:
         plan = plan_search(request, self.collections, route=self._route)  # (1) plan
         embed = functools.cache(functools.partial(self._query_vector, request))
         stored = functools.partial(self._stored_for, request.kind)
+        deep = replace(request, k=max(request.k, request.rerank_depth)) if request.rerank \
+            else request  # a reranker rescores the first rerank_depth hits
 
         def lists_of(modalities: tuple[str, ...], fallback: bool = False) -> SearchedLists:
-            dense = search_lists(request, modalities, plan.reachable, index=self.index,
+            dense = search_lists(deep, modalities, plan.reachable, index=self.index,
                                  embed=embed, stored=stored)  # (2) ranked lists
-            lexical = lexical_search(request, self.index, modalities)  # text: bm25
+            lexical = lexical_search(deep, self.index, modalities)  # text: bm25
             return example_lead(add_lexical(dense, lexical), request,  # example: own leads
                                 fallback=fallback)
 
         searched = lists_of(plan.chosen)
-        fused = fuse_lists(searched, request)  # (3) fuse
-        trace = [*plan.trace, *searched.trace, *fused.trace]
+        trace = [*plan.trace, *searched.trace]
         errors = list(searched.errors)
         why = plan.may_fall_back and searched.unconfident(
             lambda info: self._threshold(info, request.kind))
         if why:  # (4) fallback: no list is confident
-            trace.append(f"fallback: no list is confident ({why}): searching every "
-                         "reachable collection and fusing by rank")
+            trace += [*fuse_lists(searched, request).trace,
+                      f"fallback: no list is confident ({why}): searching every "
+                      "reachable collection and fusing by rank"]
             searched = lists_of(plan.doc_modalities, fallback=True)
-            fused = fuse_lists(searched, request)
-            trace += [*searched.trace, *fused.trace]
+            trace += searched.trace
             errors += searched.errors
+        if request.rerank:  # the pass searched last, rescored by the cross-encoder
+            before = len(searched.trace)
+            searched = add_rerank(searched, request, self.reranker(request.rerank),
+                                  open_lexical(self.index))
+            trace += searched.trace[before:]
+        fused = fuse_lists(searched, request)  # (3) fuse
+        trace += fused.trace
         return SearchResult(hits=fused.hits, trace=tuple(trace),
                             errors=tuple(dict.fromkeys(errors)))  # each error once
 
@@ -268,14 +296,15 @@ class Searcher:
 
 
 class _Locked:
-    """An encoder whose ``encode_*`` calls hold a lock; every other attribute passes through."""
+    """An encoder whose ``encode_*`` calls (a reranker's ``predict``) hold a lock; every other
+    attribute passes through."""
 
-    def __init__(self, encoder: Encoder, lock: threading.Lock) -> None:
-        self._encoder, self._lock = encoder, lock
+    def __init__(self, encoder: Any, lock: threading.Lock, *, prefix: str = "encode_") -> None:
+        self._encoder, self._lock, self._prefix = encoder, lock, prefix
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._encoder, name)
-        if not (name.startswith("encode_") and callable(attr)):
+        if not (name.startswith(self._prefix) and callable(attr)):
             return attr
 
         def locked(*args: Any, **kwargs: Any) -> Any:
