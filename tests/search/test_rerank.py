@@ -15,12 +15,11 @@ import pytest
 
 from tests.api.toy import loader, toy_encoders
 from tests.commands.test_commands import encoders, invoke  # noqa: F401 (fixture)
-from xmodal.encoders.base import EncoderLoadError
 from xmodal.index import open_index
 from xmodal.index.ingest import ingest
 from xmodal.search.lead import lead_weight
 from xmodal.search.request import SearchRequest
-from xmodal.search.rerank import load_cross_encoder
+from xmodal.search.rerank import RerankerLoadError, load_cross_encoder
 from xmodal.search.searcher import Searcher
 
 pytest.importorskip("sentence_transformers")
@@ -158,10 +157,17 @@ def test_non_text_queries_are_refused(searcher, tiny_ce, corpus):
 
 
 def test_a_missing_cross_encoder_is_named(tmp_path):
-    with pytest.raises(EncoderLoadError, match="no such folder"):
+    with pytest.raises(RerankerLoadError, match="no such folder"):
         load_cross_encoder(str(tmp_path / "absent"))
-    with pytest.raises(EncoderLoadError, match="offline"):  # tests run with HF_HUB_OFFLINE=1
+    with pytest.raises(RerankerLoadError, match="offline"):  # tests run with HF_HUB_OFFLINE=1
         load_cross_encoder("no-org/no-such-cross-encoder")
+    (tmp_path / "pickled").mkdir()  # pickled weights only: refused, never loaded
+    (tmp_path / "pickled/pytorch_model.bin").write_bytes(b"")
+    with pytest.raises(RerankerLoadError, match="no safetensors"):
+        load_cross_encoder(str(tmp_path / "pickled"))
+    from xmodal.api.limits import error_status
+
+    assert error_status(RerankerLoadError("x")) == (422, "bad_input")  # the caller's input
 
 
 def test_cli_rerank(encoders, corpus, uri, tiny_ce):  # noqa: F811
@@ -175,3 +181,5 @@ def test_cli_rerank(encoders, corpus, uri, tiny_ce):  # noqa: F811
     refused = invoke("search", "--image", str(corpus / "images/cat.png"), "--index", uri,
                      "--rerank", str(tiny_ce))
     assert refused.exit_code == 2 and "rerank needs a text query" in refused.output
+    absent = invoke("search", QUERY, "--index", uri, "--rerank", str(corpus / "absent"))
+    assert absent.exit_code == 2 and "no such folder" in absent.output

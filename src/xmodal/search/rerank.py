@@ -61,13 +61,18 @@ from .lists import SearchedList, SearchedLists
 from .options import weighted
 from .request import MAX_K, SearchRequest
 
-__all__ = ["RERANK_PREFIX", "CrossScorer", "add_rerank", "hit_text", "load_cross_encoder",
-           "rerank_list", "rerank_name"]
+__all__ = ["RERANK_PREFIX", "CrossScorer", "RerankerLoadError", "add_rerank", "hit_text",
+           "load_cross_encoder", "rerank_list", "rerank_name"]
 
 RERANK_PREFIX = "rerank:"
 """The start of a rerank list's name (``rerank:NAME``)."""
 _WORDY = ("text", "video")
 """Document kinds whose own words (text, subtitles) are their text, before any caption."""
+
+
+class RerankerLoadError(ValueError):
+    """A ``rerank`` spec that names no loadable cross-encoder: the caller's input (the CLI's
+    exit 2, HTTP 422), not a server fault."""
 
 
 class CrossScorer(Protocol):
@@ -101,7 +106,8 @@ def load_cross_encoder(spec: str, *, offline: bool = False) -> CrossScorer:
         offline: Read the cache only (a server: models are never fetched at request time).
 
     Raises:
-        EncoderLoadError: no such folder or Hub model, offline and not cached, no safetensors.
+        RerankerLoadError: no such folder or Hub model, offline and not cached, no
+            safetensors weights, not a cross-encoder (the message says which).
         MissingDependencyError: sentence-transformers is not installed.
     """
     from xmodal._optional import require
@@ -110,15 +116,19 @@ def load_cross_encoder(spec: str, *, offline: bool = False) -> CrossScorer:
 
     st = require("sentence_transformers", "text")
     label = f"rerank {spec}"
-    folder = resolve_location(spec.strip(), prefix="rerank", offline=offline)
-    if not folder.is_dir():
-        raise EncoderLoadError(f"{label}: no such folder, and not a Hub id ORG/NAME[@REVISION]")
-    require_safetensors(folder, label)
+    try:
+        folder = resolve_location(spec.strip(), prefix="rerank", offline=offline)
+        if not folder.is_dir():
+            raise RerankerLoadError(f"{label}: no such folder, and not a Hub id "
+                                    "ORG/NAME[@REVISION]")
+        require_safetensors(folder, label)
+    except EncoderLoadError as exc:
+        raise RerankerLoadError(str(exc)) from exc
     try:
         return st.CrossEncoder(str(folder), local_files_only=True,
                                model_kwargs={"use_safetensors": True})
     except Exception as exc:
-        raise EncoderLoadError(f"{label}: not a cross-encoder ({exc})") from exc
+        raise RerankerLoadError(f"{label}: not a cross-encoder ({exc})") from exc
 
 
 def hit_text(payload: Mapping[str, Any], words_of: Sequence[str] | None) -> str | None:
