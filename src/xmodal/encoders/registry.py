@@ -31,7 +31,8 @@ PACKAGED = {
 STARTERS = Path(__file__).resolve().parent.parent / "starters"
 """Trained starter models shipped inside the package (``python -m xmodal.train.starters``)."""
 PREFIXES = {
-    "st": "sentence-transformers model folder or Hub id (BGE, E5, MiniLM…)",
+    "st": "sentence-transformers model folder or Hub id (BGE, E5, MiniLM…; multimodal ones "
+          "such as CLIP or CLAP embed the image/audio they report)",
     "hf-clip": "transformers CLIPModel folder or Hub id (text, image)",
     "hf-siglip": "transformers SiglipModel / Siglip2Model folder or Hub id (text, image)",
     "hf-clap": "transformers ClapModel folder or Hub id (text, audio; deterministic 10 s windows)",

