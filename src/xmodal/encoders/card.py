@@ -40,7 +40,8 @@ FAMILY_NOTES: dict[Family, FamilyNotes] = {
     "sentence-transformers": FamilyNotes(
         training_data="text pairs (NLI, Q&A, paraphrase and retrieval corpora)",
         strengths="text retrieval and similarity (BGE, E5, MiniLM)",
-        weaknesses="text only: no vision or audio; truncates long documents",
+        weaknesses="text models only read text (multimodal ones: what their card lists); "
+                   "truncates long documents",
     ),
     "lit": FamilyNotes(
         training_data="xmodal's locked-tower heads trained on the packaged real data",
