@@ -1,8 +1,8 @@
 """``xmodal serve`` answers MCP at ``/mcp`` (raw JSON-RPC through the app's own TestClient),
-behind the app's guards.
+behind the app's guards; ``xmodal mcp`` on an index another process holds says so.
 
 Oracles: ``POST /search`` of the same app for the same query, the Guard's answers on
-``/search``."""
+``/search``, and a real Qdrant Edge index held open by this process."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 pytest.importorskip("mcp")
 
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from tests.api.served import BASE, build_index, loader
 from xmodal.api.http import create_app
@@ -154,6 +156,30 @@ def test_serve_goes_on_without_the_sdk(service, monkeypatch):
         assert app.state.mcp is False
         assert initialize(client).status_code in (404, 405)
         assert client.post("/search", json={"query": "cat"}).status_code == 200
+
+
+def test_mcp_cli_on_a_held_index_names_serve_endpoint(tmp_path, monkeypatch):
+    """A Qdrant Edge index held open by this process (a folder's lock is per open, so it
+    stands for another process): ``xmodal mcp`` cannot open it, says that ``xmodal serve``
+    answers MCP at /mcp, and exits 2 without a traceback; ``xmodal serve`` says the same."""
+    pytest.importorskip("qdrant_edge")
+    from xmodal.cli import app as cli
+    from xmodal.index import open_index
+
+    monkeypatch.delenv("XMODAL_TOKEN", raising=False)
+    folder = str(tmp_path / "edge")
+    with open_index(folder) as held:
+        col = held.create_collection("t.text", dim=2, model="t", modality="text")
+        col.upsert(["a"], np.array([[1.0, 0.0]]), [{"modality": "text"}])
+        out = CliRunner().invoke(cli, ["mcp", "--index", folder, "--router-model", ""])
+        served = CliRunner().invoke(cli, ["serve", "--index", folder, "--router-model", ""])
+    assert out.exit_code == 2, out.output
+    assert out.exception is None or isinstance(out.exception, SystemExit)
+    assert "open in another process" in out.output
+    assert "/mcp" in out.output and "xmodal serve" in out.output
+    assert "Traceback" not in out.output
+    # and serve, on an index `xmodal mcp` holds: stop it, serve answers MCP itself
+    assert served.exit_code == 2 and "answers MCP itself, at /mcp" in served.output
 
 
 def test_the_sdk_client_talks_to_serve(service):

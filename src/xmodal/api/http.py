@@ -67,6 +67,7 @@ from xmodal.api.routes import collections, diagnostics, health, index, items, se
 from xmodal.api.routes.errors import add_error_handlers
 from xmodal.api.routes.web import WEB_DIR
 from xmodal.api.service import SearchService
+from xmodal.index.types import IndexBusyError
 
 __all__ = ["IN_FLIGHT_PER_SLOT", "LOCAL_HOSTS", "WEB_DIR", "create_app", "is_loopback",
            "require_uvicorn", "run_serve"]
@@ -152,6 +153,10 @@ def run_serve(*, index_uri: str, host: str = "127.0.0.1", port: int = 8000,
     try:
         service = SearchService(index_uri, router_model=router_model or None, limits=limits,
                                 read_only=read_only, index_root=root)
+    except IndexBusyError as exc:
+        print(f"error: cannot open {index_uri}: {exc}; stop the other process (`xmodal "
+              f"serve` answers MCP itself, at {MCP_PATH})", file=sys.stderr)
+        return 2
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"error: cannot open {index_uri}: {exc}", file=sys.stderr)
         return 2
