@@ -308,15 +308,15 @@ def serve(
                                      help="Text model of the query router ('' for rules only)."),
     read_only: bool = typer.Option(False, "--read-only",
                                    help="Refuse upserts, deletes and folder indexing."),
-    root: str = typer.Option(None, "--root", help="Allow POST /index of files and folders "
-                             "under this folder (off by default)."),
+    root: str = typer.Option(None, "--root", help="Allow POST /index (and the MCP tool "
+                             "index_paths) under this folder (off by default)."),
     allowed_host: Annotated[list[str] | None, typer.Option(
         "--allowed-host", help="Another Host header name to accept (repeatable).")] = None,
     cors_origin: Annotated[list[str] | None, typer.Option(
         "--cors-origin", help="An origin allowed to call the API from a browser.")] = None,
     offline: bool = typer.Option(False, "--offline", help=_OFFLINE_HELP),
 ) -> None:
-    """Serve the HTTP API and the web page for one index (http://127.0.0.1:8000/)."""
+    """Serve the HTTP API, the web page and MCP (at /mcp) for one index (port 8000)."""
     from .api.http import run_serve
 
     _go_offline(offline)

@@ -49,3 +49,26 @@ def test_requests_beyond_the_limit_get_429_without_reaching_the_app() -> None:
 def test_the_limit_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_in_flight"):
         Admission(lambda *a: None, max_in_flight=0)
+
+
+def test_event_streams_are_let_in_uncounted() -> None:
+    """``GET /mcp`` holds an agent's event stream open without working: it does not take a
+    place, so two held streams leave the one place free; a POST to the same path counts."""
+    async def scenario() -> tuple[list[int], list[int], list[str]]:
+        release, entered = asyncio.Event(), []
+        gate = Admission(_blocking_app(release, entered), max_in_flight=1, streams=["/mcp"])
+        transport = httpx.ASGITransport(app=gate)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            streams = [asyncio.create_task(client.get("/mcp")) for _ in range(2)]
+            work = asyncio.create_task(client.post("/mcp"))
+            while len(entered) < 3:  # both streams and the POST are inside the app
+                await asyncio.sleep(0.001)
+            refused = [await client.post("/mcp"), await client.get("/search")]
+            release.set()
+            done = await asyncio.gather(*streams, work)
+        return [r.status_code for r in done], [r.status_code for r in refused], entered
+
+    done, refused, entered = asyncio.run(scenario())
+    assert done == [200, 200, 200]
+    assert refused == [429, 429]
+    assert sorted(entered) == ["/mcp"] * 3

@@ -51,15 +51,20 @@ class Admission:
     HTTP requests are already inside the app, before any parsing, routing or validation — so
     an overload is shed for the cost of one small response, and the requests let in keep
     their latency. (The service's work slots bound the *work*; this bounds the *requests*.)
+
+    ``streams``: paths whose ``GET`` holds an event stream open without doing work (an MCP
+    session's, ``/mcp``): let in uncounted, so connected agents do not use up the requests.
     """
 
-    def __init__(self, app: Any, *, max_in_flight: int) -> None:
+    def __init__(self, app: Any, *, max_in_flight: int, streams: Sequence[str] = ()) -> None:
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
         self.app, self.max_in_flight, self.in_flight = app, max_in_flight, 0
+        self.streams = frozenset(streams)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (scope["method"] == "GET"
+                                       and scope["path"] in self.streams):
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight:
@@ -96,8 +101,7 @@ class Guard:
                              f"Host {host!r} is not served here (allowed: {allowed})")
             return
         method, origin = scope["method"], headers.get("origin")
-        same = origin is not None and origin.lower() == f"{scope.get('scheme', 'http')}://{host}"
-        if origin and origin not in self.origins and not same and method not in SAFE_METHODS:
+        if method not in SAFE_METHODS and foreign_origin(origin, scope, host, self.origins):
             await send_error(send, 403, "cross_origin",
                              f"requests from origin {origin!r} are not allowed")
             return
@@ -162,6 +166,22 @@ def hostname(host: str) -> str:
     if host.startswith("["):
         return host[1:host.find("]")] if "]" in host else host
     return host.split(":")[0] if host.count(":") == 1 else host
+
+
+def foreign_origin(origin: str | None, scope: Any, host: str, allowed: set[str]) -> bool:
+    """True when an Origin header names another site than the one asked (``host``) and is not
+    in ``allowed``; False without one (curl, agents).
+
+    Example:
+        >>> scope = {"scheme": "http"}
+        >>> foreign_origin("http://evil.example", scope, "127.0.0.1:8000", set())
+        True
+        >>> foreign_origin("http://127.0.0.1:8000", scope, "127.0.0.1:8000", set())
+        False
+    """
+    if not origin or origin in allowed:
+        return False
+    return origin.lower() != f"{scope.get('scheme', 'http')}://{host}"
 
 
 def _replay(body: bytes, receive: Callable[..., Any]) -> Callable[..., Any]:

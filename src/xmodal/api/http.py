@@ -18,6 +18,9 @@ Routes (the OpenAPI schema is at ``/openapi.json``)::
     POST /index                           {"paths": [...], "prune"?}: xmodal index --json
                                           (only under ``--root``; 403 without one)
     GET  /                                the web page (``/static`` holds its files)
+    POST|GET|DELETE /mcp                  the MCP tools over streamable HTTP
+                                          (:mod:`xmodal.api.mcp_mount`; index_paths only
+                                          with ``--root`` and not ``--read-only``)
 
 Hardening (:class:`Guard`, outermost): the Host header must name an allowed host (against DNS
 rebinding) → 400; a token, when set, is checked on every route (``Authorization: Bearer T``,
@@ -31,7 +34,9 @@ pool, at most ``max_concurrency`` requests at once (more: 429 with Retry-After),
 Each resource's routes are a module-level router in :mod:`xmodal.api.routes`; they get the
 service, its limits and their runner (:func:`~xmodal.api.runner.run_blocking`, shared with the
 MCP server) as dependencies, and :func:`create_app` only includes them and adds the guards.
-``xmodal serve`` binds beyond loopback only with a token (:mod:`xmodal.api.binding`).
+``xmodal serve`` binds beyond loopback only with a token (:mod:`xmodal.api.binding`). ``/mcp``
+is one more route behind the same guards, on the same service (one process serves both: an
+embedded index opens in one process only).
 
 Example (in a test; ``xmodal serve`` runs the same app under uvicorn)::
 
@@ -57,10 +62,12 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from xmodal.api.binding import LOCAL_HOSTS, check_bind, host_names, is_loopback, serve_limits
 from xmodal.api.guard import Admission, Guard
+from xmodal.api.mcp_mount import MCP_PATH, mount_mcp
 from xmodal.api.routes import collections, diagnostics, health, index, items, search, web
 from xmodal.api.routes.errors import add_error_handlers
 from xmodal.api.routes.web import WEB_DIR
 from xmodal.api.service import SearchService
+from xmodal.index.types import IndexBusyError
 
 __all__ = ["IN_FLIGHT_PER_SLOT", "LOCAL_HOSTS", "WEB_DIR", "create_app", "is_loopback",
            "require_uvicorn", "run_serve"]
@@ -87,7 +94,8 @@ def create_app(service: SearchService, *, token: str | None = None,
             for them only); none by default.
 
     Returns:
-        The app, with ``app.state.service`` set.
+        The app, with ``app.state.service`` set (and ``/mcp`` when the ``mcp`` package is
+        installed: ``app.state.mcp`` says whether).
     """
     from xmodal import __version__
     from xmodal._optional import require
@@ -100,17 +108,22 @@ def create_app(service: SearchService, *, token: str | None = None,
     for router in ROUTERS:
         app.include_router(router)
     web.mount_static(app)
+    app.state.mcp = mount_mcp(app, service, cors_origins=cors_origins)
     if cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
-                           allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "X-XModal-Token", "Content-Type"])
+                           allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "X-XModal-Token", "Content-Type",
+                                          "Mcp-Session-Id", "Mcp-Protocol-Version",
+                                          "Last-Event-ID"],
+                           expose_headers=["Mcp-Session-Id"])
     app.add_middleware(Guard, hosts=allowed_hosts, token=token, cors_origins=cors_origins,
                        max_body_bytes=service.limits.max_body_bytes)
     # outermost (added last): sheds overload before the Guard and FastAPI spend time on it
     slots = service.limits.max_concurrency
-    app.add_middleware(Admission, max_in_flight=IN_FLIGHT_PER_SLOT * slots)
+    app.add_middleware(Admission, max_in_flight=IN_FLIGHT_PER_SLOT * slots,
+                       streams=(MCP_PATH,) if app.state.mcp else ())
     return app
 
 
@@ -120,7 +133,8 @@ def run_serve(*, index_uri: str, host: str = "127.0.0.1", port: int = 8000,
               allowed_hosts: Sequence[str] = (), cors_origins: Sequence[str] = (),
               root: str | None = None) -> int:
     """``xmodal serve``: refuse a non-loopback bind without a token, then run uvicorn.
-    ``root``: the folder ``POST /index`` may index under (None: folder indexing is off).
+    ``root``: the folder ``POST /index`` (and the MCP tool ``index_paths``, unless
+    ``read_only``) may index under (None: folder indexing is off). MCP is answered at ``/mcp``.
 
     Returns the exit code (2: refused or the index would not open).
     """
@@ -139,6 +153,10 @@ def run_serve(*, index_uri: str, host: str = "127.0.0.1", port: int = 8000,
     try:
         service = SearchService(index_uri, router_model=router_model or None, limits=limits,
                                 read_only=read_only, index_root=root)
+    except IndexBusyError as exc:
+        print(f"error: cannot open {index_uri}: {exc}; stop the other process (`xmodal "
+              f"serve` answers MCP itself, at {MCP_PATH})", file=sys.stderr)
+        return 2
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"error: cannot open {index_uri}: {exc}", file=sys.stderr)
         return 2
@@ -149,7 +167,8 @@ def run_serve(*, index_uri: str, host: str = "127.0.0.1", port: int = 8000,
     shown = f"[{host}]" if ":" in host else host
     print(f"xmodal: serving {index_uri} on http://{shown}:{port}/"
           + (" (token required)" if token else "")
-          + (f"; POST /index under {service.index_root}" if service.index_root else ""),
+          + (f"; POST /index under {service.index_root}" if service.index_root else "")
+          + (f"; MCP at http://{shown}:{port}{MCP_PATH}" if app.state.mcp else ""),
           file=sys.stderr)
     try:
         # no access log: one line per request costs ~8 % of a loaded server (serve_load.py)

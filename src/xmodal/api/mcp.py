@@ -16,6 +16,9 @@ names the problem, and the session stays up. Tools run their work as the HTTP ro
 Transports: stdio (``xmodal mcp --index DIR``, for a desktop agent) and streamable HTTP
 (``--transport http``, bound to 127.0.0.1 with the SDK's DNS-rebinding protection on; the
 loopback rule and the token requirement are ``xmodal serve``'s, :mod:`xmodal.api.binding`).
+``xmodal serve`` answers the same tools at its own ``/mcp`` (:mod:`xmodal.api.mcp_mount`): an
+embedded index opens in one process only, so on an index that ``xmodal serve`` holds,
+``xmodal mcp`` exits 2 naming that endpoint.
 Needs the ``serve`` extra: ``pip install 'xmodal[serve]'``.
 
 Example (in-process, exact store, vectors only)::
@@ -58,9 +61,11 @@ from xmodal.api.catalog import MAX_TEXT_CHARS, DescribeJSON, ItemJSON, describe,
 from xmodal.api.limits import BadInput, InputTooLarge, error_status
 from xmodal.api.mcp_index import check_index_root, index_tool
 from xmodal.api.mcp_media import MAX_THUMBNAILS, hit_blocks, item_blocks, tool_result
+from xmodal.api.mcp_mount import busy_hint
 from xmodal.api.runner import run_blocking
 from xmodal.api.service import SearchService
 from xmodal.index.filters import FILTER_HELP
+from xmodal.index.types import IndexBusyError
 from xmodal.modalities import Modality
 from xmodal.search.hits import SearchJSON
 from xmodal.search.request import RERANK_DEPTH, RERANK_HELP, Fusion
@@ -350,9 +355,13 @@ def run_mcp(index_uri: str, *, transport: Transport = "stdio",
         print(f"error: {exc}", file=sys.stderr)
         return 2
     _require_mcp()
-    service = SearchService(index_uri, load=load, router_model=router_model or None,
-                            limits=limits, read_only=not allow_index,
-                            index_root=root if allow_index else None)
+    try:
+        service = SearchService(index_uri, load=load, router_model=router_model or None,
+                                limits=limits, read_only=not allow_index,
+                                index_root=root if allow_index else None)
+    except IndexBusyError as exc:  # another process holds the embedded index
+        print(f"error: {busy_hint(index_uri, exc)}", file=sys.stderr)
+        return 2
     try:
         server = create_mcp_server(service, allow_index=allow_index)
         if transport == "stdio":
