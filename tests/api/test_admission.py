@@ -4,12 +4,13 @@ before the app sees the request; the requests let in finish normally."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import httpx
 import pytest
 
-from xmodal.api.guard import Admission
+from xmodal.api.guard import Admission, Lane
 
 
 def _blocking_app(release: asyncio.Event, entered: list[str]) -> Any:
@@ -72,3 +73,59 @@ def test_event_streams_are_let_in_uncounted() -> None:
     assert done == [200, 200, 200]
     assert refused == [429, 429]
     assert sorted(entered) == ["/mcp"] * 3
+
+
+def test_a_lane_queues_first_come_first_served_and_refuses_past_its_wait() -> None:
+    """A :class:`Lane` of 1 place and 2 waiting: the waiting enter in order as places free; a
+    third waiter is refused at once; a waiter past ``wait_s`` is refused and leaves the queue;
+    a cancelled waiter leaves it too."""
+    async def scenario() -> tuple[list[str], bool, bool, tuple[int, int]]:
+        lane = Lane("/media/", slots=1, queue=2, wait_s=0.2)
+        order: list[str] = []
+
+        async def visit(name: str) -> None:
+            if await lane.enter():
+                order.append(name)
+                await asyncio.sleep(0.01)
+                lane.leave()
+
+        assert await lane.enter()  # the place is taken
+        waiters = [asyncio.create_task(visit(n)) for n in ("a", "b")]
+        await asyncio.sleep(0.01)
+        full = await lane.enter()  # queue full: refused at once
+        lane.leave()  # the place goes to "a", then to "b"
+        await asyncio.gather(*waiters)
+        assert await lane.enter()
+        late = await lane.enter()  # waits 0.2 s, then refused
+        cancelled = asyncio.create_task(lane.enter())
+        await asyncio.sleep(0.01)
+        cancelled.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await cancelled
+        lane.leave()
+        return order, full, late, (lane.inside, lane.waiting)
+
+    order, full, late, left = asyncio.run(scenario())
+    assert order == ["a", "b"]
+    assert not full and not late
+    assert left == (0, 0)
+
+
+def test_lane_requests_bypass_the_shared_count() -> None:
+    """With the one shared place held, ``GET /media/...`` still gets in through its lane."""
+    async def scenario() -> list[int]:
+        release, entered = asyncio.Event(), []
+        lane = Lane("/media/", slots=2, queue=0, wait_s=1)
+        gate = Admission(_blocking_app(release, entered), max_in_flight=1, lanes=[lane])
+        transport = httpx.ASGITransport(app=gate)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            held = asyncio.create_task(client.get("/search"))
+            media = [asyncio.create_task(client.get(f"/media/{i}")) for i in range(2)]
+            while len(entered) < 3:
+                await asyncio.sleep(0.001)
+            refused = [await client.get("/health"), await client.get("/media/3")]
+            release.set()
+            done = await asyncio.gather(held, *media)
+        return [r.status_code for r in [*done, *refused]]
+
+    assert asyncio.run(scenario()) == [200, 200, 200, 429, 429]

@@ -149,6 +149,25 @@ def test_frame_refusals(client):
     refused("doc-nope", 404, "not_found", t=0)
 
 
+def test_frame_etag_answers_304_without_decoding(client, monkeypatch):
+    from xmodal.api.routes import media
+
+    first = client.get("/media/doc-shots.mp4/frame", params={"t": 1.5})
+    tag = first.headers["etag"]
+    assert first.status_code == 200 and "cache-control" in first.headers
+    other = client.get("/media/doc-shots.mp4/frame", params={"t": 2.5}).headers["etag"]
+    smaller = client.get("/media/doc-shots.mp4/frame", params={"t": 1.5, "width": 80})
+    assert len({tag, other, smaller.headers["etag"]}) == 3  # one ETag per frame and size
+
+    def no_decoding(*args: object, **kw: object) -> bytes:
+        raise AssertionError("a 304 must not decode the video")
+
+    monkeypatch.setattr(media, "video_frame", no_decoding)
+    r = client.get("/media/doc-shots.mp4/frame", params={"t": 1.5},
+                   headers={"If-None-Match": tag})
+    assert r.status_code == 304 and r.content == b"" and r.headers["etag"] == tag
+
+
 def test_video_frame_directly(files, tmp_path):
     """The function behind the route: a long GOP (one keyframe) decodes forward from it."""
     long_gop = write_video(tmp_path / "one-key.webm", gop=100)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qs
@@ -46,6 +47,77 @@ async def send_error(send: Callable[..., Any], status: int, code: str, detail: s
 
 
 
+class Lane:
+    """Requests under one path prefix that wait their turn apart from all others: at most
+    ``slots`` inside the app at once, at most ``queue`` more waiting (each for up to
+    ``wait_s`` seconds, first come first served); a request finding the queue full, or still
+    waiting after ``wait_s``, is refused (429 + Retry-After). :class:`Admission` holds a
+    request's place until its whole answer is sent (a streamed file included), so ``slots``
+    bounds the files read at once.
+
+    Args:
+        prefix: The paths it takes (``"/media/"``).
+        slots: Requests inside at once (>= 1).
+        queue: Requests waiting at most (>= 0).
+        wait_s: Seconds a request may wait for a place.
+        methods: The methods it takes (others on those paths are counted as usual).
+    """
+
+    def __init__(self, prefix: str, *, slots: int, queue: int, wait_s: float,
+                 methods: Sequence[str] = ("GET", "HEAD")) -> None:
+        if slots < 1 or queue < 0:
+            raise ValueError(f"a lane needs slots >= 1 and queue >= 0, got {slots}, {queue}")
+        self.prefix, self.slots, self.queue, self.wait_s = prefix, slots, queue, wait_s
+        self.methods = frozenset(methods)
+        self.inside = 0
+        self._waiting: deque[Any] = deque()  # one anyio.Event per waiting request
+
+    def takes(self, scope: Any) -> bool:
+        """Whether the request is this lane's."""
+        return scope["method"] in self.methods and scope["path"].startswith(self.prefix)
+
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for a place."""
+        return len(self._waiting)
+
+    async def enter(self) -> bool:
+        """Take a place, waiting up to ``wait_s`` in the queue; False: refused (queue full or
+        waited too long)."""
+        import anyio
+
+        if self.inside < self.slots and not self._waiting:
+            self.inside += 1  # one event loop: no lock needed
+            return True
+        if len(self._waiting) >= self.queue:
+            return False
+        turn = anyio.Event()
+        self._waiting.append(turn)
+        try:
+            with anyio.move_on_after(self.wait_s):
+                await turn.wait()
+        except BaseException:  # cancelled (the client went away): give back what we got
+            self._give_up(turn)
+            raise
+        if turn.is_set():
+            return True  # :meth:`leave` handed its place over
+        self._waiting.remove(turn)
+        return False
+
+    def leave(self) -> None:
+        """Give a place back: to the first request waiting, else free."""
+        if self._waiting:
+            self._waiting.popleft().set()
+        else:
+            self.inside -= 1
+
+    def _give_up(self, turn: Any) -> None:
+        if turn.is_set():
+            self.leave()
+        else:
+            self._waiting.remove(turn)
+
+
 class Admission:
     """ASGI middleware, outermost: answers 429 + Retry-After at once when ``max_in_flight``
     HTTP requests are already inside the app, before any parsing, routing or validation — so
@@ -54,18 +126,26 @@ class Admission:
 
     ``streams``: paths whose ``GET`` holds an event stream open without doing work (an MCP
     session's, ``/mcp``): let in uncounted, so connected agents do not use up the requests.
+    ``lanes``: requests that wait for a place of their own :class:`Lane` instead (stored
+    media: a page's thumbnails neither take the searches' places nor are refused at once).
     """
 
-    def __init__(self, app: Any, *, max_in_flight: int, streams: Sequence[str] = ()) -> None:
+    def __init__(self, app: Any, *, max_in_flight: int, streams: Sequence[str] = (),
+                 lanes: Sequence[Lane] = ()) -> None:
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
         self.app, self.max_in_flight, self.in_flight = app, max_in_flight, 0
         self.streams = frozenset(streams)
+        self.lanes = tuple(lanes)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or (scope["method"] == "GET"
                                        and scope["path"] in self.streams):
             await self.app(scope, receive, send)
+            return
+        lane = next((lane for lane in self.lanes if lane.takes(scope)), None)
+        if lane is not None:
+            await self._in_lane(lane, scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight:
             await send_error(send, 429, "overloaded", f"{self.in_flight} requests in flight; "
@@ -76,6 +156,17 @@ class Admission:
             await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
+
+    async def _in_lane(self, lane: Lane, scope: Any, receive: Any, send: Any) -> None:
+        if not await lane.enter():
+            await send_error(send, 429, "overloaded", f"{lane.inside} {lane.prefix} requests "
+                             f"in flight and {lane.waiting} waiting; retry shortly",
+                             headers={"Retry-After": "1"})
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            lane.leave()
 
 
 class Guard:

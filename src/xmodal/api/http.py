@@ -9,7 +9,8 @@ Routes (the OpenAPI schema is at ``/openapi.json``)::
     POST /search                          {"query": ...} or {"vector": [...], "collection": ...}
     POST /search/file                     multipart: file, modality?, and the search options
     GET  /items/{collection}/{id}         {"id", "payload", "vector"? (with ?vector=true)}
-    GET  /media/{doc_id}                  the original file of an indexed document (Range: 206)
+    GET  /media/{doc_id}                  the original file of an indexed document (Range: 206,
+                                          ETag: 304; no work slot, see :mod:`xmodal.api.media`)
     GET  /media/{doc_id}/frame?t=SECONDS  the frame of a video document at t, as a JPEG
     POST /collections/{name}/upsert       {"items": [{"id", "vector", "payload"}]}
     POST /collections/{name}/delete       {"ids": [...]}: a document's id deletes its time
@@ -28,8 +29,9 @@ rebinding) → 400; a token, when set, is checked on every route (``Authorizatio
 from another origin is refused unless listed in ``cors_origins`` → 403; bodies above
 ``max_body_bytes`` → 413 (Content-Length and the bytes actually streamed). Work runs in a thread
 pool, at most ``max_concurrency`` requests at once (more: 429 with Retry-After), each within
-``request_timeout_s`` (504; ``POST /index``: ``index_timeout_s``). Every error body is
-``{"error": code, "detail": message}``.
+``request_timeout_s`` (504; ``POST /index``: ``index_timeout_s``). Stored media (``/media``)
+take no work slot: ``max_media_streams`` places of their own, and a short queue before any 429
+(:mod:`xmodal.api.media`). Every error body is ``{"error": code, "detail": message}``.
 
 Each resource's routes are a module-level router in :mod:`xmodal.api.routes`; they get the
 service, its limits and their runner (:func:`~xmodal.api.runner.run_blocking`, shared with the
@@ -63,7 +65,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from xmodal.api.binding import LOCAL_HOSTS, check_bind, host_names, is_loopback, serve_limits
 from xmodal.api.guard import Admission, Guard
 from xmodal.api.mcp_mount import MCP_PATH, mount_mcp
-from xmodal.api.routes import collections, diagnostics, health, index, items, search, web
+from xmodal.api.media import media_lane
+from xmodal.api.routes import collections, diagnostics, health, index, items, media, search, web
 from xmodal.api.routes.errors import add_error_handlers
 from xmodal.api.routes.web import WEB_DIR
 from xmodal.api.service import SearchService
@@ -76,7 +79,7 @@ IN_FLIGHT_PER_SLOT = 4
 """Requests admitted into the app per work slot; beyond, 429 before any parsing."""
 
 ROUTERS = (health.router, collections.router, diagnostics.router, search.router, items.router,
-           index.router, web.router)
+           media.router, index.router, web.router)
 """Every route, one router per resource (:mod:`xmodal.api.routes`)."""
 
 
@@ -123,7 +126,8 @@ def create_app(service: SearchService, *, token: str | None = None,
     # outermost (added last): sheds overload before the Guard and FastAPI spend time on it
     slots = service.limits.max_concurrency
     app.add_middleware(Admission, max_in_flight=IN_FLIGHT_PER_SLOT * slots,
-                       streams=(MCP_PATH,) if app.state.mcp else ())
+                       streams=(MCP_PATH,) if app.state.mcp else (),
+                       lanes=(media_lane(service.limits),))
     return app
 
 

@@ -59,6 +59,8 @@ class ServeLimits:
         request_timeout_s: Seconds a request may work before it is answered 504.
         index_timeout_s: Seconds a ``POST /index`` may work before it is answered 504 (the
             ingest then finishes in the background, still holding its slot).
+        max_media_streams: Stored files (``/media``) served at once, apart from the work
+            slots; more wait briefly in a queue of their own (:mod:`xmodal.api.media`).
     """
 
     max_body_bytes: int = 25 * MiB
@@ -69,6 +71,7 @@ class ServeLimits:
     max_concurrency: int = field(default_factory=_default_concurrency)
     request_timeout_s: float = 30.0
     index_timeout_s: float = 600.0
+    max_media_streams: int = 32
 
 
 class ServiceError(Exception):

@@ -382,17 +382,20 @@ class SearchService:
         return out
 
     # -- media and health ------------------------------------------------------------------
-    def media_path(self, doc_id: str) -> Path:
-        """The original file of an indexed document, as ``xmodal index`` recorded it in the
-        index's manifest. Never a path from a request or from an API-written payload: a
-        document the manifest does not list, or whose file is gone, is :class:`NotFound`."""
+    def media_entry(self, doc_id: str) -> tuple[Path, dict[str, Any]]:
+        """The original file of an indexed document and its manifest entry (``sha256``…), as
+        ``xmodal index`` recorded them. Never a path from a request or an API-written payload:
+        a document the manifest does not list, or whose file is gone, is :class:`NotFound`."""
         for path, entry in self._manifest_entries().items():
             if entry.get("doc") == doc_id:
-                p = Path(path)
-                if p.is_file():
-                    return p
+                if Path(path).is_file():
+                    return Path(path), entry
                 raise NotFound(f"the file of document {doc_id} is gone")
         raise NotFound(f"no indexed document {doc_id!r}")
+
+    def media_path(self, doc_id: str) -> Path:
+        """The file of :meth:`media_entry`."""
+        return self.media_entry(doc_id)[0]
 
     def health(self) -> dict[str, Any]:
         """``{"status": "ok", "collections": n, "documents": m}``: documents are the files in

@@ -6,8 +6,9 @@
 ``collections``           ``GET /collections``, ``GET /collections/{name}``, upsert, delete
 ``diagnostics``           ``GET /collections/{name}/diagnostics``
 ``search``                ``POST /search``, ``POST /search/file``
-``items``                 ``GET /items/{collection}/{id}``, ``GET /media/{doc_id}``,
-                          ``GET /media/{doc_id}/frame`` (a video's frame, :mod:`~xmodal.api.frames`)
+``items``                 ``GET /items/{collection}/{id}``
+``media``                 ``GET /media/{doc_id}``, ``GET /media/{doc_id}/frame`` (a video's
+                          frame, :mod:`~xmodal.api.frames`): no work slot (:mod:`~xmodal.api.media`)
 ``index``                 ``POST /index``
 ``web``                   ``GET /`` and ``/static``
 ========================  =====================================================
