@@ -77,6 +77,69 @@ async function loadHealth() {
   }
 }
 
+// -- media that retry ---------------------------------------------------------------------
+// A thumbnail or player whose file is refused for a moment (429 while the server is busy)
+// asks again after Retry-After, doubling the wait each time, at most MEDIA_RETRIES times; a
+// file that stays unavailable is replaced by a placeholder saying why.
+const MEDIA_RETRIES = 4;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// The wait before retry number `attempt` (0-based): Retry-After (else ½ s), doubled per try.
+function backoffMs(resp, attempt) {
+  const given = parseFloat(resp ? resp.headers.get("Retry-After") : "");
+  const base = Number.isFinite(given) ? given * 1000 : 500;
+  return Math.min(8000, base * 2 ** attempt) + Math.random() * 200;
+}
+
+const retriable = (resp) => !resp || resp.ok || resp.status === 429 || resp.status === 503;
+
+// fetch, retrying 429/503 answers after Retry-After; the last answer (or null: no network).
+async function fetchRetry(url, options) {
+  for (let attempt = 0; ; attempt++) {
+    let resp = null;
+    try { resp = await fetch(url, options); } catch (_) { /* no answer: retry */ }
+    if ((resp && resp.status !== 429 && resp.status !== 503) || attempt >= MEDIA_RETRIES) {
+      return resp;
+    }
+    await sleep(backoffMs(resp, attempt));
+  }
+}
+
+// The URL again, with a retry counter (so the browser asks anew); a #t= fragment is kept.
+function retryUrl(url, attempt) {
+  const [base, frag] = url.split("#");
+  return base + (base.includes("?") ? "&" : "?") + "retry=" + attempt + (frag ? "#" + frag : "");
+}
+
+function unavailable(resp) {
+  const why = resp ? "HTTP " + resp.status : "network error";
+  return el("div", { class: "unavailable", role: "img", "data-testid": "media-unavailable",
+                     "aria-label": "file not available (" + why + ")" },
+            "file not available (" + why + ")");
+}
+
+// On a load error, ask the server why (one byte of the same file): a refusal for now (429,
+// 503), or an answer after all, retries after the backoff; anything else, or too many tries,
+// shows the placeholder.
+function retrying(node) {
+  const url = node.getAttribute("src");
+  let attempt = 0;
+  node.addEventListener("error", async () => {
+    let resp = null;
+    try {
+      resp = await fetch(url, { headers: headers({ Range: "bytes=0-0" }), cache: "no-store" });
+    } catch (_) { /* no answer: retry */ }
+    if (!retriable(resp) || attempt >= MEDIA_RETRIES) {
+      node.replaceWith(unavailable(resp));
+      return;
+    }
+    await sleep(backoffMs(resp && !resp.ok ? resp : null, attempt));
+    attempt += 1;
+    node.setAttribute("src", retryUrl(url, attempt));
+  });
+  return node;
+}
+
 // -- rendering ---------------------------------------------------------------------------
 const fmt = (x, digits) => (typeof x === "number" ? x.toFixed(digits) : "–");
 
@@ -140,7 +203,7 @@ function player(hit, tag) {
   const attrs = { controls: "", preload: "metadata", "data-testid": tag === "video"
     ? "video-player" : "player", src: media(docId(hit)) + (start ? "#t=" + start : "") };
   if (tag === "video") attrs.poster = frame(docId(hit), start);
-  const node = el(tag, attrs);
+  const node = retrying(el(tag, attrs));
   if (start) seek(node, start);
   return node;
 }
@@ -168,16 +231,16 @@ function mediaBlock(hit) {
   if (isVideo(hit)) {
     box.append(player(hit, "video"));
   } else if (hit.modality === "image") {
-    box.append(el("img", { src: media(hit.id), alt: hit.caption || basename(hit.path),
-                           "data-testid": "thumb" }));
+    box.append(retrying(el("img", { src: media(hit.id), alt: hit.caption || basename(hit.path),
+                                    "data-testid": "thumb" })));
   } else if (hit.modality === "audio") {
     box.append(player(hit, "audio"));
   } else {
     // a text document: its caption, else the start of the file
     const p = el("p", { class: "snippet", "data-testid": "snippet" }, hit.caption || "…");
     if (!hit.caption) {
-      fetch(media(hit.id), { headers: headers() })
-        .then((r) => (r.ok ? r.text() : ""))
+      fetchRetry(media(hit.id), { headers: headers() })
+        .then((r) => (r && r.ok ? r.text() : ""))
         .then((t) => { p.textContent = t.slice(0, 400) || basename(hit.path); })
         .catch(() => { p.textContent = basename(hit.path); });
     }
