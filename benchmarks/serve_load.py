@@ -29,6 +29,9 @@ Method:
   most ``--max-connections``), latency measured from the scheduled arrival (no coordinated
   omission), a ``--timeout`` s limit per request. Counted per status: 200, 429, anything else
   (5xx, 4xx, connection errors and timeouts together in "other").
+- Step 4, /metrics (``benchmarks/serve_metrics.py``): vector queries at the sustained
+  concurrency, ``--metrics-rounds`` pairs of steps without and with ``GET /metrics`` scraped
+  every second; the throughput ratio (target > 0.98: /metrics costs < 2 %).
 
 Table: phase, query type, load (clients, or offered and really sent rate), requests, 200, 429,
 other, p50 / p99 latency of the 200 answers (ms), achieved QPS (200 answers per second), and
@@ -89,9 +92,10 @@ PLACES = ["on a beach", "in the snow", "at night", "in a kitchen", "in the city"
 VERBS = ["sitting", "running", "glowing", "floating", "sleeping", "spinning", "waiting", "hiding"]
 
 
-def _bench_index() -> Any:
-    """``benchmarks/index.py`` as a module (for its ``clustered`` generator and Edge options)."""
-    spec = importlib.util.spec_from_file_location("xmodal_bench_index", HERE / "index.py")
+def _bench_index(name: str = "index") -> Any:
+    """``benchmarks/NAME.py`` as a module (``index``: its ``clustered`` generator and Edge
+    options; ``serve_metrics``: the /metrics step)."""
+    spec = importlib.util.spec_from_file_location(f"xmodal_bench_{name}", HERE / f"{name}.py")
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod  # its dataclasses look their module up
@@ -574,6 +578,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="open-loop connections at most (later arrivals wait for one)")
     ap.add_argument("--timeout", type=float, default=10.0, help="client limit per request, s")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--metrics-rounds", type=int, default=2,
+                    help="pairs of steps without / with GET /metrics every second")
     ap.add_argument("--smoke", action="store_true",
                     help="tiny and quick: n=2000, d=64, 100 texts, levels 1,2, 1 s steps")
     args = ap.parse_args(argv)
@@ -599,6 +605,10 @@ def main(argv: list[str] | None = None) -> int:
             warm_up(server.port, txt, 60.0)  # the first text query loads MiniLM
             print(f"server ready and warm in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
             rows, best, _ = run_load(server, vec, txt, args)
+            metrics = _bench_index("serve_metrics")
+            c_metrics = best.clients if best else 1
+            cost = metrics.metrics_cost(sys.modules[__name__], server.port, vec, c_metrics,
+                                        args, rounds=args.metrics_rounds)
             errors = server.errors_logged()
             if errors:
                 print(f"server log tail:\n{server.tail()}", file=sys.stderr)
@@ -630,6 +640,8 @@ def main(argv: list[str] | None = None) -> int:
             t = text_rows[0]
             print(f"\nText ÷ vector at {best.clients} clients: p50 "
                   f"{t.pct(50) / best.pct(50):.1f}×, QPS {t.qps / best.qps:.2f}×")
+    print("\n## /metrics\n")
+    print("\n".join(metrics.render(cost, c_metrics, args.duration)))
     print("\n## Targets\n")
     verdicts = render_verdicts(rows, best, args.target_ms, args.overload, errors)
     print("\n".join(verdicts))

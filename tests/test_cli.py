@@ -101,3 +101,115 @@ def test_train_under_torchrun_two_processes(text_config):
     assert done.stdout.count("model: ") == 1  # rank 0 only saves
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] == 2
+
+
+# --- --device and --batch-size (index, search, serve, mcp)
+
+MODEL_COMMANDS = ("index", "search", "serve", "mcp")
+
+
+class Recorder:
+    """Captures ``load_encoder(spec, device=...)`` calls and the ``batch_size`` each
+    ``encode_*`` call got; answers with the toy encoders (which take no batch size)."""
+
+    def __init__(self, toys: dict) -> None:
+        self.by_name = {e.card.name: e for e in toys.values()}
+        self.devices: dict[str, str] = {}
+        self.batch_sizes: set[int | None] = set()
+
+    def load(self, spec: str, *, device: str = "cpu", **how: object) -> object:
+        self.devices[spec] = device
+        toy, batch_sizes = self.by_name[spec], self.batch_sizes
+
+        class Batched:
+            card = toy.card
+
+            def __getattr__(self, name: str) -> object:
+                method = getattr(toy, name)
+
+                def call(items, *, batch_size=None, **kwargs):
+                    batch_sizes.add(batch_size)
+                    kwargs.pop("workers", None)
+                    return method(items, **kwargs)
+
+                return call if name.startswith("encode_") else method
+
+        return Batched()
+
+
+@pytest.mark.parametrize("command", MODEL_COMMANDS)
+def test_device_and_batch_size_are_listed_in_help(command):
+    result = CliRunner().invoke(app, [command, "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "--device" in result.output and "--batch-size" in result.output
+
+
+@pytest.mark.parametrize("command", MODEL_COMMANDS)
+@pytest.mark.parametrize(("device", "message"), [
+    ("cuda", "CUDA is not available (torch.cuda.is_available() is False)"),
+    ("mps", "MPS is not available (torch.backends.mps.is_available() is False)")])
+def test_absent_device_exits_2_before_any_model_loads(command, device, message, monkeypatch,
+                                                      tmp_path):
+    import torch
+
+    import xmodal.encoders
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    monkeypatch.setattr(xmodal.encoders, "load_encoder", pytest.fail)  # never reached
+    args = {"index": [str(tmp_path)], "search": ["a cat"]}.get(command, [])
+    result = CliRunner().invoke(app, [command, *args, "--index", str(tmp_path / "idx"),
+                                      "--device", device])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert not (tmp_path / "idx").exists()  # nor was the index opened
+
+
+def test_unknown_device_exits_2():
+    result = CliRunner().invoke(app, ["search", "a cat", "--device", "tpu"])
+    assert result.exit_code == 2
+    assert "unknown device 'tpu'" in result.stderr
+
+
+def test_device_and_batch_size_reach_the_encoders_of_index_and_search(monkeypatch, tmp_path):
+    import torch
+
+    import xmodal.encoders
+    from tests.api.toy import toy_encoders, write_corpus
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # the toys run anywhere
+    recorder = Recorder(toy_encoders())
+    monkeypatch.setattr(xmodal.encoders, "load_encoder", recorder.load)
+    uri = "exact:" + str(tmp_path / "idx")
+    models = ["--image-model", "toy-image", "--audio-model", "toy-audio",
+              "--text-model", "toy-text"]
+    result = CliRunner().invoke(app, ["index", str(write_corpus(tmp_path / "corpus")),
+                                      "--index", uri, *models, "--device", "cuda",
+                                      "--batch-size", "7"])
+    assert result.exit_code == 0, result.output
+    assert recorder.devices == dict.fromkeys(("toy-image", "toy-audio", "toy-text"), "cuda")
+    assert recorder.batch_sizes == {7}
+    recorder.devices.clear(), recorder.batch_sizes.clear()
+    result = CliRunner().invoke(app, ["search", "a red heart", "--index", uri, "--no-route",
+                                      "--device", "auto", "--batch-size", "3"])
+    assert result.exit_code == 0, result.output
+    assert set(recorder.devices.values()) == {"cuda"}  # auto: cuda, when it is there
+    assert recorder.batch_sizes == {3}
+
+
+@pytest.mark.parametrize(("command", "module", "function"), [
+    ("serve", "xmodal.api.http", "run_serve"), ("mcp", "xmodal.api.mcp", "run_mcp")])
+def test_device_and_batch_size_reach_serve_and_mcp(command, module, function, monkeypatch):
+    import importlib
+
+    pytest.importorskip("fastapi") if command == "serve" else pytest.importorskip("mcp")
+    seen: dict[str, object] = {}
+
+    def run(*args: object, **kwargs: object) -> int:
+        seen.update(kwargs)
+        return 0
+
+    monkeypatch.setattr(importlib.import_module(module), function, run)
+    result = CliRunner().invoke(app, [command, "--device", "cpu", "--batch-size", "5"])
+    assert result.exit_code == 0, result.output
+    assert (seen["device"], seen["batch_size"]) == ("cpu", 5)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from . import __version__
+from .commands.options import BatchOption, DeviceOption, OfflineOption
 
 _T = TypeVar("_T")
 
@@ -93,17 +94,6 @@ def _init_distributed(device: str) -> bool:
 
 
 _MODEL_HELP = "encoder spec for {} files (a load_encoder spec; '' to skip them)"
-_OFFLINE_HELP = ("Use the Hugging Face cache only, never the network (as HF_HUB_OFFLINE=1): a "
-                 "Hub model that is not cached is an error.")
-
-
-def _go_offline(offline: bool) -> None:
-    """``--offline``: set ``HF_HUB_OFFLINE=1`` before any Hugging Face library is imported (they
-    read it at import), for this process and the model loads in it."""
-    import os
-
-    if offline:
-        os.environ["HF_HUB_OFFLINE"] = "1"
 
 
 @app.command("index")
@@ -120,17 +110,17 @@ def index_cmd(
         None, "--quantization", help="none|scalar|binary: how collections this run creates "
         "store vectors (int8 / 1-bit codes in RAM, rescored with the originals); an existing "
         "collection keeps its own, and asking it for another is an error."),
-    offline: bool = typer.Option(False, "--offline", help=_OFFLINE_HELP),
+    offline: OfflineOption = False, device: DeviceOption = "cpu", batch_size: BatchOption = None,
 ) -> None:
     """Index images, audio, text and video files (side-car NAME.txt captions, NAME.srt
     subtitles) into per-model collections; unchanged files are skipped, bad ones reported on
     stderr."""
     from .commands.index import run_index
 
-    _go_offline(offline)
     models = {"image": image_model, "audio": audio_model, "text": text_model}
     raise typer.Exit(run_index(paths, index_uri=index, models=models, prune=prune,
-                               workers=workers, as_json=as_json, quantization=quantization))
+                               workers=workers, as_json=as_json, quantization=quantization,
+                               device=device, batch_size=batch_size))
 
 
 @app.command()
@@ -167,7 +157,7 @@ def search(
                                "query; its list leads the fusion."),
     rerank_depth: int = typer.Option(50, "--rerank-depth", help="Hits --rerank rescores."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for agents."),
-    offline: bool = typer.Option(False, "--offline", help=_OFFLINE_HELP),
+    offline: OfflineOption = False, device: DeviceOption = "cpu", batch_size: BatchOption = None,
 ) -> None:
     """Search an index: cross-modal by default, routed by the query, fused by rank."""
     from .commands.search import run_search
@@ -187,8 +177,8 @@ def search(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    _go_offline(offline)
-    raise typer.Exit(run_search(request, index_uri=index, as_json=as_json))
+    raise typer.Exit(run_search(request, index_uri=index, as_json=as_json, device=device,
+                                batch_size=batch_size))
 
 
 def _pairs(items: list[str] | None, option: str,
@@ -314,16 +304,16 @@ def serve(
         "--allowed-host", help="Another Host header name to accept (repeatable).")] = None,
     cors_origin: Annotated[list[str] | None, typer.Option(
         "--cors-origin", help="An origin allowed to call the API from a browser.")] = None,
-    offline: bool = typer.Option(False, "--offline", help=_OFFLINE_HELP),
+    offline: OfflineOption = False, device: DeviceOption = "cpu", batch_size: BatchOption = None,
 ) -> None:
     """Serve the HTTP API, the web page and MCP (at /mcp) for one index (port 8000)."""
     from .api.http import run_serve
 
-    _go_offline(offline)
     raise typer.Exit(run_serve(index_uri=index, host=host, port=port, token=token,
                                max_concurrency=max_concurrency, router_model=router_model,
                                read_only=read_only, allowed_hosts=allowed_host or [],
-                               cors_origins=cors_origin or [], root=root))
+                               cors_origins=cors_origin or [], root=root, device=device,
+                               batch_size=batch_size))
 
 
 @app.command("mcp")
@@ -345,7 +335,7 @@ def mcp_cmd(
                                      "--root only); off: the index is opened read-only."),
     root: str = typer.Option(None, "--root", help="The folder index_paths may index under "
                              "(with --allow-index)."),
-    offline: bool = typer.Option(False, "--offline", help=_OFFLINE_HELP),
+    offline: OfflineOption = False, device: DeviceOption = "cpu", batch_size: BatchOption = None,
 ) -> None:
     """Serve MCP tools (search, describe_collections, fetch_item; index_paths with
     --allow-index) over one index for agents."""
@@ -356,7 +346,6 @@ def mcp_cmd(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    _go_offline(offline)
     try:
         from .api.mcp import run_mcp
     except ImportError as exc:
@@ -367,7 +356,8 @@ def mcp_cmd(
     try:  # the service fetches its Hub models at start: one that cannot be had stops it here
         code = run_mcp(index, transport=spoken, host=host, port=port,
                        router_model=router_model or None, allowed_hosts=allowed_host or [],
-                       token=token, allow_index=allow_index, root=root)
+                       token=token, allow_index=allow_index, root=root, device=device,
+                       batch_size=batch_size)
     except EncoderLoadError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -31,8 +31,8 @@ def indexed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """(index folder, excerpt of part 2, its part's span): ``xmodal index FOLDER --index DIR``
     on a folder holding a long WAV and a short one."""
     tone = ToneEncoder()
-    monkeypatch.setattr(index_command, "_encoders", lambda models, wanted: {"audio": tone})
-    monkeypatch.setattr(xmodal.encoders, "load_encoder", lambda name: tone)
+    monkeypatch.setattr(index_command, "_encoders", lambda models, wanted, **how: {"audio": tone})
+    monkeypatch.setattr(xmodal.encoders, "load_encoder", lambda name, **how: tone)
     spans = write_recording(tmp_path / "c" / "walk.wav", PARTS)
     write_recording(tmp_path / "c" / "beep.wav", [(20, 3.0)])
     folder = tmp_path / "idx"

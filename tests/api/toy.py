@@ -118,7 +118,7 @@ def toy_encoders(**interrupt: dict[str, int]) -> dict[str, ToyEncoder]:
 def loader(encoders: dict[str, ToyEncoder]):
     """A ``Searcher(load=...)`` over the toy encoders, by model name (KeyError otherwise)."""
     by_name = {e.card.name: e for e in encoders.values()}
-    return lambda name: by_name[name]
+    return lambda name, **how: by_name[name]  # how: load_encoder's device=, ignored
 
 
 def write_corpus(root: Path) -> Path:

@@ -79,7 +79,7 @@ def test_stored_vectors_when_the_model_does_not_load(tmp_path):
 
 def test_calibrate_cli_table_json_and_errors(tmp_path, monkeypatch):
     uri, _, _, _, enc = build_index(tmp_path / "idx", n=300, twins=20)
-    monkeypatch.setattr("xmodal.encoders.load_encoder", lambda name: enc)
+    monkeypatch.setattr("xmodal.encoders.load_encoder", lambda name, **how: enc)
     got = CliRunner().invoke(app, ["calibrate", "--index", uri, "--method", "platt",
                                    "--precision", "0.8", "--json"])
     assert got.exit_code == 0, got.output

@@ -23,7 +23,7 @@ HIT_KEYS = {"id", "path", "modality", "collection", "rank", "score", "fused", "r
 def encoders(monkeypatch: pytest.MonkeyPatch) -> dict[str, ToyEncoder]:
     """The toys, used by ``xmodal index`` (run_index's encoders) and by the Searcher's loader."""
     toys = toy_encoders()
-    monkeypatch.setattr(index_command, "_encoders", lambda models, wanted: {
+    monkeypatch.setattr(index_command, "_encoders", lambda models, wanted, **how: {
         m: toys[m] for m, spec in models.items() if m in wanted and spec})
     monkeypatch.setattr(xmodal.encoders, "load_encoder", loader(toys))
     return toys
@@ -142,7 +142,7 @@ def test_run_search_with_a_given_searcher(indexed, encoders, capsys):
 def test_index_model_that_cannot_load_exits_2(monkeypatch, corpus, uri):
     from xmodal.encoders import EncoderLoadError
 
-    def load(spec: str) -> ToyEncoder:
+    def load(spec: str, **how: object) -> ToyEncoder:
         raise EncoderLoadError(f"no weights for {spec!r}")
 
     monkeypatch.setattr(xmodal.encoders, "load_encoder", load)
@@ -180,7 +180,7 @@ def test_index_json_lists_the_warnings_of_a_truncated_video(monkeypatch, tmp_pat
     pytest.importorskip("av")
     from tests.index.video_toys import video_encoders, write_video
 
-    monkeypatch.setattr(index_command, "_encoders", lambda models, wanted: video_encoders())
+    monkeypatch.setattr(index_command, "_encoders", lambda models, wanted, **how: video_encoders())
     video = tmp_path / "c" / "cut.mkv"
     write_video(video)
     video.write_bytes(video.read_bytes()[: video.stat().st_size // 2])

@@ -38,7 +38,7 @@ def test_calibrate_gap_stores_the_projection_and_search_applies_it(tmp_path, mon
     if backend == "edge":
         pytest.importorskip("qdrant_edge")
     uri, items, texts, _, enc = build_index(tmp_path / "idx", n=400, backend=backend)
-    monkeypatch.setattr("xmodal.encoders.load_encoder", lambda name: enc)
+    monkeypatch.setattr("xmodal.encoders.load_encoder", lambda name, **how: enc)
     got = CliRunner().invoke(app, ["calibrate", "--index", uri, "--gap", "--json"])
     assert got.exit_code == 0, got.output
     with open_index(uri) as index:

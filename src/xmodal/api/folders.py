@@ -166,14 +166,18 @@ def load_encoders(modalities: Iterable[str], models: dict[str, str],
     return encoders, why
 
 
-def serving_loader(index: Any, router_model: str | None) -> Callable[[str], Any]:
+def serving_loader(index: Any, router_model: str | None, *, device: str = "cpu",
+                   batch_size: int | None = None) -> Callable[[str], Any]:
     """:func:`~xmodal.encoders.registry.serving_loader` for the models of ``index``'s
     collections and the router's: their Hub models are fetched now, at the server's start
-    (``index`` is closed when one of them cannot be had)."""
+    (``index`` is closed when one of them cannot be had). The models load on ``device`` and
+    encode ``batch_size`` items per forward pass (None: their own default)."""
+    from xmodal.encoders.batch_size import with_batch_size
     from xmodal.encoders.registry import serving_loader as load_at_start
 
     try:
-        return load_at_start([*(i.model for i in index.collections()), router_model])
+        specs = [*(i.model for i in index.collections()), router_model]
+        return with_batch_size(load_at_start(specs, device=device), batch_size)
     except BaseException:
         index.close()
         raise

@@ -19,6 +19,7 @@ Routes (the OpenAPI schema is at ``/openapi.json``)::
     POST /index                           {"paths": [...], "prune"?}: xmodal index --json
                                           (only under ``--root``; 403 without one)
     GET  /                                the web page (``/static`` holds its files)
+    GET  /metrics                         Prometheus text format (:mod:`xmodal.api.metrics`)
     POST|GET|DELETE /mcp                  the MCP tools over streamable HTTP
                                           (:mod:`xmodal.api.mcp_mount`; index_paths only
                                           with ``--root`` and not ``--read-only``)
@@ -66,6 +67,7 @@ from xmodal.api.binding import LOCAL_HOSTS, check_bind, host_names, is_loopback,
 from xmodal.api.guard import Admission, Guard
 from xmodal.api.mcp_mount import MCP_PATH, mount_mcp
 from xmodal.api.media import media_lane
+from xmodal.api.metrics import RequestMetrics, add_metrics
 from xmodal.api.routes import collections, diagnostics, health, index, items, media, search, web
 from xmodal.api.routes.errors import add_error_handlers
 from xmodal.api.routes.web import WEB_DIR
@@ -98,7 +100,8 @@ def create_app(service: SearchService, *, token: str | None = None,
 
     Returns:
         The app, with ``app.state.service`` set (and ``/mcp`` when the ``mcp`` package is
-        installed: ``app.state.mcp`` says whether).
+        installed: ``app.state.mcp`` says whether; ``app.state.metrics``: the
+        :class:`~xmodal.api.metrics.Metrics`, None without prometheus-client).
     """
     from xmodal import __version__
     from xmodal._optional import require
@@ -110,8 +113,10 @@ def create_app(service: SearchService, *, token: str | None = None,
     add_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    metrics = add_metrics(app, service)
     web.mount_static(app)
     app.state.mcp = mount_mcp(app, service, cors_origins=cors_origins)
+    app.state.metrics = metrics
     if cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -128,6 +133,8 @@ def create_app(service: SearchService, *, token: str | None = None,
     app.add_middleware(Admission, max_in_flight=IN_FLIGHT_PER_SLOT * slots,
                        streams=(MCP_PATH,) if app.state.mcp else (),
                        lanes=(media_lane(service.limits),))
+    if metrics is not None:  # outermost: counts the requests shed and refused too
+        app.add_middleware(RequestMetrics, metrics=metrics, paths=(MCP_PATH,))
     return app
 
 
@@ -135,10 +142,12 @@ def run_serve(*, index_uri: str, host: str = "127.0.0.1", port: int = 8000,
               token: str | None = None, max_concurrency: int | None = None,
               router_model: str | None = "minilm", read_only: bool = False,
               allowed_hosts: Sequence[str] = (), cors_origins: Sequence[str] = (),
-              root: str | None = None) -> int:
+              root: str | None = None, device: str = "cpu",
+              batch_size: int | None = None) -> int:
     """``xmodal serve``: refuse a non-loopback bind without a token, then run uvicorn.
     ``root``: the folder ``POST /index`` (and the MCP tool ``index_paths``, unless
     ``read_only``) may index under (None: folder indexing is off). MCP is answered at ``/mcp``.
+    ``device`` (checked by the caller) and ``batch_size``: the models' (see SearchService).
 
     Returns the exit code (2: refused or the index would not open).
     """
@@ -156,7 +165,8 @@ def run_serve(*, index_uri: str, host: str = "127.0.0.1", port: int = 8000,
     uvicorn = require_uvicorn()
     try:
         service = SearchService(index_uri, router_model=router_model or None, limits=limits,
-                                read_only=read_only, index_root=root)
+                                read_only=read_only, index_root=root, device=device,
+                                batch_size=batch_size)
     except IndexBusyError as exc:
         print(f"error: cannot open {index_uri}: {exc}; stop the other process (`xmodal "
               f"serve` answers MCP itself, at {MCP_PATH})", file=sys.stderr)

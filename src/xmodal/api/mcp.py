@@ -318,7 +318,8 @@ def run_mcp(index_uri: str, *, transport: Transport = "stdio",
             router_model: str | None = "minilm", max_concurrency: int | None = None,
             allowed_hosts: list[str] | None = None,
             load: Callable[[str], Any] | None = None, token: str | None = None,
-            allow_index: bool = False, root: str | None = None) -> int:
+            allow_index: bool = False, root: str | None = None, device: str = "cpu",
+            batch_size: int | None = None) -> int:
     """Serve the MCP tools over one index until stopped; the exit status.
 
     Args:
@@ -338,6 +339,8 @@ def run_mcp(index_uri: str, *, transport: Transport = "stdio",
             with it; exit 2 without, or when it is not a folder). Off: the index is opened
             read-only and the tool is not listed.
         root: The folder ``index_paths`` may index under (``xmodal serve --root``'s rule).
+        device: Torch device of the models (checked by the caller); ignored with ``load``.
+        batch_size: Items per encoder forward pass (None: the encoders' own).
 
     Raises:
         ValueError: ``transport`` is neither ``"stdio"`` nor ``"http"``.
@@ -358,7 +361,8 @@ def run_mcp(index_uri: str, *, transport: Transport = "stdio",
     try:
         service = SearchService(index_uri, load=load, router_model=router_model or None,
                                 limits=limits, read_only=not allow_index,
-                                index_root=root if allow_index else None)
+                                index_root=root if allow_index else None, device=device,
+                                batch_size=batch_size)
     except IndexBusyError as exc:  # another process holds the embedded index
         print(f"error: {busy_hint(index_uri, exc)}", file=sys.stderr)
         return 2

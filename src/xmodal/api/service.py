@@ -41,6 +41,7 @@ import numpy as np
 
 from xmodal.api import folders
 from xmodal.api.diagnose import CollectionDiagnosisJSON, diagnose_collection
+from xmodal.api.hooks import ServiceHooks
 from xmodal.api.limits import (
     BadInput,
     IndexingDisabled,
@@ -94,12 +95,16 @@ class SearchService:
         read_only: Refuse :meth:`upsert`, :meth:`delete` and :meth:`index_paths`
             (:class:`ReadOnly`, 403).
         index_root: The folder :meth:`index_paths` may index under (None: off, 403).
+        device, batch_size: Where the default loader's models run, and the items per forward
+            pass (None: the encoders' own); ignored with ``load``.
+
+    ``hooks`` (:class:`~xmodal.api.hooks.ServiceHooks`) reports searches and encoder calls.
     """
 
     def __init__(self, index_uri: str, *, load: Callable[[str], Any] | None = None,
                  router_model: str | None = "minilm", limits: ServeLimits | None = None,
-                 read_only: bool = False,
-                 index_root: str | os.PathLike[str] | None = None) -> None:
+                 read_only: bool = False, index_root: str | os.PathLike[str] | None = None,
+                 device: str = "cpu", batch_size: int | None = None) -> None:
         from xmodal.index import open_index
         from xmodal.search.rerank import load_cross_encoder
         from xmodal.search.searcher import Searcher
@@ -108,11 +113,12 @@ class SearchService:
         self.limits = limits or ServeLimits()
         self.read_only = read_only
         self.index_root = None if index_root is None else folders.index_root(index_root)
-        self.index = open_index(self.index_uri)
+        self.index, self.hooks = open_index(self.index_uri), ServiceHooks()
         if load is None:  # Hub models are fetched now, at start: requests read the cache only
-            load = folders.serving_loader(self.index, router_model)
-        self.searcher = Searcher(self.index, load=pixel_limited(load, self.limits),
-                                 router_model=router_model,  # a request's reranker: cache only
+            load = folders.serving_loader(self.index, router_model, device=device,
+                                          batch_size=batch_size)
+        timed = self.hooks.timed(pixel_limited(load, self.limits))  # reports encode times
+        self.searcher = Searcher(self.index, load=timed, router_model=router_model,
                                  load_reranker=partial(load_cross_encoder, offline=True))
         self._write_lock = threading.RLock()
         self._slots = threading.BoundedSemaphore(self.limits.max_concurrency)
@@ -203,7 +209,7 @@ class SearchService:
             check_image(bytes(request.image), self.limits)
         elif request.audio is not None:
             check_audio(bytes(request.audio), self.limits)
-        return self.searcher.search(request).to_json()
+        return self.hooks.searched(request, self.searcher.search(request).to_json())
 
     def _collection_of(self, name: str, model: str | None, what: str) -> Any:
         """The collection ``name`` (404 when unknown), refused (409) when ``model`` is given

@@ -18,17 +18,32 @@ DEFAULT_MODELS = {"image": "starter-image", "audio": "starter-audio", "text": "m
 """Encoder per document modality when none is given: the packaged models (no download)."""
 
 
-def _encoders(models: dict[str, str], wanted: set[str]) -> dict[str, Any]:
-    from xmodal.encoders import load_encoder
+FILES_PER_STEP = 64
+"""Files ingest encodes and stores per step (more with a larger ``batch_size``)."""
 
-    return {m: load_encoder(spec) for m, spec in models.items() if m in wanted and spec}
+
+def _encoders(models: dict[str, str], wanted: set[str], *, device: str = "cpu",
+              batch_size: int | None = None) -> dict[str, Any]:
+    """The encoder of each wanted modality, loaded on ``device``, encoding ``batch_size``
+    items per forward pass (None: the encoder's own default)."""
+    import xmodal.encoders
+    from xmodal.encoders.batch_size import BatchSized
+
+    def load(spec: str) -> Any:
+        encoder = xmodal.encoders.load_encoder(spec, device=device)
+        return encoder if batch_size is None else BatchSized(encoder, batch_size)
+
+    return {m: load(spec) for m, spec in models.items() if m in wanted and spec}
 
 
 def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune: bool,
               workers: int, as_json: bool, files: list[Any] | None = None,
-              quantization: str | None = None) -> int:
+              quantization: str | None = None, device: str = "cpu",
+              batch_size: int | None = None) -> int:
     """Scan, encode and store; exit 0 unless nothing could be indexed and something failed
-    (2: bad input, e.g. an unknown ``quantization`` or one an existing collection lacks)."""
+    (2: bad input, e.g. an unknown ``quantization`` or one an existing collection lacks).
+    ``device``: where the models run (checked by the caller); ``batch_size``: items per
+    forward pass (None: the encoders' own), and at least that many files per step."""
     from xmodal.data.corpus import scan_corpus
     from xmodal.index import CollectionMismatchError, open_index
     from xmodal.index.ingest import ingest, manifest_path
@@ -50,7 +65,8 @@ def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune
             return 2
         files, skipped_scan = list(scan.files), list(scan.skipped)
     try:
-        encoders = _encoders(models, encoder_modalities([f.modality for f in files]))
+        encoders = _encoders(models, encoder_modalities([f.modality for f in files]),
+                             device=device, batch_size=batch_size)
     except (ImportError, RuntimeError, ValueError, OSError) as exc:  # a model that won't load
         echo(f"error: {exc}", err=True)
         return 2
@@ -63,7 +79,8 @@ def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune
         try:
             report = ingest(index, files=files, encoders=encoders,
                             manifest=manifest_path(index_uri), prune=prune, workers=workers,
-                            progress=progress, quantization=quant)
+                            progress=progress, quantization=quant,
+                            batch_size=max(FILES_PER_STEP, batch_size or 0))
         except CollectionMismatchError as exc:  # refused before anything was stored
             echo(f"error: {exc}", err=True)
             return 2

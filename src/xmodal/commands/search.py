@@ -14,14 +14,15 @@ if TYPE_CHECKING:
 
 
 def run_search(request: SearchRequest, *, index_uri: str, as_json: bool,
-               searcher: Any = None) -> int:
-    """Search and print a table (or JSON)."""
+               searcher: Any = None, device: str = "cpu", batch_size: int | None = None) -> int:
+    """Search and print a table (or JSON); the models load on ``device`` (checked by the
+    caller) and encode ``batch_size`` items per forward pass (None: their own default)."""
     from xmodal.index import open_index
     from xmodal.index.types import CollectionNotFoundError
     from xmodal.search.searcher import Searcher
 
     with open_index(index_uri) as index:
-        s = searcher or Searcher(index)
+        s = searcher or Searcher(index, load=_loader(device, batch_size))
         try:
             result = s.search(request)
         except (ValueError, CollectionNotFoundError) as exc:
@@ -34,6 +35,17 @@ def run_search(request: SearchRequest, *, index_uri: str, as_json: bool,
     for e in result.errors:
         echo(f"error: {e}", err=True)
     return 0
+
+
+def _loader(device: str, batch_size: int | None) -> Any:
+    """``load_encoder`` on ``device``, its encoders at ``batch_size`` items per pass."""
+    import xmodal.encoders
+    from xmodal.encoders.batch_size import with_batch_size
+
+    def load(spec: str) -> Any:
+        return xmodal.encoders.load_encoder(spec, device=device)
+
+    return with_batch_size(load, batch_size)
 
 
 def clock(seconds: float, *, hours: bool = False) -> str:

@@ -122,11 +122,11 @@ def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None,
     raise ValueError(f"unknown encoder spec {spec!r}; known: {', '.join(known)}")
 
 
-def serving_loader(specs: Iterable[str | None], *, offline: bool = False
-                   ) -> Callable[[str], Encoder]:
+def serving_loader(specs: Iterable[str | None], *, offline: bool = False,
+                   device: str = "cpu") -> Callable[[str], Encoder]:
     """A loader for a long-running server: the Hub models among ``specs`` are resolved now
     (downloaded unless offline), and every later load reads the Hugging Face cache only, so no
-    request waits on, or fails for, the network.
+    request waits on, or fails for, the network. Models load on ``device``.
 
     Raises:
         EncoderLoadError: A Hub model that cannot be had (see :func:`~.hub.snapshot`).
@@ -137,4 +137,4 @@ def serving_loader(specs: Iterable[str | None], *, offline: bool = False
         384
     """
     fetch_hub_models(specs, offline=offline)
-    return functools.partial(load_encoder, offline=True)
+    return functools.partial(load_encoder, offline=True, device=device)
