@@ -78,9 +78,10 @@ def test_every_front_end_declares_every_field():
     # MCP adds thumbnails: images of the top hits beside the answer (not a search field)
     assert got["mcp"] == FIELDS - {"image", "audio"} | {"image_base64", "audio_base64",
                                                          "model", "thumbnails"}
-    # a raw vector is for programs (HTTP, MCP, Python); the CLI adds its index, output and
-    # --offline (models from the Hugging Face cache only)
-    assert got["cli"] == FIELDS - {"vector", "collection"} | {"index", "as_json", "offline"}
+    # a raw vector is for programs (HTTP, MCP, Python); the CLI adds its index, output,
+    # --offline (models from the Hugging Face cache only), --device and --batch-size
+    assert got["cli"] == FIELDS - {"vector", "collection"} | {"index", "as_json", "offline",
+                                                              "device", "batch_size"}
 
 
 @pytest.fixture
@@ -155,7 +156,7 @@ def test_mcp_tool_reaches_the_request(service):
 def test_cli_options_reach_the_request(monkeypatch):
     seen: list[SearchRequest] = []
 
-    def run_search(request: SearchRequest, *, index_uri: str, as_json: bool) -> int:
+    def run_search(request: SearchRequest, *, index_uri: str, as_json: bool, **how) -> int:
         seen.append(request)
         return 0
 

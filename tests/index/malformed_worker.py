@@ -33,7 +33,8 @@ def main(corpus: str, index: str, memfile: str) -> int:
     from xmodal.index import open_index
 
     encoders = decoding_encoders()
-    commands._encoders = lambda models, wanted: {m: encoders[m] for m in models if m in wanted}
+    commands._encoders = lambda models, wanted, **how: {m: encoders[m] for m in models
+                                                          if m in wanted}
     with open_index(index):  # the backend loaded and the folder claimed before the baseline
         pass
     baseline = _status_kb("VmRSS")
