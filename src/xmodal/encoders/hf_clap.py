@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .audio_windows import pool_windows
 from .base import EncoderLoadError
 from .card import ModelCard
 from .hf_dual import HFDualEncoder, check_vocab, load_parts, model_folder, pooled, text_context
@@ -66,26 +67,12 @@ class ClapEncoder(HFDualEncoder):
         return cls(model, tokenizer, extractor, name=name or f"hf-clap:{path}")
 
     def _embed_audio(self, waves: list[np.ndarray], *, batch_size: int) -> np.ndarray:
-        from xmodal.data.audio import window_weights, windows
+        def embed(parts: list[np.ndarray]) -> np.ndarray:  # (total_windows, d)
+            return np.concatenate([self._embed_windows(parts[s : s + batch_size])
+                                   for s in range(0, len(parts), batch_size)])
 
-        rate, window_s = self.card.sample_rate, self.card.audio_window_s
-        segments: list[np.ndarray] = []
-        weights: list[np.ndarray] = []
-        for wave in waves:
-            cut = windows(wave, sample_rate=rate, window_s=window_s)  # (n_windows, window_len)
-            w = window_weights(wave, sample_rate=rate, window_s=window_s)  # (n_windows,)
-            real = np.rint(w * cut.shape[1]).astype(int)
-            segments.extend(row[:n] for row, n in zip(cut, real, strict=True))
-            weights.append(w)
-        vectors = np.concatenate([  # (total_windows, d)
-            self._embed_windows(segments[s : s + batch_size])
-            for s in range(0, len(segments), batch_size)
-        ])
-        pooled_clips, at = [], 0
-        for w in weights:
-            pooled_clips.append(w @ vectors[at : at + len(w)] / w.sum())  # (d,)
-            at += len(w)
-        return np.stack(pooled_clips)  # (n_clips, d): normalised by the base's checks
+        return pool_windows(waves, sample_rate=self.card.sample_rate,
+                            window_s=self.card.audio_window_s, embed=embed)  # (n_clips, d)
 
     def _embed_windows(self, segments: list[np.ndarray]) -> np.ndarray:
         state = np.random.get_state()  # the extractor's "fusion" mode draws from numpy's RNG

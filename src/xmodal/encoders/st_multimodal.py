@@ -12,7 +12,8 @@ xmodal keeps its own decoding and limits in front of it: images arrive here alre
 :func:`xmodal.data.audio.load_audios` at the model's sampling rate, mono float32. Audio is
 deterministic: each clip is cut into consecutive windows no longer than the feature extractor's
 maximum (so its truncation never crops at random), the windows embedded and averaged by their
-real length, as :class:`~xmodal.encoders.hf_clap.ClapEncoder` does.
+real length (:func:`~xmodal.encoders.audio_windows.pool_windows`, as for
+:class:`~xmodal.encoders.hf_clap.ClapEncoder`).
 
 Example:
     >>> from sentence_transformers import SentenceTransformer
@@ -29,6 +30,7 @@ import numpy as np
 
 from xmodal.modalities import MODALITIES, Modality
 
+from .audio_windows import pool_windows
 from .base import EncoderLoadError
 
 DEFAULT_WINDOW_S = 10.0
@@ -127,34 +129,22 @@ def embed_images(model: Any, images: list[Any], *, batch_size: int) -> np.ndarra
 def embed_audio(
     model: Any, waves: list[np.ndarray], *, sample_rate: int, window_s: float, batch_size: int
 ) -> np.ndarray:
-    """Embed mono waves at ``sample_rate``: each cut into consecutive ``window_s`` windows
-    (:func:`xmodal.data.audio.windows`), every window embedded whole, the window vectors
-    averaged by their real length (:func:`xmodal.data.audio.window_weights`).
+    """Embed mono waves at ``sample_rate``: each cut into consecutive ``window_s`` windows,
+    every window embedded whole, the window vectors averaged by their real length
+    (:func:`~xmodal.encoders.audio_windows.pool_windows`).
 
     Returns:
         ``(n_clips, d)`` float32 (normalised by the caller's checks).
     """
-    from xmodal.data.audio import window_weights, windows
+    def embed(parts: list[np.ndarray]) -> np.ndarray:  # (total_windows, d)
+        return _encode(model, [{"array": p, "sampling_rate": sample_rate} for p in parts],
+                       batch_size)
 
-    segments: list[dict[str, Any]] = []
-    weights: list[np.ndarray] = []
-    for wave in waves:
-        cut = windows(wave, sample_rate=sample_rate, window_s=window_s)  # (n_windows, length)
-        w = window_weights(wave, sample_rate=sample_rate, window_s=window_s)  # (n_windows,)
-        real = np.rint(w * cut.shape[1]).astype(int)
-        segments.extend({"array": row[:n], "sampling_rate": sample_rate}
-                        for row, n in zip(cut, real, strict=True))
-        weights.append(w)
     state = np.random.get_state()  # feature extractors may draw from numpy's global RNG
     try:
-        vectors = _encode(model, segments, batch_size)  # (total_windows, d)
+        return pool_windows(waves, sample_rate=sample_rate, window_s=window_s, embed=embed)
     finally:
         np.random.set_state(state)
-    pooled, at = [], 0
-    for w in weights:
-        pooled.append(w @ vectors[at : at + len(w)] / w.sum())  # (d,)
-        at += len(w)
-    return np.stack(pooled)  # (n_clips, d)
 
 
 def _encode(model: Any, inputs: list[Any], batch_size: int) -> np.ndarray:
