@@ -26,7 +26,7 @@ pytest.importorskip("mcp")
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
-from tests.api.served import build_index, loader, png, stored
+from tests.api.served import png, stored
 from tests.api.toy import DIM, embed
 from xmodal.api.limits import ServeLimits
 from xmodal.api.mcp import DEFAULT_PORT, create_mcp_server, mcp_http_app
@@ -34,19 +34,6 @@ from xmodal.api.service import SearchService
 from xmodal.index.ingest import load_manifest, manifest_path
 
 IMAGES = "toy-image.image"
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[str, Any, Path]:
-    return build_index(tmp_path_factory.mktemp("mcp"))
-
-
-@pytest.fixture(scope="module")
-def service(built) -> Iterator[SearchService]:
-    uri, encoders, _ = built
-    with SearchService(uri, load=loader(encoders), router_model=None,
-                       limits=ServeLimits(max_k=20)) as s:
-        yield s
 
 
 

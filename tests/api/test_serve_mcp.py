@@ -7,8 +7,6 @@ Oracles: ``POST /search`` of the same app for the same query, the Guard's answer
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,26 +17,12 @@ pytest.importorskip("mcp")
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from tests.api.served import BASE, build_index, loader
+from tests.api.served import BASE, loader
 from xmodal.api.http import create_app
-from xmodal.api.limits import ServeLimits
 from xmodal.api.service import SearchService
 
 ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 PROTOCOL = "2025-06-18"
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[str, Any, Path]:
-    return build_index(tmp_path_factory.mktemp("serve-mcp"))
-
-
-@pytest.fixture(scope="module")
-def service(built) -> Iterator[SearchService]:
-    uri, encoders, _ = built
-    with SearchService(uri, load=loader(encoders), router_model=None,
-                       limits=ServeLimits(max_k=20)) as s:
-        yield s
 
 
 def rpc(method: str, params: dict[str, Any] | None = None, id: int | None = 1
