@@ -18,16 +18,16 @@ import pytest
 
 from tests.api.test_web import (
     CHROMIUM,
-    CHROMIUM_ARGS,
-    TIMEOUT_MS,
     _draw_png,
     _serving,
     httpx,
+    launched,
+    loaded_page,
 )
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"no Chromium at {CHROMIUM}")
 
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, Route, expect  # noqa: E402
 
 from tests.api.toy import loader, toy_encoders  # noqa: E402
 from xmodal.api.http import create_app  # noqa: E402
@@ -59,26 +59,15 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    expect.set_options(timeout=TIMEOUT_MS)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with launched() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser: Browser, url: str) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    pg = context.new_page()
-    crashes: list[str] = []
-    pg.on("pageerror", lambda exc: crashes.append(str(exc)))
-    pg.goto(url + "/")
-    expect(pg.get_by_test_id("health")).to_have_text(
-        re.compile(f"^{N_IMAGES} documents in [0-9]+ collections?$"))
-    yield pg
-    context.close()
-    assert not crashes, crashes
+    health = re.compile(f"^{N_IMAGES} documents in [0-9]+ collections?$")
+    with loaded_page(browser, url, health) as pg:
+        yield pg
 
 
 def search_hearts(page: Page, k: int) -> None:

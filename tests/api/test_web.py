@@ -146,13 +146,36 @@ def served(service: SearchService) -> Iterator[Served]:
         s.http.close()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    expect.set_options(timeout=TIMEOUT_MS)  # room for a busy CI machine
+@contextlib.contextmanager
+def launched() -> Iterator[Browser]:
+    """Chromium, with room for a busy CI machine in every ``expect``."""
+    expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@contextlib.contextmanager
+def loaded_page(browser: Browser, url: str, health: str | re.Pattern[str]) -> Iterator[Page]:
+    """The page at ``url``, loaded when its health line reads ``health``; fails the test on any
+    uncaught script error."""
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    pg = context.new_page()
+    crashes: list[str] = []
+    pg.on("pageerror", lambda exc: crashes.append(str(exc)))
+    pg.goto(url + "/")
+    expect(pg.get_by_test_id("health")).to_have_text(health)
+    yield pg
+    context.close()
+    assert not crashes, crashes
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with launched() as b:
+        yield b
 
 
 @pytest.fixture(scope="module")
@@ -163,16 +186,8 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def page(browser: Browser, served: Served) -> Iterator[Page]:
     """The page, loaded; fails the test on any uncaught script error."""
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    pg = context.new_page()
-    crashes: list[str] = []
-    pg.on("pageerror", lambda exc: crashes.append(str(exc)))
-    pg.goto(served.url + "/")
-    expect(pg.get_by_test_id("health")).to_have_text("7 documents in 5 collections")
-    yield pg
-    context.close()
-    assert not crashes, crashes
+    with loaded_page(browser, served.url, "7 documents in 5 collections") as pg:
+        yield pg
 
 
 def shot(page: Page, artifacts: Path, name: str, **options: Any) -> Path:
