@@ -23,17 +23,17 @@ pytest.importorskip("av", reason="PyAV is not installed (pip install 'xmodal[vid
 
 from tests.api.test_web import (
     CHROMIUM,
-    CHROMIUM_ARGS,
     TIMEOUT_MS,
     _serving,
     httpx,
+    launched,
     shot,
 )
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"no Chromium at {CHROMIUM}")
 
 from PIL import Image  # noqa: E402
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect  # noqa: E402
 
 from xmodal.api.http import create_app  # noqa: E402
 from xmodal.api.service import SearchService  # noqa: E402
@@ -87,9 +87,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
 @pytest.fixture
 def page(served: tuple[str, dict[str, Any]]) -> Iterator[Page]:
     url, canned = served
-    expect.set_options(timeout=TIMEOUT_MS)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with launched() as browser:
         context = browser.new_context(viewport={"width": 1100, "height": 900})
         context.set_default_timeout(TIMEOUT_MS)
         pg = context.new_page()
@@ -102,7 +100,6 @@ def page(served: tuple[str, dict[str, Any]]) -> Iterator[Page]:
         pg.get_by_test_id("query").press("Enter")
         expect(pg.get_by_test_id("status")).to_have_text("2 hits for “a blue room”")
         yield pg
-        browser.close()
     assert not crashes, crashes
 
 
