@@ -23,6 +23,7 @@ Run:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import shutil
 import subprocess
@@ -30,14 +31,12 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_load import Server, free_port
+from serve_load import Server, _one, free_port
 from video_decode import _emoji
 
 PARALLEL = 20
@@ -47,16 +46,12 @@ QUERIES = ["a red apple", "a smiling face", "a dog", "a flag", "a car", "a heart
 
 def fetch(port: int, method: str, path: str, body: dict | None = None,
           timeout: float = 30.0) -> tuple[int, bytes]:
-    """One request on a fresh connection: (status, body); status 0 for a connection error."""
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
-                                 headers={"Content-Type": "application/json"} if data else {})
+    """One request on a fresh connection (``serve_load``'s client): (status, body); status 0
+    for a connection error or a timeout."""
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-    except OSError:
+        return asyncio.run(_one(method, path, b"" if body is None else json.dumps(body).encode(),
+                                port, timeout))
+    except (OSError, TimeoutError, asyncio.IncompleteReadError):
         return 0, b""
 
 
