@@ -98,7 +98,7 @@ class AudioBatch:
 def encode_audio_batch(encoder: Any, paths: Sequence[str], durations: Sequence[float | None],
                        *, window_s: float, workers: int = 0) -> AudioBatch:
     """Embed audio files; those longer than ``window_s`` (by ``durations``, from their
-    headers) also window by window, decoding each file once.
+    headers) also span by span (where they sound), decoding each file once.
 
     Args:
         encoder: An encoder with ``encode_audio`` (``errors="report"``) and a card with
