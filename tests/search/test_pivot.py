@@ -136,6 +136,14 @@ def test_pivots_can_be_turned_off(index):
     assert not any(t.startswith("pivot") for t in result.trace)
 
 
+def test_a_pivot_needs_both_its_collections_in_scope(index):
+    s = searcher(index)
+    scoped = s.search(image="q.png", modalities=["audio"], collections=["img.text", "aud.audio"])
+    assert {h.id for h in scoped.hits} == set(SOUNDS)
+    for names in (["img.text"], ["img.image", "aud.audio"]):
+        assert s.search(image="q.png", modalities=["audio"], collections=names).hits == ()
+
+
 def test_a_filter_applies_to_the_documents_not_to_the_captions(index):
     result = searcher(index).search(image="q.png", modalities=["audio"],
                                     filter={"must_not": [{"key": "path",
