@@ -231,7 +231,8 @@ class SegmentJSON(TypedDict):
 class HitJSON(TypedDict):
     """One hit as JSON: ``xmodal search --json``, ``POST /search`` and the MCP tool.
 
-    ``collection`` is the collection of the hit's best-ranked list; ``score`` a raw cosine, or
+    ``collection`` is the collection of the hit's best-ranked list (a pivot list's: the collection
+    it searched, :mod:`xmodal.search.pivot`); ``score`` a raw cosine, or
     a fusion score when ``fused`` (not a similarity); ``raw_scores`` and ``ranks`` per list
     name; ``calibrated`` the probability per calibrated list (None when none is calibrated);
     ``metadata`` the document's metadata (automatic keys such as ``ext``, ``width``, ``mtime``,
