@@ -156,6 +156,9 @@ def search(
                                "ORG/NAME) that rescores the top text-bearing hits of a text "
                                "query; its list leads the fusion."),
     rerank_depth: int = typer.Option(50, "--rerank-depth", help="Hits --rerank rescores."),
+    pivot: bool = typer.Option(True, help="Reach documents no model embeds with the query "
+                               "(image → audio) through text: its nearest captions, searched "
+                               "by the other model (--no-pivot: off)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for agents."),
     offline: OfflineOption = False, device: DeviceOption = "cpu", batch_size: BatchOption = None,
 ) -> None:
@@ -173,7 +176,7 @@ def search(
             route=route, collections=collections or (), fusion=fusion,  # type: ignore[arg-type]
             project=project, filter=_filters(filter), rrf_k=rrf_k,
             weights=_pairs(weights, "--weight", float), per_segment=per_segment,
-            rerank=rerank, rerank_depth=rerank_depth)
+            rerank=rerank, rerank_depth=rerank_depth, pivot=pivot)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -43,7 +43,7 @@ QUERIES = {"query", "image", "audio", "vector"}
 OPTIONS: dict[str, Any] = {
     "collections": ["toy.image"], "k": 3, "modalities": ["image"], "mixed": True,
     "route": False, "fusion": "calibrated", "project": True, "filter": {"album": "a"},
-    "rrf_k": 5.0, "weights": {"toy.image": 2.0}, "per_segment": True,
+    "rrf_k": 5.0, "weights": {"toy.image": 2.0}, "per_segment": True, "pivot": False,
 }
 """A value other than the default for every field that is not a query or a vector's target
 (nor text-only)."""

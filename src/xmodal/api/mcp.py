@@ -68,7 +68,7 @@ from xmodal.index.filters import FILTER_HELP
 from xmodal.index.types import IndexBusyError
 from xmodal.modalities import Modality
 from xmodal.search.hits import SearchJSON
-from xmodal.search.request import RERANK_DEPTH, RERANK_HELP, Fusion
+from xmodal.search.request import PIVOT_HELP, RERANK_DEPTH, RERANK_HELP, Fusion
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -159,6 +159,7 @@ def _search_tool(service: SearchService,
         rerank: Annotated[str | None, Field(description=RERANK_HELP)] = None,
         rerank_depth: Annotated[int, Field(description="How many text-bearing hits the "
                                            "rerank cross-encoder rescores.")] = RERANK_DEPTH,
+        pivot: Annotated[bool, Field(description=PIVOT_HELP)] = True,
         thumbnails: Annotated[int, Field(ge=0, le=MAX_THUMBNAILS, description=(
             "Attach the image of the first N image or video hits (a thumbnail, a video's "
             "keyframe), each after a line naming the hit; 0: none."))] = 0,
@@ -176,6 +177,8 @@ def _search_tool(service: SearchService,
         fusion, rrf_k and weights set how several lists are fused; collections / collection
         restrict the search. thumbnails=N shows the first N image or video hits as images.
         rerank names a cross-encoder that rescores a text query's top hits (its own list).
+        An image or audio query reaches documents no model embeds with it (image → audio)
+        through text (a list pivot:MODEL→COLLECTION, fused by rank; pivot=false: off).
         """
         def run() -> Any:
             limit = service.limits.max_body_bytes
@@ -188,7 +191,7 @@ def _search_tool(service: SearchService,
                 collection=collection, collections=collections, k=k, modalities=modalities,
                 mixed=mixed, route=route, fusion=fusion, project=project, filter=filter,
                 rrf_k=rrf_k, weights=weights, per_segment=per_segment, rerank=rerank,
-                rerank_depth=rerank_depth)
+                rerank_depth=rerank_depth, pivot=pivot)
             if not thumbnails:
                 return found  # the SDK writes it as before: its JSON text, structured
             return tool_result(found, hit_blocks(service, found["hits"], thumbnails))

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, Json
 
 from xmodal.index.filters import FILTER_EXAMPLE, FILTER_HELP
 from xmodal.modalities import Modality
-from xmodal.search.request import RERANK_DEPTH, RERANK_HELP
+from xmodal.search.request import PIVOT_HELP, RERANK_DEPTH, RERANK_HELP
 
 PER_SEGMENT_HELP = ("Return the time segments of long recordings as separate hits (each with "
                     "its t_start / t_end), instead of one hit per document carrying its best "
@@ -92,6 +92,7 @@ class SearchRequest(BaseModel):
     rerank_depth: int = Field(RERANK_DEPTH, description="How many text-bearing hits the "
                               "`rerank` cross-encoder rescores (the lists are searched this "
                               "deep).")
+    pivot: bool = Field(True, description=PIVOT_HELP)
 
     def search_fields(self) -> dict[str, Any]:
         """The fields of the search request (all but ``model``, which the service checks)."""
@@ -120,6 +121,7 @@ class SearchFileForm(BaseModel):
         None, description="A JSON object: RRF weight per collection or list name.")
     project: bool = False
     per_segment: bool = Field(False, description=PER_SEGMENT_HELP)
+    pivot: bool = Field(True, description=PIVOT_HELP)
 
     def search_fields(self) -> dict[str, Any]:
         """The options of the search request (all but the file and its modality)."""

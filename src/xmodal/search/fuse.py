@@ -1,10 +1,10 @@
 """Stage 3 of a search: the searched lists become one ranking of hits.
 
-One dense list: its hits as they are (``score`` = raw cosine). A lexical list alone is still
-fused by rank (a BM25 score is never shown as ``score``). Several: fused by rank (RRF with the
-request's ``rrf_k`` and weights), or by calibrated probability when ``fusion="calibrated"`` and
-every list has a calibrator (else RRF, and the trace says why). Every hit carries its calibrated
-probability per calibrated list.
+One direct list: its hits as they are (``score`` = raw cosine). A lexical or pivot list alone is
+still fused by rank (a BM25 score, or a pivot's, is never shown as ``score``). Several: fused by
+rank (RRF with the request's ``rrf_k`` and weights), or by calibrated probability when
+``fusion="calibrated"`` and every list has a calibrator (else RRF, and the trace says why).
+Every hit carries its calibrated probability per calibrated list.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def _fuse(searched: SearchedLists, request: SearchRequest) -> FusedHits:
     payloads = searched.payloads
     if not lists:
         return FusedHits((), ())
-    if len(lists) == 1 and not searched.lists[0].lexical:
+    if len(lists) == 1 and searched.lists[0].direct:
         only, info = lists[0], searched.lists[0].info
         return FusedHits(tuple(
             Hit(i, s, info.name, {only.name: s}, {only.name: r},

@@ -231,7 +231,8 @@ class SegmentJSON(TypedDict):
 class HitJSON(TypedDict):
     """One hit as JSON: ``xmodal search --json``, ``POST /search`` and the MCP tool.
 
-    ``collection`` is the collection of the hit's best-ranked list; ``score`` a raw cosine, or
+    ``collection`` is the collection of the hit's best-ranked list (a pivot list's: the collection
+    it searched, :mod:`xmodal.search.pivot`); ``score`` a raw cosine, or
     a fusion score when ``fused`` (not a similarity); ``raw_scores`` and ``ranks`` per list
     name; ``calibrated`` the probability per calibrated list (None when none is calibrated);
     ``metadata`` the document's metadata (automatic keys such as ``ext``, ``width``, ``mtime``,
@@ -290,13 +291,21 @@ class SearchResult:
                           trace=list(self.trace), errors=list(self.errors))
 
 
+def _collection_of(list_name: str) -> str:
+    """The collection a list's hits come from; a pivot list's (``pivot:MODEL→COLLECTION``,
+    :mod:`xmodal.search.pivot`) is the collection after the arrow."""
+    if list_name.startswith("pivot:") and "→" in list_name:
+        return list_name.rpartition("→")[2]
+    return ListName.parse(list_name).collection
+
+
 def _hit_json(rank: int, hit: Hit) -> HitJSON:
     best = hit.collection or min(hit.ranks, key=lambda name: hit.ranks[name])
     doc = str(hit.payload["document_id"]) if is_segment(hit.payload) else hit.id
     return HitJSON(
         id=hit.id, document_id=doc, path=hit.payload.get("path"),
         modality=hit.payload.get("modality"),
-        collection=ListName.parse(best).collection, rank=rank, score=hit.score,
+        collection=_collection_of(best), rank=rank, score=hit.score,
         fused=hit.fused, raw_scores=dict(hit.raw_scores), ranks=dict(hit.ranks),
         caption=hit.payload.get("caption"),
         calibrated=None if hit.calibrated is None else dict(hit.calibrated),

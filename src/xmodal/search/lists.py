@@ -46,6 +46,8 @@ class SearchedList:
         calibrator: Raw cosine → probability for the query's modality, or None.
         lexical: A lexical (BM25) list: its scores are not cosines (no calibrator, no part
             in the low-confidence fallback; :mod:`xmodal.search.lexical`).
+        pivot: A pivot list: its scores are the pivot texts' cosines to the documents, not the
+            query's (no calibrator, no part in the fallback; :mod:`xmodal.search.pivot`).
         segments: Per document id, the time segments of it this list found, best first.
     """
 
@@ -55,6 +57,12 @@ class SearchedList:
     calibrator: Calibrator | None
     lexical: bool = False
     segments: Mapping[str, tuple[SegmentHit, ...]] = field(default_factory=dict)
+    pivot: bool = False
+
+    @property
+    def direct(self) -> bool:
+        """Whether its scores are the query's own cosines (neither BM25 nor a pivot's)."""
+        return not (self.lexical or self.pivot)
 
 
 @dataclass(frozen=True)
@@ -74,11 +82,11 @@ class SearchedLists:
     trace: tuple[str, ...]
 
     def unconfident(self, threshold: Callable[[CollectionInfo], float]) -> str | None:
-        """None when some dense list's best raw cosine reaches ``threshold(its collection)``;
+        """None when some direct list's best raw cosine reaches ``threshold(its collection)``;
         else why not (``"NAME top < threshold, ..."``, or ``"no hits"``). Lexical lists (BM25
-        scores, not cosines) are not asked."""
+        scores, not cosines) and pivot lists (not the query's cosines) are not asked."""
         limits = [(s.ranked.name, s.ranked.scores[0], threshold(s.info)) for s in self.lists
-                  if not s.lexical]
+                  if s.direct]
         if not all(needs_fallback(top, limit) for _, top, limit in limits):
             return None
         return ", ".join(f"{name} {top:.3f} < {limit:.3f}"

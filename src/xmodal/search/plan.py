@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from xmodal.index.types import CollectionInfo, CollectionNotFoundError
 
 from .options import check_weight_names
+from .pivot import pivot_names
 from .request import SearchRequest
 from .rerank import rerank_name
 
@@ -75,7 +76,8 @@ def plan_search(request: SearchRequest, collections: Sequence[CollectionInfo], *
             query.
     """
     check_weight_names(request.weights, collections,
-                       [rerank_name(request.rerank)] if request.rerank else [])
+                       ([rerank_name(request.rerank)] if request.rerank else [])
+                       + pivot_names(collections, request.kind))
     trace: list[str] = []
     scope = list(collections)
     if request.scope:

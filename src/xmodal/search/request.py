@@ -35,7 +35,8 @@ from xmodal.index.types import VectorError
 from xmodal.index.validate import check_filter
 from xmodal.modalities import MODALITIES, Modality
 
-__all__ = ["MAX_K", "RERANK_DEPTH", "RERANK_HELP", "Fusion", "QueryKind", "SearchRequest"]
+__all__ = ["MAX_K", "PIVOT_HELP", "RERANK_DEPTH", "RERANK_HELP", "Fusion", "QueryKind",
+           "SearchRequest"]
 
 Fusion = Literal["rrf", "calibrated"]
 """How several ranked lists become one: by rank (RRF) or by calibrated probability."""
@@ -53,6 +54,11 @@ RERANK_HELP = ("A cross-encoder (a local folder, or a Hub id ORG/NAME[@REVISION]
                "query; its list rerank:NAME leads the fusion, the other lists break its ties. "
                "Text queries only.")
 """The front ends' description of ``rerank``."""
+PIVOT_HELP = ("Let an image or audio query reach documents no model embeds with it (image → "
+              "audio) through text: its nearest captions in its own model's space, searched by "
+              "the other model, as one list pivot:MODEL→COLLECTION fused by rank (its scores are "
+              "not the query's cosines). Only where no direct route exists; false: off.")
+"""The front ends' description of ``pivot``."""
 
 _QUERY_FIELDS: tuple[tuple[str, QueryKind], ...] = (
     ("query", "text"), ("image", "image"), ("audio", "audio"), ("vector", "vector"))
@@ -103,6 +109,9 @@ class SearchRequest:
             queries only: refused with an image, audio or vector query.
         rerank_depth: How many text-bearing hits of the first-stage fusion the cross-encoder
             rescores, 1..:data:`MAX_K` (the lists are searched this deep).
+        pivot: Let an image / audio query reach document modalities no model embeds with it
+            (image → audio) through text: its nearest captions, searched by the other model
+            (:mod:`xmodal.search.pivot`). On by default; only where no direct route exists.
     """
 
     query: str | None = None
@@ -124,6 +133,7 @@ class SearchRequest:
     per_segment: bool = False
     rerank: str | None = None
     rerank_depth: int = RERANK_DEPTH
+    pivot: bool = True
 
     def __post_init__(self) -> None:
         given = [name for name, _ in _QUERY_FIELDS if getattr(self, name) is not None]
@@ -134,6 +144,8 @@ class SearchRequest:
             raise ValueError(f"k must be in [1, {MAX_K}], got {self.k!r}")
         if not isinstance(self.per_segment, bool):
             raise ValueError(f"per_segment must be true or false, got {self.per_segment!r}")
+        if not isinstance(self.pivot, bool):
+            raise ValueError(f"pivot must be true or false, got {self.pivot!r}")
         if self.fusion not in get_args(Fusion):
             raise ValueError(f"fusion must be 'rrf' or 'calibrated', got {self.fusion!r}")
         _check_rerank(self.rerank, self.rerank_depth, self.kind)

@@ -49,6 +49,13 @@ caption lists breaking their ties, except in the fallback (:mod:`xmodal.search.l
 leading the fusion (:mod:`xmodal.search.rerank`; the cross-encoder is loaded once, like the
 encoders).
 
+Pivots: an image / audio query for a document modality that no model embeds with it (image →
+audio, with an image model and an audio model) goes through text: its nearest captions in its
+own model's text collection, re-embedded by the other model and searched there, as one list
+``pivot:MODEL_A→COLLECTION_B`` (:mod:`xmodal.search.pivot`; ``pivot=False`` turns it off). A
+pivot's scores are not the query's cosines: no calibration, no threshold, no fallback reads
+them.
+
 A search runs in four stages, each a function over frozen values: plan
 (:func:`~xmodal.search.plan.plan_search`: scope, reachable collections, chosen modalities, trace)
 → ranked lists (:func:`~xmodal.search.lists.search_lists`) → fuse
@@ -92,6 +99,7 @@ from .hits import Hit, SearchResult
 from .lead import example_lead
 from .lexical import add_lexical, lexical_search
 from .lists import SearchedLists, search_lists
+from .pivot import add_pivots
 from .plan import plan_search
 from .request import Fusion, SearchRequest
 from .rerank import CrossScorer, add_rerank, load_cross_encoder
@@ -206,6 +214,8 @@ class Searcher:
         def lists_of(modalities: tuple[str, ...], fallback: bool = False) -> SearchedLists:
             dense = search_lists(deep, modalities, plan.reachable, index=self.index,
                                  embed=embed, stored=stored)  # (2) ranked lists
+            dense = add_pivots(dense, deep, modalities, self.collections, index=self.index,
+                               embed=embed, encode_query=self._encode_queries)  # no route: text
             lexical = lexical_search(deep, self.index, modalities)  # text: bm25
             return example_lead(add_lexical(dense, lexical), request,  # example: own leads
                                 fallback=fallback)
@@ -244,6 +254,10 @@ class Searcher:
         return SearchResult(hits=with_times(hits, [ListSegments(got.segments)]),
                             trace=(f"vector query on {name}", f"searched {name} ({len(hits)})"),
                             errors=())
+
+    def _encode_queries(self, model: str, texts: list[str]) -> np.ndarray:
+        """Texts embedded by ``model`` as its queries (a pivot's texts)."""
+        return self._encode(model, "encode_query", texts)
 
     def _threshold(self, info: CollectionInfo, q_modality: str) -> float:
         """The confidence threshold of a collection's model for this query modality
