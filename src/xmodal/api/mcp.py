@@ -244,8 +244,10 @@ def create_mcp_server(service: SearchService, *, name: str = "xmodal",
     async def describe_collections() -> DescribeJSON:
         """List every collection: its modality, size, model (family, modalities, dim,
         strengths), and per query modality the raw-cosine threshold above which a hit is
-        likely relevant (calibrated, or the family default). Call this first to choose
-        collections, modalities and k."""
+        likely relevant (calibrated, or the family default); and the routes: which query
+        modality (text, image, audio) reaches which documents, directly, through a text pivot,
+        or not at all (with the models to add). Call this first to choose collections,
+        modalities and k."""
         return await call(partial(describe, service))
 
     @server.tool(annotations=read_only, structured_output=True)

@@ -103,6 +103,7 @@ from .segment_ingest import (
     store_segments,
 )
 from .segments import WINDOW, segment_window_s
+from .text_spaces import cross_modal, store_in_spaces
 from .validate import document_id
 from .video_ingest import VIDEO, probe_video_segments, store_videos, video_targets
 
@@ -126,6 +127,7 @@ def ingest(
     progress: Callable[[str, int, int], None] | None = None,
     on_stored: Callable[[Sequence[CorpusFile]], None] | None = None,
     quantization: Quantization | None = None,
+    spaces: Sequence[Any] = (),
 ) -> IngestReport:
     """Encode and store the files under ``paths`` (or the given ``files``).
 
@@ -151,6 +153,10 @@ def ingest(
         quantization: ``"none"``, ``"scalar"`` or ``"binary"`` for the collections this run
             creates (see :mod:`xmodal.index.quantization`); None: ``"none"`` for new ones, and
             existing ones keep theirs. Checked before anything is stored.
+        spaces: Cross-modal encoders whose text side also stores the text documents (in their
+            text collections: image and audio queries reach them; back-filled for documents
+            stored before; :mod:`xmodal.index.text_spaces`). ``xmodal index`` passes every
+            image/audio model of the run and of the index.
 
     Raises:
         ValueError: an unknown ``quantization``.
@@ -194,9 +200,12 @@ def ingest(
                            for item, reason in problems)
         seen_paths.add(str(f.path))
     lex = open_lexical(index, create=bool(by_modality)) if lexical else None
+    spaces = [e for e in cross_modal(spaces) if "text" in by_modality
+              and e.card.name != encoders["text"].card.name]
     check_quantizations(index, [targets(encoders[_modality(m)], _modality(m), captions)
                                 + (video_targets(encoders) if m == VIDEO else [])
-                                for m in by_modality], quantization)
+                                for m in by_modality] + [targets(e, "text", False)
+                                                         for e in spaces], quantization)
     for modality, group in by_modality.items():
         encoder = encoders[_modality(modality)]
         window = segment_window_s(encoder.card) if modality == "audio" else None
@@ -256,6 +265,11 @@ def ingest(
                 on_stored(stored)
             if progress:
                 progress(modality, min(start + batch_size, len(todo)), len(todo))
+    if spaces:  # after the text model's pass: its manifest entries say what is stored
+        written |= store_in_spaces(index, by_modality["text"], spaces, known=known, metas=metas,
+                                   failed=failed, manifest_file=manifest_file,
+                                   quantization=quantization, batch_size=batch_size,
+                                   on_batch=progress)
     if prune and manifest_file:
         present = {str(f.path) for f in files}
         scope = [Path(w) for w in prune_within] if prune_within is not None else None
