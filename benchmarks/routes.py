@@ -7,8 +7,8 @@ caption in ``starter-image.text``, as ingest stores a caption) and the same capt
 plain ``.txt`` documents of another folder, indexed as every text document now is: by the text
 model and by the text side of the image starter (:mod:`xmodal.index.text_spaces`).
 
-Rows (each a function of the shared :class:`Context`, returning :class:`Row`\\ s; a new route
-is one more function in :data:`ROWS`):
+Tables (each row a function of the shared :class:`Context`, returning :class:`Row` objects; a route
+is one more function in :data:`SECTIONS`; a table's first row is its reference):
 
 - ``image → captions`` (the reference): each image searches ``starter-image.text[image]``;
   relevant: its own caption.
@@ -16,6 +16,10 @@ is one more function in :data:`ROWS`):
   document holding its caption. The same texts embedded by the same model, reached by another
   path: Hit@10, MRR@10 and every query's top 10 (texts and order) must be identical, and the
   cosines equal to float32 rounding.
+- ``text → documents``: the Python FAQ's questions search its answers (stored in every shared
+  space), in the text model's collection alone (the reference: what a text query searched
+  before) and in every text collection fused by rank (what it searches now), both with the
+  ``bm25`` list.
 
 Then the cost of storing text documents in every shared space, for ``xmodal demo``: per-item
 indexing times (medians of ``--repeats`` fresh indexes, models loaded beforehand, as the demo
@@ -25,8 +29,8 @@ demo's growth is estimated from them for its corpus (4,500 images, 1,440 sounds,
 documents).
 
 Run:
-    python benchmarks/routes.py                    # 300 held-out pairs, 60 FAQ documents
-    python benchmarks/routes.py --n 20 --faq 8 --media 8 --repeats 1   # a quick look
+    python benchmarks/routes.py                    # 300 held-out pairs, the whole FAQ
+    python benchmarks/routes.py --n 20 --faq-queries 20 --faq 8 --media 8 --repeats 1
 """
 
 from __future__ import annotations
@@ -100,6 +104,32 @@ class Context:
 
         return {m: load_encoder(spec) for m, spec in
                 (("image", "starter-image"), ("audio", "starter-audio"), ("text", "minilm"))}
+
+    @cached_property
+    def faq(self) -> tuple[list[tuple[str, str]], Any]:
+        """(the FAQ questions with their answer's file name, a Searcher over an index of the
+        answers stored in every shared space), ``--faq-queries`` of them (all by default)."""
+        from xmodal.data.corpus import CorpusFile, file_sha256
+        from xmodal.data.sources import load_python_faq
+        from xmodal.index import open_index
+        from xmodal.index.ingest import ingest
+        from xmodal.search.searcher import Searcher
+
+        docs = self.root / "faq"
+        docs.mkdir(parents=True, exist_ok=True)
+        pairs, files = [], []
+        for n, pair in enumerate(load_python_faq(limit=self.args.faq_queries).items):
+            path = docs / f"faq-{n:03d}.txt"
+            path.write_text(pair.document, encoding="utf-8")
+            files.append(CorpusFile(path=path.resolve(), modality="text",
+                                    sha256=file_sha256(path)))
+            pairs.append((pair.query, path.name))
+        m = self.models
+        index = open_index(f"exact:{self.root / 'faq-index'}")
+        ingest(index, files=files, encoders={"text": m["text"]},
+               spaces=[m["image"], m["audio"]])
+        by_name = {e.card.name: e for e in m.values()}
+        return pairs, Searcher(index, load=lambda name: by_name[name], router_model=None)
 
     @cached_property
     def heldout(self) -> tuple[list[tuple[str, str]], Any]:
@@ -176,8 +206,42 @@ def image_to_documents(ctx: Context) -> list[Row]:
     return [_route(ctx, "image → documents", "text")]
 
 
-ROWS: list[Callable[[Context], list[Row]]] = [image_to_captions, image_to_documents]
-"""The rows, in table order; the first is the reference the others are read against."""
+def _faq(ctx: Context, name: str, collections: list[str]) -> Row:
+    """Each FAQ question searches the answers (``modalities=["text"]``) in ``collections``
+    (empty: every text collection); relevant: its answer."""
+    pairs, searcher = ctx.faq
+    ranks, times = [], []
+    for question, answer in pairs:
+        started = time.perf_counter()
+        result = searcher.search(question, modalities=["text"], k=K, collections=collections)
+        times.append(1000 * (time.perf_counter() - started))
+        found = [Path(h.payload["path"]).name for h in result.hits]
+        ranks.append(found.index(answer) + 1 if answer in found else 0)
+    lists = ", ".join(collections) if collections else "every text collection, fused"
+    return Row(name, lists, len(pairs), float(np.mean([r > 0 for r in ranks])),
+               float(np.mean([1 / r if r else 0.0 for r in ranks])), K / len(pairs),
+               statistics.median(times))
+
+
+def faq_text_model(ctx: Context) -> list[Row]:
+    """The reference: the text model's list (and bm25) alone, as before documents were in
+    every shared space."""
+    return [_faq(ctx, "text → documents, text model", ["minilm.text"])]
+
+
+def faq_every_space(ctx: Context) -> list[Row]:
+    """The text model's list fused by rank with both starters' (and bm25)."""
+    return [_faq(ctx, "text → documents, every space", [])]
+
+
+SECTIONS: dict[str, list[Callable[[Context], list[Row]]]] = {
+    "image → text documents vs image → captions (held-out pairs of the image starter)":
+        [image_to_captions, image_to_documents],
+    "text → text documents: the text model alone vs fused with the starters' text sides "
+    "(Python FAQ: questions → answers)": [faq_text_model, faq_every_space],
+}
+"""The tables, each with its rows in order; a table's first row is the reference the others
+are read against. A route is one more row function (or one more table)."""
 
 
 def index_seconds(ctx: Context, files: list[Any], encoders: dict[str, Any],
@@ -244,6 +308,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=300, help="held-out pairs (queries and texts)")
     ap.add_argument("--faq", type=int, default=60, help="FAQ documents timed for the cost")
+    ap.add_argument("--faq-queries", type=int, default=None,
+                    help="FAQ questions (and answers) of the text table (default: all)")
     ap.add_argument("--media", type=int, default=30, help="demo images and sounds timed")
     ap.add_argument("--repeats", type=int, default=3, help="fresh indexes per timing")
     ap.add_argument("--json", type=Path, default=None, help="write the figures here")
@@ -251,10 +317,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ctx = Context(args, Path(tmp))
         started = time.perf_counter()
-        rows = [r for fn in ROWS for r in fn(ctx)]
-        print(f"# routes: image → text documents vs image → captions ({rows[0].queries} "
-              f"held-out pairs of the image starter, k = {K})\n")
-        print("\n".join(table(rows)))
+        tables = {title: [r for fn in fns for r in fn(ctx)] for title, fns in SECTIONS.items()}
+        print(f"# routes between modalities (k = {K})")
+        for title, got in tables.items():
+            print(f"\n## {title}\n")
+            print("\n".join(table(got)))
+        rows = next(iter(tables.values()))
         agree, diff = same_lists(rows[0], rows[1])
         same = rows[0].hit10 == rows[1].hit10 and rows[0].mrr10 == rows[1].mrr10
         target = (f"{'PASS' if same and agree == rows[0].queries else 'FAIL'} image → "
@@ -276,8 +344,9 @@ def main() -> None:
               f"starters' spaces ({100 * cost['demo_growth']:+.1f} %).")
         print(f"\ntotal {time.perf_counter() - started:.0f} s (2 shared cores: read ratios)")
         if args.json:
-            figures = {"rows": [{k: v for k, v in dataclasses.asdict(r).items() if k != "tops"}
-                                for r in rows], "target": target, "agree": agree,
+            figures = {"tables": {t: [{k: v for k, v in dataclasses.asdict(r).items()
+                                       if k != "tops"} for r in got]
+                                  for t, got in tables.items()}, "target": target, "agree": agree,
                        "max_cosine_diff": diff, "index_cost": cost}
             args.json.write_text(json.dumps(figures, indent=1))
         ctx.heldout[1].index.close()

@@ -40,6 +40,7 @@ from typing import Any
 from xmodal.data.corpus import CorpusFile
 from xmodal.data.problems import ItemProblem
 
+from .adopt import get_all
 from .ingest_targets import target_collection
 from .manifest import save_manifest
 from .metadata import document_payload
@@ -120,7 +121,7 @@ def store_in_spaces(index: Index, files: Sequence[CorpusFile], spaces: Sequence[
         if not todo:
             continue
         ids = [document_id(str(f.path), f.sha256) for f in todo]
-        stored = [r for s in range(0, len(ids), 1024) for r in col.get(ids[s : s + 1024])]
+        stored = get_all(col, ids)
         adopted = [f for f, rec in zip(todo, stored, strict=True) if rec is not None
                    and rec.payload.get("sha256") == f.sha256
                    and rec.payload.get("representation") == "text"]
