@@ -80,7 +80,8 @@ DEFAULT_PORT = 8765
 
 INSTRUCTIONS = (
     "Search a multimodal index (images, audio, text). Call describe_collections first to see "
-    "the collections, their models and score thresholds; then search with a text query (it is "
+    "the collections, their models, score thresholds and routes (which query modality reaches "
+    "which documents); then search with a text query (it is "
     "routed to the right document modality), an image/audio example as base64, or a raw "
     "vector; fetch_item reads one stored record (an image or video comes with a picture, a "
     "sound with a short clip; search's thumbnails=N shows the top N images). Scores are raw "

@@ -335,6 +335,7 @@ class SearchService:
         with self._write_lock:
             res = col.upsert(ids, np.stack(rows), payloads, model=col.model,
                              normalize=normalize)
+            self.searcher.refresh()  # the routes: what each collection holds may change
         return {"inserted": res.inserted, "updated": res.updated}
 
     def delete(self, collection: str, ids: Sequence[str]) -> dict[str, Any]:
@@ -352,6 +353,7 @@ class SearchService:
             deleted = delete_documents(self.index, collection, ids,
                                        manifest=manifest_path(self.index_uri))
             self._manifest = None
+            self.searcher.refresh()
         return {"deleted": deleted}
 
     # -- folders ---------------------------------------------------------------------------
