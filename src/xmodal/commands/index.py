@@ -126,9 +126,9 @@ def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune
             echo(f"  {modality}: {done}/{total}", err=True)
 
     with open_index(index_uri) as index:
+        texts = "text" in encoders and any(f.modality == "text" for f in files)
         spaces = _space_encoders(index, encoders, models, device=device,
-                                 batch_size=batch_size) \
-            if cross_modal_text and any(f.modality == "text" for f in files) else []
+                                 batch_size=batch_size) if cross_modal_text and texts else []
         try:
             report = ingest(index, files=files, encoders=encoders, spaces=spaces,
                             manifest=manifest_path(index_uri), prune=prune, workers=workers,
