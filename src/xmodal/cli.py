@@ -98,7 +98,7 @@ _MODEL_HELP = "encoder spec for {} files (a load_encoder spec; '' to skip them)"
 
 @app.command("index")
 def index_cmd(
-    paths: Annotated[list[str], typer.Argument(help="Files and folders to index.")],
+    paths: Annotated[list[str] | None, typer.Argument(help="Files and folders to index.")] = None,
     index: str = typer.Option("xmodal-index", "--index", help="Index folder or URI."),
     image_model: str = typer.Option("starter-image", help=_MODEL_HELP.format("image")),
     audio_model: str = typer.Option("starter-audio", help=_MODEL_HELP.format("audio")),
@@ -110,17 +110,29 @@ def index_cmd(
         None, "--quantization", help="none|scalar|binary: how collections this run creates "
         "store vectors (int8 / 1-bit codes in RAM, rescored with the originals); an existing "
         "collection keeps its own, and asking it for another is an error."),
+    cross_modal_text: bool = typer.Option(True, help="Also embed text documents with the text "
+                                          "side of each image/audio model (image and audio "
+                                          "queries then reach them)."),
+    remove_model: Annotated[list[str] | None, typer.Option(
+        "--remove-model", help="Take a model out of the index (its collections; repeatable).")
+    ] = None,
     offline: OfflineOption = False, device: DeviceOption = "cpu", batch_size: BatchOption = None,
 ) -> None:
     """Index images, audio, text and video files (side-car NAME.txt captions, NAME.srt
     subtitles) into per-model collections; unchanged files are skipped, bad ones reported on
     stderr."""
-    from .commands.index import run_index
+    from .commands.index import run_index, run_remove
 
+    if remove_model or not paths:
+        if paths or not remove_model:
+            typer.echo("error: give files and folders to index, or --remove-model", err=True)
+            raise typer.Exit(2)
+        raise typer.Exit(run_remove(remove_model, index_uri=index))
     models = {"image": image_model, "audio": audio_model, "text": text_model}
     raise typer.Exit(run_index(paths, index_uri=index, models=models, prune=prune,
                                workers=workers, as_json=as_json, quantization=quantization,
-                               device=device, batch_size=batch_size))
+                               device=device, batch_size=batch_size,
+                               cross_modal_text=cross_modal_text))
 
 
 @app.command()
@@ -160,11 +172,16 @@ def search(
                                "(image → audio) through text: its nearest captions, searched "
                                "by the other model (--no-pivot: off)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for agents."),
+    routes: bool = typer.Option(False, "--routes", help="Print which query modality reaches "
+                                "which documents, and how (no search)."),
     offline: OfflineOption = False, device: DeviceOption = "cpu", batch_size: BatchOption = None,
 ) -> None:
     """Search an index: cross-modal by default, routed by the query, fused by rank."""
-    from .commands.search import run_search
+    from .commands.search import run_routes, run_search
     from .search.request import SearchRequest
+
+    if routes:
+        raise typer.Exit(run_routes(index_uri=index, as_json=as_json))
 
     if sum(v is not None for v in (query, image, audio)) != 1:
         typer.echo("error: give a query, or --image FILE, or --audio FILE (exactly one)",

@@ -121,6 +121,9 @@ def test_collections_routes(client, service):
     body = client.get("/collections").json()
     assert [c["name"] for c in body["collections"]] == [i.name for i in
                                                         service.index.collections()]
+    routes = {(r["query"], r["documents"]): r["route"] for r in body["routes"]}
+    assert body["routes"] == service.routes() and routes["audio", "audio"] == "direct"
+    assert (routes["image", "audio"], routes["text", "text"]) == ("pivot", "direct")
     one = client.get("/collections/toy-image.image").json()
     info = service.index.collection("toy-image.image").info
     assert (one["model"], one["modality"], one["dim"], one["count"]) == ("toy-image", "image",

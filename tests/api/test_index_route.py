@@ -377,3 +377,19 @@ def test_index_route_quantization(setup, client):
     assert client.get("/health").json()["documents"] == 7  # nothing stored
     r = client.post("/index", json={"paths": ["new"], "quantization": "none"})
     assert r.status_code == 200 and r.json()["indexed"] == 3, r.text
+
+
+def test_index_route_stores_text_documents_in_every_shared_space(setup, client):
+    r = client.post("/index", json={"paths": ["new"]})
+    assert r.status_code == 200, r.text
+    assert {"toy-image.text", "toy-audio.text"} <= set(r.json()["collections"])
+    dogs = str((setup.new / "dogs.md").resolve())
+    entry = load_manifest(manifest_path(setup.uri))[dogs]
+    assert entry["collections"] == ["toy-audio.text", "toy-image.text", "toy-text.text"]
+    with open_index(setup.uri) as index:
+        for name in entry["collections"]:
+            (rec,) = index.collection(name).get([entry["doc"]])
+            assert (rec.payload["path"], rec.payload["modality"]) == (dogs, "text")
+    routes = {(c["query"], c["documents"]): c for c in client.get("/collections").json()[
+        "routes"]}  # refreshed after the ingest
+    assert routes["audio", "text"]["lists"] == ["toy-audio.text[text]"]

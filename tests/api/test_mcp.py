@@ -98,6 +98,13 @@ def test_tools_answer_like_the_service(service, built):
     assert image["quantization"] == "none"  # the setting stored with the collection
     assert set(image["calibration"]) == {"text", "image"}  # what the model embeds
     assert image["calibration"]["text"]["cross_modal"] is True
+    # the routes: documents in the text model only (this index was built without spaces)
+    routes = {(r["query"], r["documents"]): r for r in described["routes"]}
+    assert len(routes) == 9 and routes["text", "text"]["lists"] == ["toy-text.text[text]"]
+    assert (routes["image", "text"]["route"], routes["image", "text"]["pivots"]) == (
+        "pivot", [["toy-image", "toy-text"]])
+    assert (routes["audio", "text"]["route"], routes["audio", "text"]["add"]) == ("none", [])
+    assert routes["image", "image"]["lists"] == [IMAGES, "toy-image.text[image]"]
     assert image["calibration"]["text"]["threshold"] == pytest.approx(0.3)  # lit default
     assert described["limits"]["max_k"] == 20
 

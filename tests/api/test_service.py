@@ -214,3 +214,24 @@ def test_slots_refuse_instead_of_queueing(service):
         assert error_status(info.value) == (429, "overloaded")
     with service.slot():  # released again
         pass
+
+
+def test_routes_follow_upserts_and_deletes(tmp_path):
+    from xmodal.index import open_index
+
+    card = {"modalities": ["text", "image"], "family": "lit"}
+    uri = "exact:" + str(tmp_path / "idx")
+    with open_index(uri) as index:
+        index.create_collection("m.image", dim=DIM, model="m", modality="image", card=card)
+        index.create_collection("m.text", dim=DIM, model="m", modality="text", card=card)
+    with SearchService(uri, router_model=None) as service:
+        def route(q: str, d: str) -> str:
+            return next(r["route"] for r in service.routes()
+                        if (r["query"], r["documents"]) == (q, d))
+
+        assert route("image", "text") == "none"
+        service.upsert("m.text", [{"id": "doc", "vector": embed("red heart").tolist(),
+                                   "payload": {"modality": "text", "path": "/d.txt"}}])
+        assert route("image", "text") == "direct" and route("image", "image") == "none"
+        service.delete("m.text", ["doc"])
+        assert route("image", "text") == "none"

@@ -3,7 +3,9 @@ stored item. The MCP tools ``describe_collections`` and ``fetch_item`` answer th
 
 :func:`describe` lists every collection with its model card's family notes and, per query
 modality the model embeds, the raw-cosine threshold above which a hit is likely relevant
-(stored calibration, or the family default), plus the limits a search must respect.
+(stored calibration, or the family default), the limits a search must respect, and the routes
+(:mod:`xmodal.search.reach`: which query modality reaches which documents, directly, through a
+text pivot, or not at all and which models to add).
 :func:`read_item` returns one stored record, and for a text document its text.
 
 Example (exact store, vectors only)::
@@ -30,6 +32,7 @@ from typing_extensions import TypedDict  # pydantic needs this one below Python 
 
 from xmodal.api.limits import NotFound
 from xmodal.modalities import MODALITIES
+from xmodal.search.reach import ReachJSON
 
 if TYPE_CHECKING:
     from xmodal.api.service import SearchService
@@ -65,6 +68,7 @@ class DescribeJSON(TypedDict):
     collections: list[CollectionJSON]
     documents: int
     limits: dict[str, Any]
+    routes: list[ReachJSON]  # query modality × document modality: direct, pivot or none
 
 
 class ItemJSON(TypedDict):
@@ -133,7 +137,8 @@ def describe(service: SearchService) -> DescribeJSON:
         limits={"max_k": lim.max_k, "max_text_chars": lim.max_text_chars,
                 "max_upload_bytes": lim.max_body_bytes,
                 "max_image_pixels": lim.max_image_pixels,
-                "max_audio_seconds": lim.max_audio_seconds})
+                "max_audio_seconds": lim.max_audio_seconds},
+        routes=service.routes())
 
 
 def read_item(service: SearchService, collection: str, id: str, *,

@@ -80,7 +80,8 @@ DEFAULT_PORT = 8765
 
 INSTRUCTIONS = (
     "Search a multimodal index (images, audio, text). Call describe_collections first to see "
-    "the collections, their models and score thresholds; then search with a text query (it is "
+    "the collections, their models, score thresholds and routes (which query modality reaches "
+    "which documents); then search with a text query (it is "
     "routed to the right document modality), an image/audio example as base64, or a raw "
     "vector; fetch_item reads one stored record (an image or video comes with a picture, a "
     "sound with a short clip; search's thumbnails=N shows the top N images). Scores are raw "
@@ -247,8 +248,10 @@ def create_mcp_server(service: SearchService, *, name: str = "xmodal",
     async def describe_collections() -> DescribeJSON:
         """List every collection: its modality, size, model (family, modalities, dim,
         strengths), and per query modality the raw-cosine threshold above which a hit is
-        likely relevant (calibrated, or the family default). Call this first to choose
-        collections, modalities and k."""
+        likely relevant (calibrated, or the family default); and the routes: which query
+        modality (text, image, audio) reaches which documents, directly, through a text pivot,
+        or not at all (with the models to add). Call this first to choose collections,
+        modalities and k."""
         return await call(partial(describe, service))
 
     @server.tool(annotations=read_only, structured_output=True)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, Json
 
 from xmodal.index.filters import FILTER_EXAMPLE, FILTER_HELP
 from xmodal.modalities import Modality
+from xmodal.search.reach import ReachJSON
 from xmodal.search.request import PIVOT_HELP, RERANK_DEPTH, RERANK_HELP
 
 PER_SEGMENT_HELP = ("Return the time segments of long recordings as separate hits (each with "
@@ -60,6 +61,10 @@ class CollectionDetail(Collection):
 
 class Collections(BaseModel):
     collections: list[Collection]
+    routes: list[ReachJSON] = Field(
+        default_factory=list, description="Which query modality reaches which documents: "
+        "direct (the models and lists), pivot (through text), or none (why, and which "
+        "models to add).")
 
 
 class SearchRequest(BaseModel):

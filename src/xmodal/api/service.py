@@ -59,9 +59,11 @@ from xmodal.api.limits import (
 )
 from xmodal.index.ingest import IndexReportJSON
 from xmodal.index.quantization import Quantization
+from xmodal.index.text_spaces import load_spaces
 from xmodal.index.types import CollectionMismatchError, IndexStoreError
 from xmodal.index.video_ingest import VIDEO, VIDEO_MODALITIES
 from xmodal.search.hits import SearchJSON
+from xmodal.search.reach import ReachJSON
 from xmodal.search.request import SearchRequest
 
 __all__ = [
@@ -233,6 +235,11 @@ class SearchService:
         """Every collection: name, model, modality, dim, count, backend, card, calibration."""
         return [self._info_dict(info) for info in self.index.collections()]
 
+    def routes(self) -> list[ReachJSON]:
+        """The reachability matrix: which query modality reaches which documents, and how
+        (:mod:`xmodal.search.reach`)."""
+        return self.searcher.reach().to_json()
+
     def collection(self, name: str) -> dict[str, Any]:
         """One collection's dict plus ``"stats"`` (backend statistics); 404 when unknown."""
         col = self.index.collection(name)
@@ -328,6 +335,7 @@ class SearchService:
         with self._write_lock:
             res = col.upsert(ids, np.stack(rows), payloads, model=col.model,
                              normalize=normalize)
+            self.searcher.refresh()  # the routes: what each collection holds may change
         return {"inserted": res.inserted, "updated": res.updated}
 
     def delete(self, collection: str, ids: Sequence[str]) -> dict[str, Any]:
@@ -345,6 +353,7 @@ class SearchService:
             deleted = delete_documents(self.index, collection, ids,
                                        manifest=manifest_path(self.index_uri))
             self._manifest = None
+            self.searcher.refresh()
         return {"deleted": deleted}
 
     # -- folders ---------------------------------------------------------------------------
@@ -376,8 +385,10 @@ class SearchService:
                                       else set())
         encoders, why = folders.load_encoders(wanted, models,
                                               self.searcher.shared_encoder)
+        spaces = load_spaces(self.index.collections(), self.searcher.shared_encoder) \
+            if "text" in kinds else []
         with self._write_lock:  # files without an encoder: skipped by ingest, never pruned
-            report = ingest(self.index, files=files, encoders=encoders,
+            report = ingest(self.index, files=files, encoders=encoders, spaces=spaces,
                             manifest=manifest_path(self.index_uri), prune=prune,
                             prune_within=targets, quantization=quantization)
             self.searcher.refresh()  # new collections become searchable
@@ -410,3 +421,4 @@ class SearchService:
         manifest = self._manifest_entries()
         docs = len(manifest) if manifest else sum(int(i.count) for i in infos)
         return {"status": "ok", "collections": len(infos), "documents": docs}
+

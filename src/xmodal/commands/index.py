@@ -36,14 +36,64 @@ def _encoders(models: dict[str, str], wanted: set[str], *, device: str = "cpu",
     return {m: load(spec) for m, spec in models.items() if m in wanted and spec}
 
 
+def _space_encoders(index: Any, encoders: dict[str, Any], models: dict[str, str], *,
+                    device: str, batch_size: int | None) -> list[Any]:
+    """The cross-modal encoders text documents also go to: this run's image/audio models and
+    the index's other cross-modal models (loaded by name, as a search loads them). A model
+    that will not load is a warning: the text model still indexes the documents."""
+    import xmodal.encoders
+    from xmodal.encoders.batch_size import BatchSized
+    from xmodal.index.text_spaces import cross_modal, space_models
+
+    def by_name(name: str) -> dict[str, Any]:
+        encoder = xmodal.encoders.load_encoder(name, device=device)
+        return {name: encoder if batch_size is None else BatchSized(encoder, batch_size)}
+
+    mine = cross_modal(e for m, e in encoders.items() if m != "text")
+    loads = [(models[m], lambda m=m: _encoders(models, {m}, device=device,
+                                               batch_size=batch_size))
+             for m in ("image", "audio") if m not in encoders and models.get(m)]
+    have = set(models.values()) | {e.card.name for e in encoders.values()}
+    loads += [(n, lambda n=n: by_name(n)) for n in space_models(index.collections())
+              if n not in have]
+    for name, load in loads:  # text files alone: the image/audio models, for their text side
+        try:
+            mine += [e for e in cross_modal(load().values())
+                     if e.card.name not in {x.card.name for x in mine}]
+        except (ImportError, RuntimeError, ValueError, OSError, KeyError) as exc:
+            echo(f"warning: text documents not embedded by {name}: {exc}", err=True)
+    return mine
+
+
+def run_remove(models: list[str], *, index_uri: str) -> int:
+    """``xmodal index --remove-model NAME``: take models out of an index
+    (:func:`~xmodal.index.text_spaces.remove_model`); exit 2 naming a model it lacks."""
+    from xmodal.index import open_index
+    from xmodal.index.ingest import manifest_path
+    from xmodal.index.text_spaces import remove_model
+
+    with open_index(index_uri) as index:
+        for model in models:
+            try:
+                dropped = remove_model(index, model, manifest_file=manifest_path(index_uri))
+            except ValueError as exc:
+                echo(f"error: {exc}", err=True)
+                return 2
+            echo(f"removed {model}: {', '.join(dropped)}")
+    return 0
+
+
 def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune: bool,
               workers: int, as_json: bool, files: list[Any] | None = None,
               quantization: str | None = None, device: str = "cpu",
-              batch_size: int | None = None) -> int:
+              batch_size: int | None = None, cross_modal_text: bool = True) -> int:
     """Scan, encode and store; exit 0 unless nothing could be indexed and something failed
     (2: bad input, e.g. an unknown ``quantization`` or one an existing collection lacks).
     ``device``: where the models run (checked by the caller); ``batch_size``: items per
-    forward pass (None: the encoders' own), and at least that many files per step."""
+    forward pass (None: the encoders' own), and at least that many files per step.
+    ``cross_modal_text``: text documents also go to the text side of every image/audio model
+    of the run (loaded even when no image or audio file is given) and of the index, so image
+    and audio queries reach them (:mod:`xmodal.index.text_spaces`)."""
     from xmodal.data.corpus import scan_corpus
     from xmodal.index import CollectionMismatchError, open_index
     from xmodal.index.ingest import ingest, manifest_path
@@ -64,9 +114,9 @@ def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune
             echo(f"error: {exc}", err=True)
             return 2
         files, skipped_scan = list(scan.files), list(scan.skipped)
+    wanted = encoder_modalities([f.modality for f in files])
     try:
-        encoders = _encoders(models, encoder_modalities([f.modality for f in files]),
-                             device=device, batch_size=batch_size)
+        encoders = _encoders(models, wanted, device=device, batch_size=batch_size)
     except (ImportError, RuntimeError, ValueError, OSError) as exc:  # a model that won't load
         echo(f"error: {exc}", err=True)
         return 2
@@ -76,8 +126,11 @@ def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune
             echo(f"  {modality}: {done}/{total}", err=True)
 
     with open_index(index_uri) as index:
+        texts = "text" in encoders and any(f.modality == "text" for f in files)
+        spaces = _space_encoders(index, encoders, models, device=device,
+                                 batch_size=batch_size) if cross_modal_text and texts else []
         try:
-            report = ingest(index, files=files, encoders=encoders,
+            report = ingest(index, files=files, encoders=encoders, spaces=spaces,
                             manifest=manifest_path(index_uri), prune=prune, workers=workers,
                             progress=progress, quantization=quant,
                             batch_size=max(FILES_PER_STEP, batch_size or 0))

@@ -37,6 +37,23 @@ def run_search(request: SearchRequest, *, index_uri: str, as_json: bool,
     return 0
 
 
+def run_routes(*, index_uri: str, as_json: bool) -> int:
+    """``xmodal search --routes``: the index's reachability matrix (query modality × document
+    modality: direct, pivot, or none with what to add; :mod:`xmodal.search.reach`)."""
+    from xmodal.index import open_index
+    from xmodal.search.reach import probe_holds, reachability
+
+    with open_index(index_uri) as index:
+        infos = index.collections()
+        reach = reachability(infos, probe_holds(index, infos))
+    if as_json:
+        echo(json.dumps({"routes": reach.to_json()}, indent=1))
+    else:
+        for line in reach.table():
+            echo(line)
+    return 0
+
+
 def _loader(device: str, batch_size: int | None) -> Any:
     """``load_encoder`` on ``device``, its encoders at ``batch_size`` items per pass."""
     import xmodal.encoders

@@ -6,7 +6,8 @@ Each document (one file) is stored once per *representation*, all under the same
 - an image or audio file in the ``(model, image|audio)`` collection of its modality's encoder;
 - its side-car caption, if any, in the ``(model, text)`` collection of the *same* encoder (so a
   text query can match the caption as well as the pixels, fused by document);
-- a text document in the ``(model, text)`` collection of the text encoder;
+- a text document in the ``(model, text)`` collection of the text encoder, and in the text
+  collection of each cross-modal model given as ``spaces`` (:mod:`xmodal.index.text_spaces`);
 - a long audio file's windows (time segments, each with ``t_start`` / ``t_end``), beside its
   whole-file vector in its ``(model, audio)`` collection (:mod:`xmodal.index.segment_ingest`);
 - a video (kind ``"video"``, with the image encoder): its frames, soundtrack and subtitles as
@@ -66,6 +67,7 @@ from typing import Any
 from xmodal.data.corpus import CorpusFile, scan_corpus
 from xmodal.data.problems import ItemProblem
 
+from .adopt import find_stored
 from .deletion import delete_entry as _delete_doc  # one name: tests stub it
 from .ingest_targets import (
     captioned,
@@ -91,7 +93,6 @@ from .metadata import (
     document_metadata,
     document_payload,
     metadata_digest,
-    payload_metadata,
 )
 from .protocols import Collection, Index
 from .quantization import Quantization, check_quantization
@@ -103,6 +104,7 @@ from .segment_ingest import (
     store_segments,
 )
 from .segments import WINDOW, segment_window_s
+from .text_spaces import cross_modal, store_in_spaces
 from .validate import document_id
 from .video_ingest import VIDEO, probe_video_segments, store_videos, video_targets
 
@@ -126,6 +128,7 @@ def ingest(
     progress: Callable[[str, int, int], None] | None = None,
     on_stored: Callable[[Sequence[CorpusFile]], None] | None = None,
     quantization: Quantization | None = None,
+    spaces: Sequence[Any] = (),
 ) -> IngestReport:
     """Encode and store the files under ``paths`` (or the given ``files``).
 
@@ -151,6 +154,10 @@ def ingest(
         quantization: ``"none"``, ``"scalar"`` or ``"binary"`` for the collections this run
             creates (see :mod:`xmodal.index.quantization`); None: ``"none"`` for new ones, and
             existing ones keep theirs. Checked before anything is stored.
+        spaces: Cross-modal encoders whose text side also stores the text documents (in their
+            text collections: image and audio queries reach them; back-filled for documents
+            stored before; :mod:`xmodal.index.text_spaces`). ``xmodal index`` passes every
+            image/audio model of the run and of the index.
 
     Raises:
         ValueError: an unknown ``quantization``.
@@ -194,9 +201,12 @@ def ingest(
                            for item, reason in problems)
         seen_paths.add(str(f.path))
     lex = open_lexical(index, create=bool(by_modality)) if lexical else None
+    spaces = [e for e in cross_modal(spaces) if "text" in by_modality
+              and e.card.name != encoders["text"].card.name]
     check_quantizations(index, [targets(encoders[_modality(m)], _modality(m), captions)
                                 + (video_targets(encoders) if m == VIDEO else [])
-                                for m in by_modality], quantization)
+                                for m in by_modality] + [targets(e, "text", False)
+                                                         for e in spaces], quantization)
     for modality, group in by_modality.items():
         encoder = encoders[_modality(modality)]
         window = segment_window_s(encoder.card) if modality == "audio" else None
@@ -220,7 +230,7 @@ def ingest(
                 same_files.append(f)
             else:
                 todo.append(f)
-        stored_already = _stored_already(todo, main, caption_col, metas)
+        stored_already = find_stored(todo, main, caption_col, metas)
         if stored_already:  # stored before a crash or by an ingest without a manifest
             adopted = set(stored_already)
             todo = [f for f in todo if f not in adopted]
@@ -256,6 +266,11 @@ def ingest(
                 on_stored(stored)
             if progress:
                 progress(modality, min(start + batch_size, len(todo)), len(todo))
+    if spaces:  # after the text model's pass: its manifest entries say what is stored
+        written |= store_in_spaces(index, by_modality["text"], spaces, known=known, metas=metas,
+                                   failed=failed, manifest_file=manifest_file,
+                                   quantization=quantization, batch_size=batch_size,
+                                   on_batch=progress)
     if prune and manifest_file:
         present = {str(f.path) for f in files}
         scope = [Path(w) for w in prune_within] if prune_within is not None else None
@@ -271,33 +286,6 @@ def ingest(
 def _modality(kind: str) -> str:
     """The modality of a document kind's main vector (a video's: its frames, ``"image"``)."""
     return "image" if kind == VIDEO else kind
-
-
-def _stored_already(todo: list[CorpusFile], main: Collection, caption_col: Collection | None,
-                    metas: Mapping[str, Mapping[str, Any]]) -> list[CorpusFile]:
-    """The files of ``todo`` whose document is completely in the store already, as it would be
-    stored now (same content and caption; the caption representation too when there is one)."""
-    if not todo:
-        return []
-    ids = [document_id(str(f.path), f.sha256) for f in todo]
-    mains = _get_all(main, ids)
-    found = [(f, i) for f, i, rec in zip(todo, ids, mains, strict=True)
-             if rec is not None and rec.payload.get("sha256") == f.sha256
-             and rec.payload.get("caption") == f.caption
-             and payload_metadata(rec.payload) == metas[str(f.path)]]
-    if caption_col is None:
-        return [f for f, _ in found]
-    with_caption = [(f, i) for f, i in found if f.caption]
-    cap_ids = [i for _, i in with_caption]
-    caps = dict(zip(cap_ids, _get_all(caption_col, cap_ids), strict=True))
-    return [f for f, i in found
-            if not f.caption or (caps[i] is not None
-                                 and caps[i].payload.get("caption") == f.caption)]
-
-
-def _get_all(col: Collection, ids: list[str], chunk: int = 1024) -> list[Any]:
-    """``col.get`` in chunks (records carry their vectors: bounded memory per call)."""
-    return [r for s in range(0, len(ids), chunk) for r in col.get(ids[s : s + chunk])]
 
 
 def _record(known: dict[str, dict[str, Any]], stored: list[CorpusFile], index: Index,

@@ -32,6 +32,7 @@ from xmodal.index.types import CollectionInfo, CollectionNotFoundError
 
 from .options import check_weight_names
 from .pivot import pivot_names
+from .reach import SUGGESTED
 from .request import SearchRequest
 from .rerank import rerank_name
 
@@ -90,7 +91,8 @@ def plan_search(request: SearchRequest, collections: Sequence[CollectionInfo], *
     reachable = tuple(c for c in scope if kind in c.card.get("modalities", ()))
     if not reachable:
         raise ValueError(f"no {'given ' if request.scope else ''}collection in this index has "
-                         f"a model that embeds {kind} queries")
+                         f"a model that embeds {kind} queries: add one (xmodal index FOLDER "
+                         f"--{kind}-model {SUGGESTED.get(kind, 'MODEL')})")
     held = {c.modality for c in reachable} | ({"image", "audio"} & {c.modality for c in scope})
     chosen, why = choose_modalities(request, reachable, sorted(held), route)
     may_fall_back = not (request.mixed or request.modalities) and bool(held - set(chosen))

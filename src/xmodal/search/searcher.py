@@ -101,6 +101,7 @@ from .lexical import add_lexical, lexical_search
 from .lists import SearchedLists, search_lists
 from .pivot import add_pivots
 from .plan import plan_search
+from .reach import Reachability, probe_holds, reachability
 from .request import Fusion, SearchRequest
 from .rerank import CrossScorer, add_rerank, load_cross_encoder
 from .router import Router, RouteTarget
@@ -143,6 +144,7 @@ class Searcher:
         self._lock = threading.Lock()  # guards the caches (searches may run in threads)
         self.collections: list[CollectionInfo] = list(index.collections())
         self.router_model = router_model
+        self._reach: Reachability | None = None
 
     def encoder(self, model: str) -> Encoder:
         """The encoder of a collection's model (loaded once)."""
@@ -171,6 +173,16 @@ class Searcher:
     def refresh(self) -> None:
         """Re-read the index's collection list (after an ingest created collections)."""
         self.collections = list(self.index.collections())
+        self._reach = None
+
+    def reach(self) -> Reachability:
+        """The index's reachability matrix (:mod:`xmodal.search.reach`; read from the store
+        once, again after :meth:`refresh`)."""
+        got = self._reach
+        if got is None:
+            collections = self.collections
+            got = self._reach = reachability(collections, probe_holds(self.index, collections))
+        return got
 
     def _encode(self, model: str, method: str, values: list[Any]) -> np.ndarray:
         """``encoder(model).<method>(values)``, one call per model at a time: tokenizers (HF
@@ -221,8 +233,9 @@ class Searcher:
                                 fallback=fallback)
 
         searched = lists_of(plan.chosen)
-        trace = [*plan.trace, *searched.trace]
-        errors = list(searched.errors)
+        unreached, missing = self.reach().explain(request.kind, plan.chosen)  # never silent
+        trace = [*plan.trace, *unreached, *searched.trace]
+        errors = [*missing, *searched.errors]
         why = plan.may_fall_back and searched.unconfident(
             lambda info: self._threshold(info, request.kind))
         if why:  # (4) fallback: no list is confident

@@ -2,7 +2,7 @@
 
 ::
 
-    GET  /collections                 {"collections": [...]}
+    GET  /collections                 {"collections": [...], "routes": [...]}
     GET  /collections/{name}          one collection, with "stats"
     POST /collections/{name}/upsert   {"items": [{"id", "vector", "payload"}]}
     POST /collections/{name}/delete   {"ids": [...]}
@@ -30,8 +30,9 @@ router = APIRouter(responses=ERRORS)
 
 @router.get("/collections", response_model=Collections)
 async def collections(service: ServiceDep, run: RunnerDep) -> Any:
-    """Every collection: model, modality, dimension, count, model card, calibration."""
-    return {"collections": await run(service.collections)}
+    """Every collection: model, modality, dimension, count, model card, calibration; and the
+    routes: which query modality reaches which documents, and how."""
+    return {"collections": await run(service.collections), "routes": await run(service.routes)}
 
 
 @router.get("/collections/{name}", response_model=CollectionDetail)
