@@ -101,8 +101,9 @@ def test_tools_answer_like_the_service(service, built):
     # the routes: documents in the text model only (this index was built without spaces)
     routes = {(r["query"], r["documents"]): r for r in described["routes"]}
     assert len(routes) == 9 and routes["text", "text"]["lists"] == ["toy-text.text[text]"]
-    assert (routes["image", "text"]["route"], routes["image", "text"]["pivots"]) == (
-        "pivot", [["toy-image", "toy-text"]])
+    image_text = routes["image", "text"]  # toy-image embeds both: back-filling is the route
+    assert (image_text["route"], image_text["pivots"]) == ("none", [])
+    assert "back-fill" in image_text["reason"]
     assert (routes["audio", "text"]["route"], routes["audio", "text"]["add"]) == ("none", [])
     assert routes["image", "image"]["lists"] == [IMAGES, "toy-image.text[image]"]
     assert image["calibration"]["text"]["threshold"] == pytest.approx(0.3)  # lit default

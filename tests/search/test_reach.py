@@ -57,9 +57,11 @@ def test_every_cell_with_documents_in_every_space():
         assert (r[cell].route, r[cell].lists, r[cell].add) == ("direct", lists, ()), cell
     assert r["text", "text"].models == ("ta", "ti", "tt")
     assert (r["image", "audio"].route, r["image", "audio"].pivots) == ("pivot", (("ti", "ta"),))
-    # the audio model's text collection holds the documents: texts to pivot through
-    assert (r["audio", "image"].route, r["audio", "image"].pivots) == ("pivot", (("ta", "ti"),))
-    assert r["audio", "image"].lists == () and r["audio", "image"].models == ("ta", "ti")
+    # the audio model's text collection holds documents but no captions: a pivot goes
+    # through captions only (what pivot.add_pivots searches)
+    audio_image = r["audio", "image"]
+    assert (audio_image.route, audio_image.pivots, audio_image.add) == ("none", (), ())
+    assert "ta stores no captions to pivot through" in audio_image.reason
 
 
 def test_every_cell_with_documents_in_the_text_model_only():
@@ -67,14 +69,16 @@ def test_every_cell_with_documents_in_the_text_model_only():
     r = routes(ALL, {"ti.image": {"image"}, "ti.text": {"image"}, "ta.audio": {"audio"},
                      "ta.text": set(), "tt.text": {"text"}})
     assert r["text", "text"].lists == ("tt.text[text]",)
-    assert (r["image", "text"].route, r["image", "text"].pivots) == ("pivot", (("ti", "tt"),))
+    image_text = r["image", "text"]  # ti embeds both: back-filling opens the direct route
+    assert (image_text.route, image_text.pivots) == ("none", ())
+    assert "not in the text collection of ti" in image_text.reason
     audio_text = r["audio", "text"]
     assert (audio_text.route, audio_text.add) == ("none", ())
     assert "not in the text collection of ta" in audio_text.reason
     assert "back-fill" in audio_text.reason
     audio_image = r["audio", "image"]  # both models are here, but ta stores no texts
     assert (audio_image.route, audio_image.add) == ("none", ())
-    assert "ta stores no texts to pivot through" in audio_image.reason
+    assert "ta stores no captions to pivot through" in audio_image.reason
     assert (r["image", "audio"].route, r["image", "audio"].pivots) == ("pivot", (("ti", "ta"),))
     for cell in (("text", "image"), ("text", "audio"), ("image", "image"), ("audio", "audio")):
         assert r[cell].route == "direct", cell
@@ -170,10 +174,13 @@ def test_each_cell_is_what_a_search_searches(toy_index):
                 assert dense == set(cell.lists), (q, d)
                 assert all(h.payload["modality"] == d for h in result.hits)
                 assert not result.errors
-            else:  # a pivot (searched by search/pivot.py) is named in the trace, never silent
-                assert cell.route == "pivot" and not dense, (q, d)
+            elif cell.route == "pivot":  # the list pivot.py searches per pair, in the trace
+                assert dense == {f"pivot:{a}→{b}.{d}" for a, b in cell.pivots}, (q, d)
                 assert any(line.startswith(f"{q} → {d}: no model embeds both")
                            for line in result.trace)
+            else:  # nothing reaches them: said in the errors, never a silent empty list
+                assert not dense, (q, d)
+                assert f"unreachable: {q} → {d}: {cell.reason}" in result.errors
 
 
 def test_image_query_reaches_documents_with_their_cosines(toy_index):

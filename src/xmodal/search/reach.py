@@ -9,7 +9,7 @@ there, computed from the index's collections alone (:func:`reachability`, a pure
   text documents back-filled there, :mod:`xmodal.index.text_spaces`; ``starter-image.text[image]``:
   the images' captions). Its lists are named as a search names them.
 - ``pivot``: no direct route, but a model M_A embeds the query and text and its text collection
-  holds texts (captions, labels), and a *different* model M_B embeds text and the document
+  holds captions of media items, and a *different* model M_B embeds text and the document
   modality and holds such documents: the query's nearest texts in M_A's space, re-embedded by
   M_B's text side, reach them (:mod:`xmodal.search.pivot`). ``pivots`` lists the (M_A, M_B)
   pairs.
@@ -223,7 +223,7 @@ def _none(q: str, d: str, embeds_q: Sequence[CollectionInfo], via: Sequence[str]
         add.append(SUGGESTED[d])
     if not add:  # both models are here: M_A has no texts to pivot through
         return Reach(q, d, "none", reason=f"no model embeds both {q} and {d}, and "
-                     f"{', '.join(q_text)} stores no texts to pivot through: index {q} "
+                     f"{', '.join(q_text)} stores no captions to pivot through: index {q} "
                      "documents with captions")
     return Reach(q, d, "none", reason=f"no model embeds both {q} and {d}, and no pivot "
                  f"through text ({q}–text and {d}–text models, {q} captions)", add=tuple(add))
