@@ -9,6 +9,10 @@ SVG is rendered by cairosvg with ``unsafe=False``: XML entities are refused, and
 that is not a ``data:`` URL (``http(s)://``, ``file://``, relative paths, CSS ``@import``) is
 replaced by cairosvg with an empty 1×1 SVG, so nothing is fetched and nothing can hang.
 
+``min_side`` decodes a file only as large as a model that resizes its shorter side to
+``min_side`` needs (JPEG DCT scaling, integer reduction of other rasters:
+:mod:`xmodal.data.image_scale`); the limits below are checked on the full size first.
+
 Pixel limits: ``PIL.Image.MAX_IMAGE_PIXELS`` is a process global. While a file's header is read
 it is set to ``None`` (reading a header allocates nothing), then ``width × height`` is checked
 against ``max_pixels``; while pixels are decoded it is set to ``max_pixels``, with
