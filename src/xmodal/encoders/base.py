@@ -227,19 +227,20 @@ class EncoderBase:
         parts: list[np.ndarray] = []
         indices: list[int] = []
         failed: list[ItemProblem] = []
-        starts = range(0, len(items), batch_size)
+        step = _pipeline_step(len(items), batch_size)
+        starts = range(0, len(items), step)
         prepare = self.prepare_image if modality == "image" else self.prepare_audio
         batches = _decoded_batches(
-            modality, items, starts, batch_size, self.card.sample_rate, workers, prepare,
+            modality, items, starts, step, self.card.sample_rate, workers, prepare,
             max_pixels=self.max_pixels,
             min_side=self.image_min_side if modality == "image" else None,
         )  # decoded a batch at a time (bounded memory), by workers ahead of the model if asked
         embed = self._embed_images if modality == "image" else self._embed_audio
         with Pipeline(batches, overlap=self.decode_overlap, reserved=workers,
                       items_of=lambda b: len(b[1][0])) as pipe:
-            for start, (decoded, where, bad) in _progress(pipe, show, len(items), batch_size,
+            for start, (decoded, where, bad) in _progress(pipe, show, len(items), step,
                                                           modality, len(starts)):
-                chunk = items[start : start + batch_size]
+                chunk = items[start : start + step]
                 bad = [replace(p, index=p.index + start) for p in bad]
                 if bad and errors == "raise":
                     raise ValueError(_summary("cannot embed", bad))
@@ -275,6 +276,18 @@ def _check_options(batch_size: int, errors: str) -> None:
         raise ValueError(f"errors must be 'raise' or 'report', got {errors!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+
+
+def _pipeline_step(n: int, batch_size: int) -> int:
+    """Items decoded (and embedded) per step: ``batch_size``, or fewer for a call of under four
+    batches, so that it still has four steps to overlap (per-item network cost is flat in the
+    batch size on CPU; results do not depend on it).
+
+    Example:
+        >>> _pipeline_step(24, 32), _pipeline_step(1000, 32), _pipeline_step(2, 32)
+        (6, 32, 1)
+    """
+    return max(1, min(batch_size, -(-n // 4)))
 
 
 def _decoded_batches(modality, items, starts, batch_size, sample_rate, workers, prepare=None,
