@@ -104,19 +104,28 @@ def test_one_thread_budget_never_overlaps() -> None:
         torch.set_num_threads(saved)
 
 
-@pytest.mark.parametrize(("decode_s", "expected"), [(0.15, "overlapped"), (0.0, "sequential")])
-def test_auto_measures_both_and_keeps_the_faster(two_threads, decode_s: float,
-                                                 expected: str) -> None:
-    # Network: 0.1 s on two threads, 0.2 s on one. Decoding 0.15 s: overlapped costs
-    # max(0.15, 0.2) = 0.2 < 0.25 one after the other; decoding ~0 s: 0.2 > 0.1.
+@pytest.mark.parametrize(
+    ("decode_s", "network_s", "expected"),
+    [
+        # decoding 0.15 s, the network 0.2 s on one thread: overlapped max(0.15, 0.2) beats
+        # 0.15 + 0.2 / 2 even if two threads halved the network: no need to measure them
+        (0.15, {1: 0.2, 2: 0.1}, ["overlapped"] * 5),
+        # decoding ~0 s: measure two threads once (0.1 s), then one after the other
+        (0.0, {1: 0.2, 2: 0.1}, ["overlapped"] + ["sequential"] * 4),
+        # decoding 0.05 s, one thread 0.2 s, two threads as slow (no scaling): overlap again
+        (0.05, {1: 0.2, 2: 0.2}, ["overlapped", "sequential"] + ["overlapped"] * 3),
+    ],
+)
+def test_auto_measures_and_keeps_the_faster(two_threads, decode_s: float,
+                                            network_s: dict[int, float],
+                                            expected: list[str]) -> None:
     source = Source(5, decode_s=decode_s)
     with Pipeline(iter(source), overlap="auto") as pipe:
         for _ in pipe:
             with pipe.network(1):
-                time.sleep(0.1 if torch.get_num_threads() == 2 else 0.2)
+                time.sleep(network_s[torch.get_num_threads()])
     modes = [t.mode for t in pipe.trace]
-    assert modes[:2] == ["sequential", "overlapped"]  # the two measurements
-    assert modes[2:] == [expected] * 3
+    assert modes == expected
     assert [t.torch_threads for t in pipe.trace] == [2 if m == "sequential" else 1 for m in modes]
 
 

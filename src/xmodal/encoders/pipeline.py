@@ -12,10 +12,13 @@ the batches are decoded one after the other, the network idle meanwhile.
 
 Which of the two is faster depends on the data (a 12 MP JPEG takes as long to decode as the
 network takes to embed it; a 200 px PNG, 1/20 of that) and on how the network scales with
-threads. So it is measured, not assumed: the first batch runs one after the other on ``T``
-threads (decode seconds per item ``d``, network ``n_T``), the second overlapped on ``T - 1``
-(``n_{T-1}``); from then on each batch overlaps if ``max(d, n_{T-1}) < d + n_T`` with the running
-means. :attr:`Pipeline.trace` records what each batch did.
+threads. So it is measured, not assumed. The first batch's network runs on ``T - 1`` threads
+while the second decodes (decode seconds per item ``d``, network ``n_{T-1}``). Overlapping costs
+``max(d, n_{T-1})`` per item, one after the other ``d + n_T``, and ``n_T ≥ n_{T-1}·(T-1)/T`` (no
+network scales better than linearly): when ``max(d, n_{T-1}) < d + n_{T-1}·(T-1)/T`` overlapping
+wins whatever ``n_T`` is. Otherwise one batch runs on ``T`` threads to measure ``n_T``, and from
+then on a batch overlaps if ``max(d, n_{T-1}) < d + n_T``, with the running means.
+:attr:`Pipeline.trace` records what each batch did.
 
 Torch's thread count is process-wide: one pipeline at a time changes it (a module lock; another
 concurrent one runs without overlap and leaves it alone), and it is restored when the call ends.
@@ -164,12 +167,15 @@ class Pipeline:
         if self._mode == "always":
             return True
         (full_s, full_n), (less_s, less_n) = self._net[False], self._net[True]
-        if not full_n:
-            return False  # first batch: measure the network on every thread
         if not less_n:
-            return True  # second batch: measure it on one thread fewer
-        d = self._decode[0] / max(1, self._decode[1])
-        return max(d, less_s / less_n) < d + full_s / full_n
+            return True  # first batch: measure the network on one thread fewer
+        d, less = self._decode[0] / max(1, self._decode[1]), less_s / less_n
+        t = self._budget
+        if max(d, less) < d + less * (t - 1) / t:
+            return True  # faster even if the network scaled perfectly with threads
+        if not full_n:
+            return False  # measure the network on every thread
+        return max(d, less) < d + full_s / full_n
 
     @contextmanager
     def network(self, items: int) -> Iterator[None]:
