@@ -132,10 +132,23 @@ def _rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _trim() -> None:
+    """Give freed heap memory back to the system (glibc), so that a run that follows another
+    in the same process is not measured on the pages the first one left resident."""
+    import contextlib
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: a lower bound then
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 class PeakMemory:
     """Peak resident memory above the start of the block, sampled every 5 ms (Linux)."""
 
     def __enter__(self) -> PeakMemory:
+        _trim()
         self.start = self.peak = _rss()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
