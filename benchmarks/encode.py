@@ -224,22 +224,22 @@ def vs_naive(args: argparse.Namespace) -> str:
     verdicts = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        image = load_encoder("efficientnet-lite0")
-        audio = load_encoder("aisfx") if args.long_audio else None
         w, h = (int(v) for v in args.camera_size.split("x"))
         work = [
-            ("camera JPEG", image, lambda: naive.camera_jpegs(folder, args.camera, (w, h)),
+            ("camera JPEG", "efficientnet-lite0",
+             lambda: naive.camera_jpegs(folder, args.camera, (w, h)),
              naive.naive_images, "encode_image", args.camera),
-            ("small PNG", image, lambda: naive.small_pngs(args.pngs), naive.naive_images,
-             "encode_image", args.pngs),
-            ("long audio", audio, lambda: naive.long_audio(folder, args.long_audio,
-                                                           args.audio_seconds),
+            ("small PNG", "efficientnet-lite0", lambda: naive.small_pngs(args.pngs),
+             naive.naive_images, "encode_image", args.pngs),
+            ("long audio", "aisfx",
+             lambda: naive.long_audio(folder, args.long_audio, args.audio_seconds),
              naive.naive_audio, "encode_audio", args.long_audio),
         ]
-        for name, enc, make, slow, method, n in work:
+        for name, spec, make, slow, method, n in work:
             if not n:
                 continue
             print(f"benchmarking {name} × {n} against the naive pipeline…", file=sys.stderr)
+            enc = load_encoder(spec)  # fresh: it measures its own pipeline plan (warm-up call)
             paths = make()
             got = naive.measure({
                 "naive": lambda enc=enc, slow=slow, paths=paths: slow(enc, paths),

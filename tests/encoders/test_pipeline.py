@@ -42,15 +42,17 @@ class Source:
             yield k
 
 
-def _run(source: Source, overlap: str, network_s=lambda threads: 0.0, check=None) -> list[int]:
+def _run(source: Source, overlap: str, check=None) -> list[int]:
     out = []
+
+    def network(k: int, pipe: Pipeline) -> int:
+        if check is not None:
+            check(k, pipe)
+        return k
+
     with Pipeline(iter(source), overlap=overlap) as pipe:
         for k in pipe:
-            with pipe.network(1):
-                if check is not None:
-                    check(k, pipe)
-                time.sleep(network_s(torch.get_num_threads()))
-            out.append(k)
+            out.append(pipe.run(lambda k=k, pipe=pipe: network(k, pipe), items=1))
     return out
 
 
@@ -96,37 +98,53 @@ def test_one_thread_budget_never_overlaps() -> None:
     torch.set_num_threads(1)
     try:
         with Pipeline(iter(Source(3)), overlap="always") as pipe:
-            for _ in pipe:
-                with pipe.network(1):
-                    assert torch.get_num_threads() == 1
+            threads = [pipe.run(torch.get_num_threads, items=1) for _ in pipe]
+        assert threads == [1, 1, 1]
         assert {t.mode for t in pipe.trace} == {"sequential"}
     finally:
         torch.set_num_threads(saved)
 
 
 @pytest.mark.parametrize(
-    ("decode_s", "network_s", "expected"),
+    ("decode_s", "expected"),
     [
-        # decoding 0.15 s, the network 0.2 s on one thread: overlapped max(0.15, 0.2) beats
-        # 0.15 + 0.2 / 2 even if two threads halved the network: no need to measure them
-        (0.15, {1: 0.2, 2: 0.1}, ["overlapped"] * 5),
-        # decoding ~0 s: measure two threads once (0.1 s), then one after the other
-        (0.0, {1: 0.2, 2: 0.1}, ["overlapped"] + ["sequential"] * 4),
-        # decoding 0.05 s, one thread 0.2 s, two threads as slow (no scaling): overlap again
-        (0.05, {1: 0.2, 2: 0.2}, ["overlapped", "sequential"] + ["overlapped"] * 3),
+        # decoding 0.15 s, the network 0.2 s on one thread and 0.1 s on two: overlapped
+        # max(0.15, 0.2) = 0.2 per batch beats one after the other, 0.15 + 0.1
+        (0.15, True),
+        # decoding ~0 s: one after the other on two threads (0.1 s) beats 0.2 s on one
+        (0.0, False),
     ],
 )
-def test_auto_measures_and_keeps_the_faster(two_threads, decode_s: float,
-                                            network_s: dict[int, float],
-                                            expected: list[str]) -> None:
-    source = Source(5, decode_s=decode_s)
-    with Pipeline(iter(source), overlap="auto") as pipe:
+def test_auto_measures_once_and_keeps_the_faster(two_threads, decode_s: float,
+                                                 expected: bool) -> None:
+    calls: list[int] = []
+
+    def network() -> int:
+        threads = torch.get_num_threads()
+        calls.append(threads)
+        time.sleep(0.1 if threads == 2 else 0.2)
+        return threads
+
+    with Pipeline(iter(Source(4, decode_s=decode_s)), overlap="auto") as pipe:
+        outs = [pipe.run(network, items=1) for _ in pipe]
+    assert pipe.decided is expected
+    threads = 1 if expected else 2
+    assert calls == [1, 2] + [threads] * 3  # the first batch measured on both, once
+    assert outs == [threads] * 4  # every batch's result from the same thread count
+    assert [t.mode for t in pipe.trace] == ["overlapped" if expected else "sequential"] * 4
+    # A later call of the same encoder reuses the decision: nothing measured again.
+    calls.clear()
+    with Pipeline(iter(Source(3)), overlap="auto", decided=expected) as again:
+        assert [again.run(network, items=1) for _ in again] == [threads] * 3
+    assert calls == [threads] * 3
+
+
+def test_auto_measures_nothing_on_a_single_batch(two_threads) -> None:
+    calls: list[int] = []
+    with Pipeline(iter(Source(1)), overlap="auto") as pipe:
         for _ in pipe:
-            with pipe.network(1):
-                time.sleep(network_s[torch.get_num_threads()])
-    modes = [t.mode for t in pipe.trace]
-    assert modes == expected
-    assert [t.torch_threads for t in pipe.trace] == [2 if m == "sequential" else 1 for m in modes]
+            pipe.run(lambda: calls.append(torch.get_num_threads()), items=1)
+    assert calls == [2] and pipe.decided is None
 
 
 def test_a_decoding_error_reaches_the_caller_and_stops_the_thread(two_threads) -> None:

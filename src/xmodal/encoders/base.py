@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import multiprocessing
 import os
 import warnings
@@ -236,8 +237,9 @@ class EncoderBase:
             min_side=self.image_min_side if modality == "image" else None,
         )  # decoded a batch at a time (bounded memory), by workers ahead of the model if asked
         embed = self._embed_images if modality == "image" else self._embed_audio
+        plans = vars(self).setdefault("_overlap_plans", {})  # modality → measured once
         with Pipeline(batches, overlap=self.decode_overlap, reserved=workers,
-                      items_of=lambda b: len(b[1][0])) as pipe:
+                      items_of=lambda b: len(b[1][0]), decided=plans.get(modality)) as pipe:
             for start, (decoded, where, bad) in _progress(pipe, show, len(items), step,
                                                           modality, len(starts)):
                 chunk = items[start : start + step]
@@ -246,11 +248,13 @@ class EncoderBase:
                     raise ValueError(_summary("cannot embed", bad))
                 failed.extend(bad)
                 if decoded:
-                    with pipe.network(len(decoded)):
-                        vectors = embed(decoded, batch_size=batch_size)  # (n_decoded, d)
+                    vectors = pipe.run(functools.partial(embed, decoded, batch_size=batch_size),
+                                       items=len(decoded))  # (n_decoded, d)
                     parts.append(_checked(vectors, [chunk[i] for i in where], self.card))
                     indices.extend(start + i for i in where)
         self.last_pipeline = tuple(pipe.trace)
+        if pipe.decided is not None:
+            plans[modality] = pipe.decided
         vectors = np.concatenate(parts) if parts else np.zeros((0, self.card.dim), np.float32)
         if errors == "raise":
             return vectors

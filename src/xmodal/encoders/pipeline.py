@@ -10,15 +10,15 @@ starts (one per core by default). While a batch is decoded beside the network, t
 on ``T - 1`` threads, so decode + network threads stay ``≤ T``; otherwise it runs on ``T`` and
 the batches are decoded one after the other, the network idle meanwhile.
 
-Which of the two is faster depends on the data (a 12 MP JPEG takes as long to decode as the
-network takes to embed it; a 200 px PNG, 1/20 of that) and on how the network scales with
-threads. So it is measured, not assumed. The first batch's network runs on ``T - 1`` threads
-while the second decodes (decode seconds per item ``d``, network ``n_{T-1}``). Overlapping costs
-``max(d, n_{T-1})`` per item, one after the other ``d + n_T``, and ``n_T ≥ n_{T-1}·(T-1)/T`` (no
-network scales better than linearly): when ``max(d, n_{T-1}) < d + n_{T-1}·(T-1)/T`` overlapping
-wins whatever ``n_T`` is. Otherwise one batch runs on ``T`` threads to measure ``n_T``, and from
-then on a batch overlaps if ``max(d, n_{T-1}) < d + n_T``, with the running means.
-:attr:`Pipeline.trace` records what each batch did.
+Which of the two is faster depends on the data (a 12 MP JPEG takes about as long to decode as
+the network takes to embed it; a 200 px PNG, 1/20 of that) and on how the network scales with
+threads. So it is measured, not assumed, on the first batch of the first call with two batches
+or more (``overlap="auto"``): its decoding (seconds per item ``d``), then its network on
+``T - 1`` and on ``T`` threads, nothing else running (``n_{T-1}``, ``n_T``). Overlapping costs
+``max(d, n_{T-1})`` per item, one after the other ``d + n_T``; the cheaper is kept for every
+later batch and call of that encoder and modality (:attr:`Pipeline.decided`), so that repeated
+calls run the network on the same thread count and give bit-identical vectors (the thread count
+changes float summation order: about 1e-6). :attr:`Pipeline.trace` records each batch.
 
 Torch's thread count is process-wide: one pipeline at a time changes it (a module lock; another
 concurrent one runs without overlap and leaves it alone), and it is restored when the call ends.
@@ -26,10 +26,7 @@ concurrent one runs without overlap and leaves it alone), and it is restored whe
 Example:
     >>> batches = iter([("a", 1), ("b", 2), ("c", 3)])
     >>> with Pipeline(batches) as pipe:
-    ...     out = []
-    ...     for batch in pipe:
-    ...         with pipe.network(len(batch)):
-    ...             out.append(batch[0])
+    ...     out = [pipe.run(lambda: batch[0], items=1) for batch in pipe]
     >>> out
     ['a', 'b', 'c']
 """
@@ -40,7 +37,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -68,8 +64,8 @@ class _Failed:
 class Pipeline:
     """Decoded batches from ``batches``, produced by one background thread on demand.
 
-    Use as a context manager; iterate it, and wrap each batch's network work in
-    :meth:`network` (``items``: the batch's item count, for the per-item timings).
+    Use as a context manager; iterate it, and run each batch's network work through
+    :meth:`run` (``items``: the batch's item count, for the per-item timings).
 
     Args:
         batches: The iterator of decoded batches; it is advanced in the background thread only.
@@ -78,11 +74,14 @@ class Pipeline:
         reserved: Cores already taken by the caller's decoding worker processes: the network
             runs on ``max(1, T - reserved)`` threads and nothing more is decoded in a thread.
         items_of: The number of items in a batch, for the per-item timings (default 1).
+        decided: An earlier pipeline's :attr:`decided` for the same encoder and modality
+            (``"auto"`` then measures nothing); ``None``: not decided yet.
     """
 
     def __init__(self, batches: Iterator[Any], *,
                  overlap: Literal["auto", "never", "always"] = "auto",
-                 reserved: int = 0, items_of: Callable[[Any], int] = lambda batch: 1) -> None:
+                 reserved: int = 0, items_of: Callable[[Any], int] = lambda batch: 1,
+                 decided: bool | None = None) -> None:
         if overlap not in ("auto", "never", "always"):
             raise ValueError(f"overlap must be 'auto', 'never' or 'always', got {overlap!r}")
         self._source = batches
@@ -98,8 +97,11 @@ class Pipeline:
         self._requested = 0  # batches asked of the thread so far
         self._served = 0  # batches handed to the caller so far
         self._decode = [0.0, 0]  # seconds, items decoded
-        self._net = {True: [0.0, 0], False: [0.0, 0]}  # overlapped? → seconds, items
         self._overlapping = False
+        self._last = False  # the batch being served is the last one
+        self.decided = decided
+        """Whether ``"auto"`` overlaps (measured on this encoder's first call with two batches
+        or more, then kept); ``None`` until measured."""
         self.trace: list[BatchTrace] = []
 
     def __enter__(self) -> Pipeline:
@@ -156,43 +158,60 @@ class Pipeline:
             batch, seconds = got
             self._decode[0] += seconds
             self._decode[1] += max(1, self._items_of(batch))
-            self._overlapping = self._should_overlap()
+            self._overlapping = self._can_change() and self._mode != "never" and (
+                self._mode == "always" or bool(self.decided))
             if self._overlapping:
                 self._request()  # the next batch decodes while the caller runs this one
             yield batch
 
-    def _should_overlap(self) -> bool:
-        if not self._owner or self._reserved or self._budget < 2:
-            return False
-        if self._mode == "always":
-            return True
-        (full_s, full_n), (less_s, less_n) = self._net[False], self._net[True]
-        if not less_n:
-            return True  # first batch: measure the network on one thread fewer
-        d, less = self._decode[0] / max(1, self._decode[1]), less_s / less_n
-        t = self._budget
-        if max(d, less) < d + less * (t - 1) / t:
-            return True  # faster even if the network scaled perfectly with threads
-        if not full_n:
-            return False  # measure the network on every thread
-        return max(d, less) < d + full_s / full_n
+    def _can_change(self) -> bool:
+        return self._owner and not self._reserved and self._budget > 1
 
-    @contextmanager
-    def network(self, items: int) -> Iterator[None]:
-        """Run the caller's network work for the current batch with the planned thread count."""
-        overlapped = self._overlapping
-        threads = self._budget - 1 if overlapped else torch.get_num_threads()
-        if overlapped:
+    def _measuring(self) -> bool:
+        """The first batch of a call of two or more, ``"auto"``, nothing decided yet."""
+        return (self._mode == "auto" and self.decided is None and self._can_change()
+                and self._served == 1 and self._queue.empty() and not self._exhausted())
+
+    def _exhausted(self) -> bool:
+        """Whether the source has no batch after this one (asks the thread for it, unless the
+        call has a single batch: then nothing is measured and nothing is lost)."""
+        self._request()
+        got = self._queue.get()
+        self._queue.put(got)  # served next, as it came
+        return got is _END
+
+    def run(self, fn: Callable[[], Any], *, items: int) -> Any:
+        """Run the caller's network work for the current batch with the planned thread count.
+
+        On the batch that measures (see the module docstring) ``fn`` runs twice, on ``T - 1``
+        and on ``T`` threads, and the result of the thread count kept is returned.
+        """
+        if self._measuring():
+            n = max(1, items)
+            d = self._decode[0] / max(1, self._decode[1])
+            less, less_s = self._timed(fn, self._budget - 1)
+            full, full_s = self._timed(fn, self._budget)
+            self.decided = max(d, less_s / n) < d + full_s / n
+            self._trace(self.decided, less_s if self.decided else full_s)
+            return less if self.decided else full
+        threads = self._budget - 1 if self._overlapping else torch.get_num_threads()
+        out, seconds = self._timed(fn, threads)
+        self._trace(self._overlapping, seconds)
+        return out
+
+    def _timed(self, fn: Callable[[], Any], threads: int) -> tuple[Any, float]:
+        saved = torch.get_num_threads()
+        if threads != saved:
             torch.set_num_threads(threads)
         start = time.perf_counter()
         try:
-            yield
+            return fn(), time.perf_counter() - start
         finally:
-            seconds = time.perf_counter() - start
-            if overlapped:
-                torch.set_num_threads(self._budget)
-            self._net[overlapped][0] += seconds
-            self._net[overlapped][1] += max(1, items)
-            self.trace.append(BatchTrace("overlapped" if overlapped else "sequential",
-                                         threads, int(overlapped), seconds))
+            if threads != saved:
+                torch.set_num_threads(saved)
+
+    def _trace(self, overlapped: bool, seconds: float) -> None:
+        threads = self._budget - 1 if overlapped else torch.get_num_threads()
+        self.trace.append(BatchTrace("overlapped" if overlapped else "sequential", threads,
+                                     int(self._overlapping), seconds))
 
