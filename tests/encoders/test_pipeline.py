@@ -232,3 +232,11 @@ def test_audio_encoder_pipelined_equals_unpipelined(two_threads) -> None:
         enc.decode_overlap = overlap
         vectors[overlap] = enc.encode_audio(clips, batch_size=2)
     np.testing.assert_allclose(vectors["always"], vectors["never"], atol=2e-5)
+
+
+def test_decoding_worker_processes_take_their_cores_from_the_network(two_threads) -> None:
+    with Pipeline(iter(Source(3)), reserved=1) as pipe:
+        threads = [pipe.run(torch.get_num_threads, items=1) for _ in pipe]
+    assert threads == [1, 1, 1]  # 1 torch thread + 1 worker process = the budget of 2
+    assert {t.decode_threads for t in pipe.trace} == {0}  # nothing decodes in a thread
+    assert torch.get_num_threads() == 2
