@@ -10,12 +10,21 @@ For each packaged tower, on real installed data, one table row per way of runnin
 Overhead = pipeline time ÷ raw time − 1 (target: ≤ 10 % with 2 workers). Repetitions are
 interleaved and the median is reported; the machine is shared, so read the ratios.
 
+Second part (issue 16), xmodal against the naive pipeline in the same run, on camera-sized
+JPEGs, small PNGs and long audio (``benchmarks/encode_naive.py`` says how each is made and what
+"naive" does): ``load_encoder("efficientnet-lite0").encode_image(paths)`` and
+``load_encoder("aisfx").encode_audio(paths)`` with their defaults, items/s, peak memory above
+the start of the run, the ratio, the features' cosine to the naive ones, and how the pipeline
+ran (batches decoded beside the network, torch threads meanwhile). Targets: JPEG ≥ 3×, small
+images ≥ 1.5×, audio ≥ 1.5×, cosine ≥ 0.99.
+
 The workers can only hide decoding in cycles the model leaves idle: with torch using every core
 (the default), they compete with its threads. ``--threads 1 --workers 1`` on a 2-core machine
 measures the pipeline with a core to spare.
 
 Run:
     python benchmarks/encode.py --images 256 --clips 24 --texts 512
+    python benchmarks/encode.py --towers "" --camera 24 --pngs 48 --long-audio 4
 """
 
 from __future__ import annotations
@@ -23,9 +32,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -161,9 +172,21 @@ def main(argv: list[str] | None = None) -> None:
                          "fewer than the cores leaves the decoding workers a core of their own")
     ap.add_argument("--towers", default="minilm,efficientnet-lite0,aisfx",
                     help="comma-separated subset of the towers")
+    ap.add_argument("--camera", type=int, default=24, help="4000×3000 JPEGs (vs naive)")
+    ap.add_argument("--camera-size", default="4000x3000", help="their size, WxH")
+    ap.add_argument("--pngs", type=int, default=48, help="small PNGs (vs naive)")
+    ap.add_argument("--long-audio", type=int, default=4, help="long FLAC files (vs naive)")
+    ap.add_argument("--audio-seconds", type=float, default=120.0, help="length of each")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    towers(args)
+    if args.camera or args.pngs or args.long_audio:
+        print(vs_naive(args))
+
+
+def towers(args: argparse.Namespace) -> None:
+    """The first part: each packaged tower's pipeline beside its raw model."""
     chosen = set(args.towers.split(","))
     rows: list[Row] = []
     jobs = [
@@ -179,9 +202,68 @@ def main(argv: list[str] | None = None) -> None:
         print(f"benchmarking {tower} on {n} items…", file=sys.stderr)
         times = job()
         rows += [Row(tower, mode, n, t, times["raw"]) for mode, t in times.items()]
-    print(f"# Encoding throughput (torch threads = {torch.get_num_threads()}, "
-          f"batch {args.batch_size})\n")
-    print(render(rows, args.workers))
+    if rows:
+        print(f"# Encoding throughput (torch threads = {torch.get_num_threads()}, "
+              f"batch {args.batch_size})\n")
+        print(render(rows, args.workers))
+
+
+TARGETS = {"camera JPEG": 3.0, "small PNG": 1.5, "long audio": 1.5}
+
+
+def vs_naive(args: argparse.Namespace) -> str:
+    """The second part: xmodal's default encode calls against the naive pipelines."""
+    import encode_naive as naive
+    from xmodal.encoders import load_encoder
+
+    lines = [f"\n# xmodal against the naive pipeline (same run, torch threads = "
+             f"{torch.get_num_threads()}, medians of {args.reps})\n",
+             "| workload | items | naive items/s | xmodal items/s | ratio | naive peak MB | "
+             "xmodal peak MB | cosine min | xmodal pipeline |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    verdicts = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        w, h = (int(v) for v in args.camera_size.split("x"))
+        work = [
+            ("camera JPEG", "efficientnet-lite0",
+             lambda: naive.camera_jpegs(folder, args.camera, (w, h)),
+             naive.naive_images, "encode_image", args.camera),
+            ("small PNG", "efficientnet-lite0", lambda: naive.small_pngs(args.pngs),
+             naive.naive_images, "encode_image", args.pngs),
+            ("long audio", "aisfx",
+             lambda: naive.long_audio(folder, args.long_audio, args.audio_seconds),
+             naive.naive_audio, "encode_audio", args.long_audio),
+        ]
+        for name, spec, make, slow, method, n in work:
+            if not n:
+                continue
+            print(f"benchmarking {name} × {n} against the naive pipeline…", file=sys.stderr)
+            enc = load_encoder(spec)  # fresh: it measures its own pipeline plan (warm-up call)
+            paths = make()
+            got = naive.measure({
+                "naive": lambda enc=enc, slow=slow, paths=paths: slow(enc, paths),
+                "xmodal": lambda enc=enc, method=method, paths=paths:
+                    getattr(enc, method)(paths),
+            }, args.reps)
+            (t0, m0, v0), (t1, m1, v1) = got["naive"], got["xmodal"]
+            cosine = float((v0 * v1).sum(axis=1).min())
+            ratio = t0 / t1
+            lines.append(f"| {name} | {len(paths)} | {len(paths) / t0:.2f} | "
+                         f"{len(paths) / t1:.2f} | {ratio:.2f}× | {m0:.0f} | {m1:.0f} | "
+                         f"{cosine:.4f} | {_plan(enc.last_pipeline)} |")
+            ok = ratio >= TARGETS[name] and cosine >= 0.99
+            verdicts.append(f"{'PASS' if ok else 'FAIL'} {name}: {ratio:.2f}× "
+                            f"(target ≥ {TARGETS[name]}×), cosine {cosine:.4f} (≥ 0.99)")
+    return "\n".join([*lines, "", "## Targets (issue 16)", "", *verdicts])
+
+
+def _plan(trace) -> str:
+    """How the last encode call ran: batches overlapped, the network's torch threads."""
+    over = [t for t in trace if t.mode == "overlapped"]
+    threads = sorted({t.torch_threads for t in over}) or sorted({t.torch_threads for t in trace})
+    return (f"{len(over)}/{len(trace)} batches decoded beside the network "
+            f"(torch threads {', '.join(map(str, threads))} + {1 if over else 0} decoding)")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ def decode_batch(
     sample_rate: int | None,
     prepare: Callable[[Any], Any] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    min_side: int | None = None,
 ) -> tuple[list[Any], list[int], list[ItemProblem]]:
     """Decode one batch: (good items, their positions in ``chunk``, problems).
 
@@ -23,7 +24,8 @@ def decode_batch(
     the encoders (torch, transformers). ``prepare`` (a picklable top-level function, e.g. a
     spectrogram) is applied to each decoded item there too, so that work also leaves the
     process running the model; an item it fails on is reported like a decoding failure.
-    ``max_pixels`` (width × height) refuses larger images (:func:`~xmodal.data.images.load_image`).
+    ``max_pixels`` (width × height) refuses larger images (:func:`~xmodal.data.images.load_image`);
+    ``min_side`` decodes images only as large as a model resizing their shorter side to it needs.
 
     Example:
         >>> import numpy as np
@@ -32,7 +34,7 @@ def decode_batch(
         (1, [0], 1)
     """
     if modality == "image":
-        got = load_images(chunk, max_pixels=max_pixels)
+        got = load_images(chunk, max_pixels=max_pixels, min_side=min_side)
         items, where, bad = list(got.images), list(got.indices), list(got.failed)
     else:
         got = load_audios(chunk, sample_rate=sample_rate)

@@ -9,6 +9,10 @@ SVG is rendered by cairosvg with ``unsafe=False``: XML entities are refused, and
 that is not a ``data:`` URL (``http(s)://``, ``file://``, relative paths, CSS ``@import``) is
 replaced by cairosvg with an empty 1×1 SVG, so nothing is fetched and nothing can hang.
 
+``min_side`` decodes a file only as large as a model that resizes its shorter side to
+``min_side`` needs (JPEG DCT scaling, integer reduction of other rasters:
+:mod:`xmodal.data.image_scale`); the limits below are checked on the full size first.
+
 Pixel limits: ``PIL.Image.MAX_IMAGE_PIXELS`` is a process global. While a file's header is read
 it is set to ``None`` (reading a header allocates nothing), then ``width × height`` is checked
 against ``max_pixels``; while pixels are decoded it is set to ``max_pixels``, with
@@ -41,6 +45,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from xmodal._optional import require
+from xmodal.data.image_scale import reduce_to, request_draft
 from xmodal.data.problems import ItemProblem, describe
 
 if TYPE_CHECKING:
@@ -107,12 +112,16 @@ def _pil_pixel_limit(limit: int | None) -> Iterator[None]:
         pil.MAX_IMAGE_PIXELS = saved
 
 
-def _to_rgb(img: Image, background: RGB = WHITE) -> Image:
-    """RGB copy of a loaded image: EXIF orientation, alpha on ``background``, 16-bit scaled to
-    8-bit."""
+def _to_rgb(img: Image, background: RGB = WHITE, *, owned: bool = False) -> Image:
+    """RGB version of a loaded image: EXIF orientation, alpha on ``background``, 16-bit scaled to
+    8-bit. ``owned``: ``img`` was decoded here and may be changed or returned as it is (no copy);
+    otherwise the input is never modified."""
     pil = require("PIL.Image", "image")
     ops = require("PIL.ImageOps", "image")
-    img = ops.exif_transpose(img)  # a new image: the input is never modified
+    if owned:
+        ops.exif_transpose(img, in_place=True)
+    else:
+        img = ops.exif_transpose(img)  # a new image
     if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         import numpy as np
 
@@ -123,11 +132,11 @@ def _to_rgb(img: Image, background: RGB = WHITE) -> Image:
     if img.mode in _ALPHA_MODES or "transparency" in img.info or rgba_palette:
         rgba = img.convert("RGBA")
         img = pil.alpha_composite(pil.new("RGBA", rgba.size, (*background, 255)), rgba)
-    return img.convert("RGB")
+    return img if img.mode == "RGB" and owned else img.convert("RGB")
 
 
 def _decode_raster(item: object, fp: BinaryIO, max_pixels: int,
-                   background: RGB = WHITE) -> Image:
+                   background: RGB = WHITE, min_side: int | None = None) -> Image:
     pil = require("PIL.Image", "image")
     with _PIL_LIMIT_LOCK, warnings.catch_warnings():
         warnings.simplefilter("error", pil.DecompressionBombWarning)
@@ -142,6 +151,8 @@ def _decode_raster(item: object, fp: BinaryIO, max_pixels: int,
         if max(1, width) * max(1, height) > max_pixels:
             raise _fail(item, _bomb(width, height, max_pixels))
         try:
+            if min_side:
+                request_draft(img, min_side)  # JPEG: DCT-scaled decode, limits checked above
             with _pil_pixel_limit(max_pixels):  # frames and tiles checked while decoding
                 img.load()
         except (pil.DecompressionBombError, pil.DecompressionBombWarning) as exc:
@@ -149,7 +160,10 @@ def _decode_raster(item: object, fp: BinaryIO, max_pixels: int,
         except Exception as exc:
             raise _fail(item, f"truncated or corrupt: {exc}") from exc
     try:
-        return _to_rgb(img, background)
+        if min_side and "transparency" not in img.info:
+            img = reduce_to(img, min_side)  # before any copy (alpha: premultiplied average)
+        img = _to_rgb(img, background, owned=True)
+        return reduce_to(img, min_side) if min_side else img  # palettes, colour keys, 16-bit
     except Exception as exc:
         raise _fail(item, f"truncated or corrupt: {exc}") from exc
 
@@ -182,7 +196,7 @@ def _is_svg(head: bytes) -> bool:
 
 def load_image(
     item: ImageItem, *, max_pixels: int = DEFAULT_MAX_PIXELS, svg_size: int = 512,
-    background: RGB = WHITE,
+    background: RGB = WHITE, min_side: int | None = None,
 ) -> Image:
     """Decode one image to RGB, with limits.
 
@@ -192,6 +206,11 @@ def load_image(
         max_pixels: Refuse images (and SVG renderings) with more pixels than this.
         svg_size: Width in pixels at which SVG is rendered; the aspect ratio is kept.
         background: The RGB colour under transparent pixels (white, as browsers show them).
+        min_side: Decode only what a model that resizes the shorter side to ``min_side`` sees:
+            a JPEG file is DCT-scaled while it is decoded, another raster file is averaged down
+            by an integer factor before any copy, keeping the shorter side ≥ ``min_side``
+            (:mod:`xmodal.data.image_scale`). Limits are checked on the full size first. SVG
+            and PIL images are not scaled. ``None``: full size.
 
     Returns:
         A new RGB image, EXIF orientation applied and transparency composited on
@@ -213,6 +232,8 @@ def load_image(
     """
     if max_pixels < 1 or svg_size < 1:
         raise ValueError(f"max_pixels and svg_size must be positive, got {max_pixels}, {svg_size}")
+    if min_side is not None and min_side < 1:
+        raise ValueError(f"min_side must be positive or None, got {min_side}")
     if len(background) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in background):
         raise ValueError(f"background must be three integers in 0..255, got {background!r}")
     pil = require("PIL.Image", "image")
@@ -230,7 +251,7 @@ def load_image(
             raise _fail(item, "empty file")
         if _is_svg(data[:4096]):
             return _render_svg(item, data, max_pixels, svg_size, background)
-        return _decode_raster(item, io.BytesIO(data), max_pixels, background)
+        return _decode_raster(item, io.BytesIO(data), max_pixels, background, min_side)
     if not isinstance(item, str | os.PathLike):
         raise _fail(item, f"unsupported item type {type(item).__name__}")
     path = os.fspath(item)
@@ -243,7 +264,7 @@ def load_image(
                 return _render_svg(item, head + fp.read(), max_pixels, svg_size, background)
             fp.seek(0)
             # fully loaded before the file closes
-            return _decode_raster(item, fp, max_pixels, background)
+            return _decode_raster(item, fp, max_pixels, background, min_side)
     except FileNotFoundError:
         raise _fail(item, "not found") from None
     except IsADirectoryError:
@@ -283,6 +304,7 @@ def load_images(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     svg_size: int = 512,
     workers: int = 0,
+    min_side: int | None = None,
 ) -> DecodedImages:
     """Decode every item; keep the good images, report the bad ones, never raise for an item.
 
@@ -291,6 +313,7 @@ def load_images(
         max_pixels: Passed to :func:`load_image`.
         svg_size: Passed to :func:`load_image`.
         workers: If > 0, decode in that many worker processes (order kept); 0 = in-process.
+        min_side: Passed to :func:`load_image` (decode only what the model sees).
 
     Returns:
         The decoded images with their input positions, and one problem per failed item.
@@ -306,7 +329,7 @@ def load_images(
     """
     if workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
-    kw = {"max_pixels": max_pixels, "svg_size": svg_size}
+    kw = {"max_pixels": max_pixels, "svg_size": svg_size, "min_side": min_side}
     items = list(items)
     if workers > 0 and len(items) > 1:
         with ProcessPoolExecutor(max_workers=min(workers, len(items))) as pool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import multiprocessing
 import os
 import warnings
@@ -19,6 +20,7 @@ from xmodal.data.batches import decode_batch
 from xmodal.data.images import DEFAULT_MAX_PIXELS
 
 from .card import Modality, ModelCard
+from .pipeline import BatchTrace, Pipeline
 from .report import EncodeReport, ItemProblem, describe
 from .text import prepare_texts
 
@@ -88,9 +90,18 @@ class EncoderBase:
     (worker processes with ``workers > 0``); ``_embed_images`` then gets its outputs."""
     prepare_audio: Callable[[np.ndarray], Any] | None = None
     """Likewise for audio (e.g. a spectrogram); ``_embed_audio`` then gets its outputs."""
+    decode_overlap: Literal["auto", "never", "always"] = "auto"
+    """Decode batch k+1 beside the network on batch k: when measured faster (``"auto"``), never
+    or always (:class:`~xmodal.encoders.pipeline.Pipeline`)."""
+    last_pipeline: tuple[BatchTrace, ...] = ()
+    """How the last ``encode_image`` / ``encode_audio`` call ran its batches (decoded beside the
+    network or not, torch threads): :class:`~xmodal.encoders.pipeline.BatchTrace` per batch."""
     max_pixels: int = DEFAULT_MAX_PIXELS
     """Largest image (width × height) ``encode_image`` decodes; larger ones are refused from
     their header. A server sets its own limit here (``ServeLimits.max_image_pixels``)."""
+    image_min_side: int | None = None
+    """The shorter side the encoder resizes images to, if any: image files are then decoded only
+    that large (JPEG DCT scaling, integer reduction; :mod:`xmodal.data.image_scale`)."""
 
     def _embed_texts(
         self, texts: list[str], *, prompt: str | None, batch_size: int, progress: bool
@@ -145,7 +156,9 @@ class EncoderBase:
             progress: Show a progress bar (default: from 1,000 images on).
             errors: ``"raise"`` (a ``ValueError`` naming the first bad items), or ``"report"``.
             workers: Decode in this many worker processes, a few batches ahead of the model
-                (0: decode in this process, between forward passes).
+                (the network then runs on that many torch threads fewer). 0: decode in a thread
+                of this process, one batch ahead of the network when that is measured to be
+                faster (:mod:`xmodal.encoders.pipeline`).
 
         Returns:
             ``(n, d)`` float32 L2-normalised array, or an :class:`EncodeReport`.
@@ -215,24 +228,33 @@ class EncoderBase:
         parts: list[np.ndarray] = []
         indices: list[int] = []
         failed: list[ItemProblem] = []
-        starts = range(0, len(items), batch_size)
+        step = _pipeline_step(len(items), batch_size)
+        starts = range(0, len(items), step)
         prepare = self.prepare_image if modality == "image" else self.prepare_audio
         batches = _decoded_batches(
-            modality, items, starts, batch_size, self.card.sample_rate, workers, prepare,
+            modality, items, starts, step, self.card.sample_rate, workers, prepare,
             max_pixels=self.max_pixels,
+            min_side=self.image_min_side if modality == "image" else None,
         )  # decoded a batch at a time (bounded memory), by workers ahead of the model if asked
-        for start, (decoded, where, bad) in _progress(batches, show, len(items), batch_size,
-                                                      modality, len(starts)):
-            chunk = items[start : start + batch_size]
-            bad = [replace(p, index=p.index + start) for p in bad]
-            if bad and errors == "raise":
-                raise ValueError(_summary("cannot embed", bad))
-            failed.extend(bad)
-            if decoded:
-                embed = self._embed_images if modality == "image" else self._embed_audio
-                vectors = embed(decoded, batch_size=batch_size)  # (n_decoded, d)
-                parts.append(_checked(vectors, [chunk[i] for i in where], self.card))
-                indices.extend(start + i for i in where)
+        embed = self._embed_images if modality == "image" else self._embed_audio
+        plans = vars(self).setdefault("_overlap_plans", {})  # modality → measured once
+        with Pipeline(batches, overlap=self.decode_overlap, reserved=workers,
+                      items_of=lambda b: len(b[1][0]), decided=plans.get(modality)) as pipe:
+            for start, (decoded, where, bad) in _progress(pipe, show, len(items), step,
+                                                          modality, len(starts)):
+                chunk = items[start : start + step]
+                bad = [replace(p, index=p.index + start) for p in bad]
+                if bad and errors == "raise":
+                    raise ValueError(_summary("cannot embed", bad))
+                failed.extend(bad)
+                if decoded:
+                    vectors = pipe.run(functools.partial(embed, decoded, batch_size=batch_size),
+                                       items=len(decoded))  # (n_decoded, d)
+                    parts.append(_checked(vectors, [chunk[i] for i in where], self.card))
+                    indices.extend(start + i for i in where)
+        self.last_pipeline = tuple(pipe.trace)
+        if pipe.decided is not None:
+            plans[modality] = pipe.decided
         vectors = np.concatenate(parts) if parts else np.zeros((0, self.card.dim), np.float32)
         if errors == "raise":
             return vectors
@@ -260,8 +282,20 @@ def _check_options(batch_size: int, errors: str) -> None:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
 
 
+def _pipeline_step(n: int, batch_size: int) -> int:
+    """Items decoded (and embedded) per step: ``batch_size``, or fewer for a call of under four
+    batches, so that it still has four steps to overlap (per-item network cost is flat in the
+    batch size on CPU; results do not depend on it).
+
+    Example:
+        >>> _pipeline_step(24, 32), _pipeline_step(1000, 32), _pipeline_step(2, 32)
+        (6, 32, 1)
+    """
+    return max(1, min(batch_size, -(-n // 4)))
+
+
 def _decoded_batches(modality, items, starts, batch_size, sample_rate, workers, prepare=None,
-                     *, max_pixels=DEFAULT_MAX_PIXELS):
+                     *, max_pixels=DEFAULT_MAX_PIXELS, min_side=None):
     """Yield ``(start, decoded batch)`` in order; with ``workers`` > 0, worker processes decode
     up to ``workers + 1`` batches ahead while the caller runs the model (bounded memory).
 
@@ -271,7 +305,7 @@ def _decoded_batches(modality, items, starts, batch_size, sample_rate, workers, 
     chunks = ((s, items[s : s + batch_size]) for s in starts)
     if workers == 0:
         for start, chunk in chunks:
-            yield start, decode_batch(modality, chunk, sample_rate, prepare, max_pixels)
+            yield start, decode_batch(modality, chunk, sample_rate, prepare, max_pixels, min_side)
         return
     pool = _worker_pool(workers)
     pending: deque = deque()
@@ -280,7 +314,7 @@ def _decoded_batches(modality, items, starts, batch_size, sample_rate, workers, 
             step = -(-len(chunk) // workers)
             parts = [
                 (at, pool.submit(decode_batch, modality, chunk[at : at + step], sample_rate,
-                                 prepare, max_pixels))
+                                 prepare, max_pixels, min_side))
                 for at in range(0, len(chunk), step)
             ]
             pending.append((start, parts))

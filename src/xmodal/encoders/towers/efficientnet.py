@@ -27,6 +27,11 @@ release the weights were converted from:
   distorts the aspect ratio, which ImageNet weights never saw; the crop drops a ~12 % border,
   where photos rarely hold the object. Each variant must get its own input size: the
   architecture's "same" padding is fixed for it.
+- image files are decoded only as large as that resize needs (``image_min_side``: a JPEG is
+  DCT-scaled while it is decoded, other rasters averaged down by an integer factor first;
+  :mod:`xmodal.data.image_scale`): features within cosine 0.99 of the full decode, a 12 MP
+  JPEG decoded at 1/8. The resize and crop (:func:`preprocess_one`) run where decoding runs,
+  beside the network (:mod:`xmodal.encoders.pipeline`).
 - scale to [0, 1], then ``(x - 0.5) / 0.5`` per channel, i.e. [-1, 1]. The Lite models were
   trained with mean 127 / std 128 (quantisation friendly), not ImageNet's mean/std. Checked on
   real photos: with 0.5/0.5 the classifier head is right and more confident (sklearn's
@@ -39,6 +44,7 @@ release the weights were converted from:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -133,23 +139,39 @@ def preprocess(images: list[Any], variant: Variant = "lite0") -> np.ndarray:
         >>> preprocess([Image.new("RGB", (300, 200))], "lite2").shape
         (1, 3, 260, 260)
     """
+    crop = _spec(variant).crop
+    out = np.empty((len(images), 3, crop, crop), dtype=np.float32)  # (N, 3, crop, crop)
+    for i, img in enumerate(images):
+        out[i] = preprocess_one(img, variant)
+    return out
+
+
+def preprocess_one(img: Any, variant: Variant = "lite0") -> np.ndarray:
+    """One RGB PIL image → ``(3, crop, crop)`` float32 in [-1, 1] (see :func:`preprocess`).
+
+    The encoder's ``prepare_image``: it runs where images are decoded (a thread beside the
+    network, or worker processes), so the resize leaves the network's critical path.
+
+    Example:
+        >>> from PIL import Image
+        >>> preprocess_one(Image.new("RGB", (40, 30)), "lite2").shape
+        (3, 260, 260)
+    """
     from PIL import Image
 
     spec = _spec(variant)
     crop, resize = spec.crop, spec.resize
-    out = np.empty((len(images), 3, crop, crop), dtype=np.float32)  # (N, 3, crop, crop)
-    for i, img in enumerate(images):
+    if img.mode != "RGB":
         img = img.convert("RGB")
-        w, h = img.size
-        scale = resize / min(w, h)
-        size = (max(crop, round(w * scale)), max(crop, round(h * scale)))
-        if size != (w, h):
-            img = img.resize(size, Image.Resampling.BICUBIC)
-        left, top = (size[0] - crop) // 2, (size[1] - crop) // 2
-        img = img.crop((left, top, left + crop, top + crop))
-        pixels = np.asarray(img, dtype=np.float32) / 255.0  # (crop, crop, 3)
-        out[i] = ((pixels - MEAN) / STD).transpose(2, 0, 1)  # (3, crop, crop)
-    return out
+    w, h = img.size
+    scale = resize / min(w, h)
+    size = (max(crop, round(w * scale)), max(crop, round(h * scale)))
+    if size != (w, h):
+        img = img.resize(size, Image.Resampling.BICUBIC)
+    left, top = (size[0] - crop) // 2, (size[1] - crop) // 2
+    img = img.crop((left, top, left + crop, top + crop))
+    pixels = np.asarray(img, dtype=np.float32) / 255.0  # (crop, crop, 3)
+    return ((pixels - MEAN) / STD).transpose(2, 0, 1)  # (3, crop, crop)
 
 
 def load_model(device: str = "cpu", dtype: Any = None,
@@ -213,6 +235,9 @@ class EfficientNetLiteEncoder(EncoderBase):
         self.model = model
         self.outputs = outputs
         self.variant = variant
+        # decode only what the resize needs, and resize where decoding runs (beside the network)
+        self.image_min_side = _spec(variant).resize
+        self.prepare_image = functools.partial(preprocess_one, variant=variant)
         name = name or f"efficientnet-{variant}"
         dim = POOLED if outputs == "pooled" else POOLED + CLASSES
         self.card = ModelCard(name=name, family="efficientnet", dim=dim, modalities=("image",))
@@ -237,11 +262,13 @@ class EfficientNetLiteEncoder(EncoderBase):
         with torch.inference_mode():
             return torch.softmax(self.model._fc(pooled).float(), dim=-1)  # (N, 1000)
 
-    def _embed_images(self, images: list[Any], *, batch_size: int) -> np.ndarray:
+    def _embed_images(self, images: list[np.ndarray], *, batch_size: int) -> np.ndarray:
+        """Embed images given as their network inputs (``prepare_image``), each
+        ``(3, crop, crop)``."""
         normalize = torch.nn.functional.normalize
         parts = []
         for start in range(0, len(images), batch_size):
-            batch = preprocess(images[start : start + batch_size], self.variant)
+            batch = np.stack(images[start : start + batch_size])  # (b, 3, crop, crop)
             feats = self.features(batch)  # (b, 1280)
             out = normalize(feats, dim=-1)  # (b, 1280)
             if self.outputs == "pooled+classes":
