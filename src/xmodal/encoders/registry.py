@@ -14,7 +14,7 @@ from .hf_clip import CLIPEncoder
 from .hf_siglip import SiglipEncoder
 from .hub import fetch_hub_models
 from .lit import LiTEncoder
-from .runtime import Runtime, check_runtime, use_runtime
+from .runtime import Runtime, check_runtime, default_runtime, use_runtime
 from .sentence_transformers import SentenceTransformerEncoder
 
 PACKAGED = {
@@ -55,7 +55,7 @@ _EFFICIENTNET = {f"efficientnet-{v}{o}": v for v in ("lite0", "lite2") for o in 
 
 
 def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None,
-                 offline: bool = False, runtime: Runtime = "torch") -> Encoder:
+                 offline: bool = False, runtime: Runtime | None = None) -> Encoder:
     """Load an encoder from a spec: a packaged short name or ``PREFIX:PATH``.
 
     Specs: ``minilm`` (packaged all-MiniLM-L6-v2), ``mpnet`` (all-mpnet-base-v2, joined once
@@ -81,13 +81,15 @@ def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None,
             does); a Hub id that is not cached is an error naming offline mode and the cache.
         runtime: ``"torch"``, or ``"onnx"`` / ``"onnx-int8"`` to run the packaged towers
             (and ``st:`` text models, and the starters' towers) on ONNX Runtime
-            (:mod:`xmodal.encoders.runtime`; extra ``onnx``, CPU only).
+            (:mod:`xmodal.encoders.runtime`; extra ``onnx``, CPU only). Default:
+            ``$XMODAL_RUNTIME`` (set by the commands' ``--runtime``), else torch.
 
     Example:
         >>> enc = load_encoder("minilm")
         >>> enc.card.dim, enc.encode_text(["a dog barking"]).shape
         (384, (1, 384))
     """
+    runtime = runtime or default_runtime()
     check_runtime(runtime, device=device, dtype=dtype)  # before any model loads
     encoder = _load(spec, device=device, dtype=dtype, offline=offline, runtime=runtime)
     if runtime == "torch" or isinstance(encoder, LiTEncoder):  # a LiT's towers are switched

@@ -11,6 +11,8 @@ export). Graphs are exported on first use and cached (:mod:`.graphs`); ONNX Runt
 the CPU with torch's thread count (:mod:`.session`).
 
 Install with ``pip install 'xmodal[onnx]'`` (onnxruntime, and onnx for the exporter).
+``XMODAL_RUNTIME`` (what ``--runtime`` sets) is the default of ``load_encoder``'s ``runtime``
+in a process: the commands' models, a server's and a search's, load on it.
 
 Example:
     >>> from xmodal.encoders import load_encoder
@@ -22,10 +24,30 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+import os
+from typing import Any, Literal, cast, get_args
 
 Runtime = Literal["torch", "onnx", "onnx-int8"]
 RUNTIMES: tuple[str, ...] = get_args(Runtime)
+RUNTIME_ENV = "XMODAL_RUNTIME"
+"""Environment variable holding the default runtime (``torch`` when unset)."""
+
+
+def default_runtime() -> Runtime:
+    """The runtime ``load_encoder`` uses when none is passed: ``$XMODAL_RUNTIME`` or torch.
+
+    Raises:
+        ValueError: ``XMODAL_RUNTIME`` names no runtime.
+
+    Example:
+        >>> os.environ.pop(RUNTIME_ENV, None) and None
+        >>> default_runtime()
+        'torch'
+    """
+    value = os.environ.get(RUNTIME_ENV, "").strip() or "torch"
+    if value not in RUNTIMES:
+        raise ValueError(f"{RUNTIME_ENV}={value!r}: use one of {', '.join(RUNTIMES)}")
+    return cast(Runtime, value)
 
 
 def check_runtime(runtime: str, *, device: str = "cpu", dtype: Any = None) -> None:
