@@ -56,6 +56,13 @@ def check_runtime(runtime: str, *, device: str = "cpu", dtype: Any = None) -> No
     Raises:
         ValueError: an unknown runtime, or ONNX Runtime with a device other than the CPU or a
             dtype (the graphs are float32; ``onnxruntime`` here has the CPU provider only).
+
+    Example:
+        >>> check_runtime("onnx")
+        >>> check_runtime("onnx", device="cuda:0")
+        Traceback (most recent call last):
+        ...
+        ValueError: runtime='onnx' runs on the CPU; use device='cpu' or runtime='torch' for 'cuda:0'
     """
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
@@ -78,6 +85,17 @@ def use_runtime(encoder: Any, runtime: Runtime, *, threads: int | None = None) -
         ValueError: The encoder has no ONNX path (the message names those that do).
         MissingDependencyError: onnxruntime or onnx is not installed (extra ``onnx``).
         EncoderLoadError: A freshly exported graph disagrees with torch.
+
+    Example:
+        >>> import tempfile
+        >>> import numpy as np
+        >>> from xmodal.encoders import load_encoder
+        >>> os.environ["XMODAL_ONNX_DIR"] = tempfile.mkdtemp()
+        >>> enc = use_runtime(load_encoder("aisfx"), "onnx")
+        >>> wave = np.sin(np.arange(44100, dtype=np.float32) / 7)
+        >>> enc.graph.path.name.startswith("aisfx-fp32-"), enc.encode_audio([wave]).shape
+        (True, (1, 512))
+        >>> del os.environ["XMODAL_ONNX_DIR"]
     """
     check_runtime(runtime)
     if runtime == "torch":
@@ -95,7 +113,6 @@ def use_runtime(encoder: Any, runtime: Runtime, *, threads: int | None = None) -
     if runtime == "onnx-int8":
         graph = OnnxGraph(quantized_graph(cached.path).path, threads=threads)
     encoder.graph = graph
-    encoder.runtime = runtime
     return encoder
 
 

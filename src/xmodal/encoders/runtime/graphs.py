@@ -88,7 +88,12 @@ def graph_key(module: torch.nn.Module, spec: GraphSpec) -> str:
 
 
 def graph_path(name: str, kind: GraphKind, key: str) -> Path:
-    """The cache file of a graph (``name`` made file-safe)."""
+    """The cache file of a graph (``name`` made file-safe).
+
+    Example:
+        >>> graph_path("st:models/bge small", "fp32", "0123").name
+        'st_models_bge_small-fp32-0123.onnx'
+    """
     safe = "".join(c if c.isalnum() or c in "._+-" else "_" for c in name)
     return cache_dir() / f"{safe}-{kind}-{key}.onnx"
 
@@ -113,7 +118,16 @@ def intact(path: Path) -> bool:
 def cached_graph(path: Path, write: Callable[[Path], None]) -> CachedGraph:
     """``path`` if intact, else written by ``write(tmp)`` into a temporary file of the same
     folder, renamed into place (atomic), its digest written beside it, and the older graphs of
-    the same name and kind removed."""
+    the same name and kind removed.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "demo-fp32-1.onnx"
+        >>> cached_graph(path, lambda tmp: tmp.write_bytes(b"graph")).exported, intact(path)
+        (True, True)
+        >>> cached_graph(path, lambda tmp: tmp.write_bytes(b"other")).exported
+        False
+    """
     if intact(path):
         return CachedGraph(path, exported=False)
     path.parent.mkdir(parents=True, exist_ok=True)
