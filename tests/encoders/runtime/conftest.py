@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("onnxruntime", reason="needs the onnx extra: pip install 'xmodal[onnx]'")
-
 
 @pytest.fixture(autouse=True)
 def graph_cache(tmp_path_factory, monkeypatch):

@@ -18,6 +18,8 @@ from xmodal.encoders.runtime.graphs import (
 )
 from xmodal.encoders.runtime.session import OnnxGraph
 
+pytest.importorskip("onnxruntime", reason="needs the onnx extra: pip install 'xmodal[onnx]'")
+
 SPEC = GraphSpec("mlp", ("x",), ("y",), {"x": {0: "batch"}, "y": {0: "batch"}})
 
 

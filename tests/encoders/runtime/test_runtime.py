@@ -9,6 +9,8 @@ import pytest
 from xmodal.encoders import MissingDependencyError, load_encoder
 from xmodal.encoders.runtime import RUNTIMES, check_runtime, use_runtime
 
+pytest.importorskip("onnxruntime", reason="needs the onnx extra: pip install 'xmodal[onnx]'")
+
 
 def test_runtimes():
     assert RUNTIMES == ("torch", "onnx", "onnx-int8")

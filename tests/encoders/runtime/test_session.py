@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from xmodal.encoders.runtime.graphs import GraphSpec, export_graph
 from xmodal.encoders.runtime.session import OnnxGraph, default_threads
+
+pytest.importorskip("onnxruntime", reason="needs the onnx extra: pip install 'xmodal[onnx]'")
 
 SPEC = GraphSpec("lin", ("x",), ("y",), {"x": {0: "batch"}, "y": {0: "batch"}})
 

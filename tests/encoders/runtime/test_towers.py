@@ -12,6 +12,8 @@ from xmodal.encoders.runtime.graphs import GraphSpec, export_graph
 from xmodal.encoders.runtime.session import OnnxGraph
 from xmodal.encoders.runtime.towers import MIN_COSINE, check_against_torch, row_cosines
 
+pytest.importorskip("onnxruntime", reason="needs the onnx extra: pip install 'xmodal[onnx]'")
+
 SR = 44100
 
 
