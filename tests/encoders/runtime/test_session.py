@@ -14,11 +14,19 @@ pytest.importorskip("onnxruntime", reason="needs the onnx extra: pip install 'xm
 SPEC = GraphSpec("lin", ("x",), ("y",), {"x": {0: "batch"}, "y": {0: "batch"}})
 
 
-def test_threads_follow_torch_unless_given(monkeypatch):
+def test_threads_follow_torch_at_each_run_unless_given(monkeypatch):
     path = export_graph(torch.nn.Linear(3, 2).eval(), (torch.zeros(1, 3),), SPEC).path
     monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
-    assert default_threads() == 3 and OnnxGraph(path).threads == 3
-    assert OnnxGraph(path, threads=1).threads == 1
+    graph = OnnxGraph(path)
+    x = np.ones((2, 3), np.float32)
+    for n in (3, 1, 3):  # e.g. a pipelined encoder lending a core to decoding, then back
+        monkeypatch.setattr(torch, "get_num_threads", lambda n=n: n)
+        assert default_threads() == n and graph.threads == n
+        graph.run({"x": x})
+        assert graph.session().get_session_options().intra_op_num_threads == n
+    assert sorted(graph._sessions) == [1, 3]  # one session per thread count, reused
+    fixed = OnnxGraph(path, threads=2)
+    assert fixed.threads == 2 and fixed.session().get_session_options().intra_op_num_threads == 2
 
 
 def test_run_takes_named_feeds_and_ignores_extras():
