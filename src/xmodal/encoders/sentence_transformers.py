@@ -38,6 +38,9 @@ class SentenceTransformerEncoder(EncoderBase):
         (1, 384)
     """
 
+    graph: Any = None
+    """A text model's network on ONNX Runtime (:mod:`xmodal.encoders.runtime`), or None."""
+
     def __init__(self, model: Any, *, name: str) -> None:
         self.model = model
         prompts = dict(getattr(model, "prompts", None) or {})
@@ -100,6 +103,10 @@ class SentenceTransformerEncoder(EncoderBase):
     def _embed_texts(
         self, texts: list[str], *, prompt: str | None, batch_size: int, progress: bool
     ) -> np.ndarray:
+        if self.graph is not None:  # ONNX Runtime (xmodal.encoders.runtime)
+            from .runtime.towers import embed_texts
+
+            return embed_texts(self, texts, prompt=prompt, batch_size=batch_size)
         return self.model.encode(
             text_inputs(texts, self.card.modalities), prompt=prompt, batch_size=batch_size,
             show_progress_bar=progress, convert_to_numpy=True, normalize_embeddings=True,

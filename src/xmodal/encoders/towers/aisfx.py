@@ -160,6 +160,9 @@ class AisfxEncoder(EncoderBase):
         (44100, 2.32, (1, 512))
     """
 
+    graph: Any = None
+    """The network on ONNX Runtime (:mod:`xmodal.encoders.runtime`), or None: torch."""
+
     def __init__(self, model: torch.nn.Module, *, name: str = "aisfx") -> None:
         self.model = model
         self.card = ModelCard(name=name, family="aisfx", dim=512, modalities=("audio",),
@@ -172,6 +175,8 @@ class AisfxEncoder(EncoderBase):
 
     def embed_blocks(self, cut: np.ndarray) -> np.ndarray:
         """Block embeddings of ``(n_blocks, 100, 96)`` spectrogram blocks → ``(n_blocks, 512)``."""
+        if self.graph is not None:  # ONNX Runtime (xmodal.encoders.runtime)
+            return self.graph.run({"blocks": cut})  # (n_blocks, 512)
         param = next(self.model.parameters())
         x = torch.from_numpy(cut).to(param.device, param.dtype)  # (n_blocks, 100, 96)
         with torch.inference_mode():

@@ -227,6 +227,9 @@ class EfficientNetLiteEncoder(EncoderBase):
         (('image',), (1, 1280), 'float32')
     """
 
+    graph: Any = None
+    """The network on ONNX Runtime (:mod:`xmodal.encoders.runtime`), or None: torch."""
+
     def __init__(self, model: torch.nn.Module, *, name: str | None = None,
                  outputs: Outputs = "pooled", variant: Variant = "lite0") -> None:
         if outputs not in ("pooled", "pooled+classes"):
@@ -251,6 +254,8 @@ class EfficientNetLiteEncoder(EncoderBase):
 
     def features(self, batch: np.ndarray) -> torch.Tensor:
         """Pooled features, not normalised: ``(N, 3, crop, crop)`` inputs → ``(N, 1280)``."""
+        if self.graph is not None:  # ONNX Runtime (xmodal.encoders.runtime)
+            return torch.from_numpy(self.graph.run({"pixels": batch}))  # (N, 1280)
         param = next(self.model.parameters())
         x = torch.from_numpy(batch).to(param.device, param.dtype)  # (N, 3, crop, crop)
         with torch.inference_mode():
