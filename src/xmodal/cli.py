@@ -117,7 +117,7 @@ def index_cmd(
         "--remove-model", help="Take a model out of the index (its collections; repeatable).")
     ] = None,
     offline: OfflineOption = False, device: DeviceOption = "cpu", batch_size: BatchOption = None,
-    runtime: RuntimeOption = "torch",  # sets XMODAL_RUNTIME, which load_encoder reads
+    runtime: RuntimeOption = None,  # sets XMODAL_RUNTIME, which load_encoder reads
 ) -> None:
     """Index images, audio, text and video files (side-car NAME.txt captions, NAME.srt
     subtitles) into per-model collections; unchanged files are skipped, bad ones reported on
@@ -176,7 +176,7 @@ def search(
     routes: bool = typer.Option(False, "--routes", help="Print which query modality reaches "
                                 "which documents, and how (no search)."),
     offline: OfflineOption = False, device: DeviceOption = "cpu", batch_size: BatchOption = None,
-    runtime: RuntimeOption = "torch",  # sets XMODAL_RUNTIME, which load_encoder reads
+    runtime: RuntimeOption = None,  # sets XMODAL_RUNTIME, which load_encoder reads
 ) -> None:
     """Search an index: cross-modal by default, routed by the query, fused by rank."""
     from .commands.search import run_routes, run_search
@@ -259,7 +259,7 @@ def demo(
     limit: int = typer.Option(None, help="Items per dataset (default: all)."),
     workers: int = typer.Option(0, help="Decoding worker processes (on 2 cores: 0)."),
     full: bool = typer.Option(False, help="All 4,495 OpenMoji emoji (default: the first 2,500)."),
-    runtime: RuntimeOption = "torch",  # sets XMODAL_RUNTIME, which load_encoder reads
+    runtime: RuntimeOption = None,  # sets XMODAL_RUNTIME, which load_encoder reads
 ) -> None:
     """Index the demo corpus (emoji, sounds, Python FAQ) and run example searches."""
     from .commands.demo import run_demo
@@ -328,7 +328,7 @@ def serve(
     cors_origin: Annotated[list[str] | None, typer.Option(
         "--cors-origin", help="An origin allowed to call the API from a browser.")] = None,
     offline: OfflineOption = False, device: DeviceOption = "cpu", batch_size: BatchOption = None,
-    runtime: RuntimeOption = "torch",  # sets XMODAL_RUNTIME, which load_encoder reads
+    runtime: RuntimeOption = None,  # sets XMODAL_RUNTIME, which load_encoder reads
 ) -> None:
     """Serve the HTTP API, the web page and MCP (at /mcp) for one index (port 8000)."""
     from .api.http import run_serve
@@ -360,7 +360,7 @@ def mcp_cmd(
     root: str = typer.Option(None, "--root", help="The folder index_paths may index under "
                              "(with --allow-index)."),
     offline: OfflineOption = False, device: DeviceOption = "cpu", batch_size: BatchOption = None,
-    runtime: RuntimeOption = "torch",  # sets XMODAL_RUNTIME, which load_encoder reads
+    runtime: RuntimeOption = None,  # sets XMODAL_RUNTIME, which load_encoder reads
 ) -> None:
     """Serve MCP tools (search, describe_collections, fetch_item; index_paths with
     --allow-index) over one index for agents."""

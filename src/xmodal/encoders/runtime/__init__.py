@@ -1,53 +1,86 @@
-"""Model runtimes: the packaged towers on torch (the default) or on ONNX Runtime.
+"""Model runtimes: the packaged towers on torch or on ONNX Runtime.
 
 ``load_encoder(spec, runtime="onnx")`` (``--runtime onnx`` on the CLI) runs the network of
 EfficientNet-Lite0/Lite2, aisfx and sentence-transformers text models (the packaged MiniLM,
 ``mpnet``, ``st:`` text models; inside the starters too) through ONNX Runtime;
 ``runtime="onnx-int8"`` runs an int8 dynamic quantisation of the same graph (faster on some
-towers, at a retrieval cost ``benchmarks/runtime.py`` measures; not the default). Decoding,
+towers, at a retrieval cost ``benchmarks/runtime.py`` measures; never chosen for you). Decoding,
 preprocessing, tokenisation and pooling over windows are unchanged, so only the network's
 arithmetic differs: fp32 vectors agree with torch's to cosine >= 0.9999 (checked on every
 export). Graphs are exported on first use and cached (:mod:`.graphs`); ONNX Runtime runs on
 the CPU with torch's thread count (:mod:`.session`).
 
+The default, ``"auto"``, is ONNX Runtime where it can serve (onnxruntime and onnx installed,
+the CPU, no dtype, a tower with a graph; 2-12x torch's speed on 2 cores, see
+``benchmarks/runtime.py``) and torch everywhere else: torch is the fallback, never an error.
 Install with ``pip install 'xmodal[onnx]'`` (onnxruntime, and onnx for the exporter).
-``XMODAL_RUNTIME`` (what ``--runtime`` sets) is the default of ``load_encoder``'s ``runtime``
-in a process: the commands' models, a server's and a search's, load on it.
+``XMODAL_RUNTIME`` (what ``--runtime`` sets) overrides the default in a process: the
+commands' models, a server's and a search's, load on it.
 
 Example:
     >>> from xmodal.encoders import load_encoder
     >>> load_encoder("aisfx", runtime="cuda")
     Traceback (most recent call last):
     ...
-    ValueError: runtime must be one of torch, onnx, onnx-int8, got 'cuda'
+    ValueError: runtime must be one of auto, torch, onnx, onnx-int8, got 'cuda'
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import Any, Literal, cast, get_args
 
 Runtime = Literal["torch", "onnx", "onnx-int8"]
 RUNTIMES: tuple[str, ...] = get_args(Runtime)
+RuntimeChoice = Literal["auto", "torch", "onnx", "onnx-int8"]
+CHOICES: tuple[str, ...] = get_args(RuntimeChoice)
 RUNTIME_ENV = "XMODAL_RUNTIME"
-"""Environment variable holding the default runtime (``torch`` when unset)."""
+"""Environment variable holding the default runtime (``auto`` when unset)."""
 
 
-def default_runtime() -> Runtime:
-    """The runtime ``load_encoder`` uses when none is passed: ``$XMODAL_RUNTIME`` or torch.
+def default_runtime() -> RuntimeChoice:
+    """The runtime ``load_encoder`` uses when none is passed: ``$XMODAL_RUNTIME`` or auto.
 
     Raises:
         ValueError: ``XMODAL_RUNTIME`` names no runtime.
 
     Example:
-        >>> os.environ.pop(RUNTIME_ENV, None) and None
+        >>> saved = os.environ.pop(RUNTIME_ENV, None)
         >>> default_runtime()
-        'torch'
+        'auto'
+        >>> os.environ.update({RUNTIME_ENV: saved} if saved else {})
     """
-    value = os.environ.get(RUNTIME_ENV, "").strip() or "torch"
-    if value not in RUNTIMES:
-        raise ValueError(f"{RUNTIME_ENV}={value!r}: use one of {', '.join(RUNTIMES)}")
-    return cast(Runtime, value)
+    value = os.environ.get(RUNTIME_ENV, "").strip() or "auto"
+    if value not in CHOICES:
+        raise ValueError(f"{RUNTIME_ENV}={value!r}: use one of {', '.join(CHOICES)}")
+    return cast(RuntimeChoice, value)
+
+
+def onnx_installed() -> bool:
+    """Whether ONNX Runtime and the exporter's ``onnx`` are importable (extra ``onnx``)."""
+    return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
+
+
+def resolve_runtime(choice: str, *, device: str = "cpu", dtype: Any = None) -> Runtime:
+    """The runtime a choice means here: ``auto`` is ONNX Runtime on the CPU, without a dtype,
+    when installed, else torch; any other choice is itself (checked by :func:`check_runtime`).
+
+    Raises:
+        ValueError: ``choice`` is no runtime.
+
+    Example:
+        >>> resolve_runtime("auto", device="cuda:0")
+        'torch'
+        >>> resolve_runtime("onnx-int8")
+        'onnx-int8'
+    """
+    if choice not in CHOICES:
+        raise ValueError(f"runtime must be one of {', '.join(CHOICES)}, got {choice!r}")
+    if choice != "auto":
+        return cast(Runtime, choice)
+    usable = str(device) == "cpu" and dtype is None and onnx_installed()
+    return "onnx" if usable else "torch"
 
 
 def check_runtime(runtime: str, *, device: str = "cpu", dtype: Any = None) -> None:
