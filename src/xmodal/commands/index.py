@@ -1,5 +1,7 @@
 """What ``xmodal index`` does, apart from argument parsing: scan, encode and store a corpus.
 
+Progress goes to stderr: live on a terminal (files done, items/s, ETA, failures so far:
+:mod:`xmodal.commands.index_progress`), one line per batch otherwise, none with ``--json``.
 Results go to stdout (a summary, or JSON with ``--json``:
 :meth:`~xmodal.index.ingest.IngestReport.to_json`, which ``POST /index`` answers too); failed
 and skipped files, and the warnings of files indexed in part (a truncated video), go to stderr
@@ -13,6 +15,7 @@ import time
 from typing import Any
 
 from ._output import echo
+from .index_progress import IndexProgress
 
 DEFAULT_MODELS = {"image": "starter-image", "audio": "starter-audio", "text": "minilm"}
 """Encoder per document modality when none is given: the packaged models (no download)."""
@@ -71,16 +74,13 @@ def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune
         echo(f"error: {exc}", err=True)
         return 2
 
-    def progress(modality: str, done: int, total: int) -> None:
-        if not as_json:
-            echo(f"  {modality}: {done}/{total}", err=True)
-
-    with open_index(index_uri) as index:
+    show = IndexProgress.for_stderr()
+    with open_index(index_uri) as index, show:
         try:
             report = ingest(index, files=files, encoders=encoders,
                             manifest=manifest_path(index_uri), prune=prune, workers=workers,
-                            progress=progress, quantization=quant,
-                            batch_size=max(FILES_PER_STEP, batch_size or 0))
+                            progress=None if as_json else show, on_stored=show.on_stored,
+                            quantization=quant, batch_size=max(FILES_PER_STEP, batch_size or 0))
         except CollectionMismatchError as exc:  # refused before anything was stored
             echo(f"error: {exc}", err=True)
             return 2
