@@ -41,7 +41,8 @@ sys.path.insert(0, str(ROOT))
 from tests.index.crash_worker import VOCAB, lite_encoders  # noqa: E402
 
 FLAT_MAX = 1.25
-"""Target: µs per file at the largest size ≤ this × at the smallest (new ingest, ours)."""
+"""Target: in one new ingest of the largest size (ours), the time per file over its last tenth
+≤ this × over files n/20 to 3n/20 (around file n/10: "flat from 10k to 100k files")."""
 RERUN_MAX_S = 60.0
 """Target: a re-run over 100,000 unchanged files in under a minute."""
 
@@ -79,13 +80,21 @@ def json_manifest() -> Iterator[None]:
 
 
 def index_once(corpus: Path, uri: str) -> dict[str, Any]:
-    """``xmodal index CORPUS --index URI --json`` with the bag-of-words encoder; its JSON and
-    the wall time."""
+    """``xmodal index CORPUS --index URI --json`` with the bag-of-words encoder; its JSON, the
+    wall time and the acknowledgements (``(seconds, files stored so far)`` per batch)."""
     import xmodal.commands.index as index_command
+    from xmodal.commands.index_progress import IndexProgress
+
+    acks: list[tuple[float, int]] = []
+
+    class Acks(IndexProgress):  # the display's on_stored: when each batch was acknowledged
+        def on_stored(self, files: Any) -> None:
+            acks.append((time.perf_counter(), (acks[-1][1] if acks else 0) + len(files)))
 
     encoders = lite_encoders()
-    real = index_command._encoders
+    real = index_command._encoders, index_command.IndexProgress
     index_command._encoders = lambda models, wanted, **how: {m: encoders[m] for m in wanted}
+    index_command.IndexProgress = Acks  # type: ignore[misc]
     out = io.StringIO()
     try:
         started = time.perf_counter()
@@ -95,11 +104,18 @@ def index_once(corpus: Path, uri: str) -> dict[str, Any]:
                                            as_json=True)
         wall = time.perf_counter() - started
     finally:
-        index_command._encoders = real
+        index_command._encoders, index_command.IndexProgress = real
     if code != 0:
         raise SystemExit(f"xmodal index exited {code}: {out.getvalue()[-500:]}")
-    return {**json.loads(out.getvalue()), "wall": wall,
+    return {**json.loads(out.getvalue()), "wall": wall, "acks": acks,
             "encoded": encoders["text"].items["document"]}
+
+
+def marginal(acks: list[tuple[float, int]], lo: int, hi: int) -> float:
+    """Seconds per file stored between the acknowledgements of file ``lo`` and ``hi``."""
+    t0, c0 = next((t, c) for t, c in acks if c >= lo)
+    t1, c1 = next((t, c) for t, c in acks if c >= hi)
+    return (t1 - t0) / (c1 - c0)
 
 
 def rerun_breakdown(corpus: Path) -> tuple[float, float]:
@@ -178,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows: list[tuple[Any, ...]] = []
     per_file: dict[int, float] = {}
+    ours_acks: list[tuple[float, int]] = []
     reruns: dict[int, float] = {}
     breakdown: dict[int, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -192,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
                 with json_manifest() if kind == "json" else contextlib.nullcontext():
                     first = index_once(corpus, uri)
                     again = index_once(corpus, uri)
+                if kind == "sqlite":
+                    ours_acks = first["acks"]
                 assert (first["indexed"], again["unchanged"], again["encoded"]) == (n, n, 0)
                 walls[kind, "new"], walls[kind, "re-run"] = first["wall"], again["wall"]
             for run in ("new", "re-run"):
@@ -201,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append((f"{n:,}", "sqlite (ours)" if kind == "sqlite" else
                                  "json, whole (before)", run, f"{walls[kind, run]:.1f}",
                                  f"{walls[kind, run] / n * 1e6:.0f}", ratio))
-            per_file[n] = walls["sqlite", "new"] / n
+            if n == max(args.sizes):  # around file n/10 and around file n, in the same run
+                per_file = {n // 10: marginal(ours_acks, n // 20, 3 * n // 20),
+                            n: marginal(ours_acks, 9 * n // 10, n)}
             reruns[n] = walls["sqlite", "re-run"]
             breakdown[n] = rerun_breakdown(corpus)
         largest = max(args.sizes)
@@ -240,9 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     print("\n## Targets\n")
     small, large = min(per_file), max(per_file)
     growth = per_file[large] / per_file[small]
-    print(f"{'PASS' if growth <= FLAT_MAX else 'FAIL'} new ingest time per file flat: "
-          f"{per_file[large] * 1e6:.0f} µs at {large:,} ÷ {per_file[small] * 1e6:.0f} µs at "
-          f"{small:,} = {growth:.2f} (≤ {FLAT_MAX})")
+    print(f"{'PASS' if growth <= FLAT_MAX else 'FAIL'} new ingest time per file flat (one run "
+          f"of {large:,}, between acknowledgements): {per_file[large] * 1e6:.0f} µs/file at "
+          f"files {9 * large // 10:,}-{large:,} ÷ {per_file[small] * 1e6:.0f} µs/file at files "
+          f"{large // 20:,}-{3 * large // 20:,} = {growth:.2f} (≤ {FLAT_MAX})")
     if large >= 100_000:
         print(f"{'PASS' if reruns[large] < RERUN_MAX_S else 'FAIL'} re-run over {large:,} "
               f"unchanged files: {reruns[large]:.1f} s (< {RERUN_MAX_S:g} s)")

@@ -111,6 +111,8 @@ def index_cmd(
         "store vectors (int8 / 1-bit codes in RAM, rescored with the originals); an existing "
         "collection keeps its own, and asking it for another is an error."),
     offline: OfflineOption = False, device: DeviceOption = "cpu", batch_size: BatchOption = None,
+    rehash: bool = typer.Option(False, help="Read every file to hash it, even one whose size "
+                                "and modification time are unchanged since it was indexed."),
 ) -> None:
     """Index images, audio, text and video files (side-car NAME.txt captions, NAME.srt
     subtitles) into per-model collections; unchanged files are skipped, bad ones reported on
@@ -120,7 +122,7 @@ def index_cmd(
     models = {"image": image_model, "audio": audio_model, "text": text_model}
     raise typer.Exit(run_index(paths, index_uri=index, models=models, prune=prune,
                                workers=workers, as_json=as_json, quantization=quantization,
-                               device=device, batch_size=batch_size))
+                               device=device, batch_size=batch_size, rehash=rehash))
 
 
 @app.command()

@@ -42,14 +42,16 @@ def _encoders(models: dict[str, str], wanted: set[str], *, device: str = "cpu",
 def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune: bool,
               workers: int, as_json: bool, files: list[Any] | None = None,
               quantization: str | None = None, device: str = "cpu",
-              batch_size: int | None = None) -> int:
+              batch_size: int | None = None, rehash: bool = False) -> int:
     """Scan, encode and store; exit 0 unless nothing could be indexed and something failed
     (2: bad input, e.g. an unknown ``quantization`` or one an existing collection lacks).
     ``device``: where the models run (checked by the caller); ``batch_size``: items per
-    forward pass (None: the encoders' own), and at least that many files per step."""
+    forward pass (None: the encoders' own), and at least that many files per step; ``rehash``:
+    read every file, even one whose size and mtime the manifest records unchanged."""
     from xmodal.data.corpus import scan_corpus
     from xmodal.index import CollectionMismatchError, open_index
     from xmodal.index.ingest import ingest, manifest_path
+    from xmodal.index.manifest import known_files, load_manifest
     from xmodal.index.quantization import check_quantization
     from xmodal.index.video_ingest import encoder_modalities
 
@@ -62,8 +64,9 @@ def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune
     skipped_scan: list[Any] = []
     if files is None:
         try:
-            scan = scan_corpus(paths)
-        except FileNotFoundError as exc:
+            known = None if rehash else known_files(load_manifest(manifest_path(index_uri)))
+            scan = scan_corpus(paths, known=known)
+        except (FileNotFoundError, ValueError) as exc:  # a missing folder, a corrupt manifest
             echo(f"error: {exc}", err=True)
             return 2
         files, skipped_scan = list(scan.files), list(scan.skipped)

@@ -47,28 +47,28 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from xmodal.modalities import DocumentKind
 
+from .content_keys import KnownFile, content_key, file_sha256
 from .problems import ItemProblem
 from .regular_files import (
     MAX_CAPTION_BYTES,
     SYMLINK,
     Refused,
     file_kind,
-    open_regular,
     read_side_car,
     read_small,
 )
 
 __all__ = ["AUDIO_EXTENSIONS", "CAPTIONS_FILE", "IMAGE_EXTENSIONS", "MAX_CAPTION_BYTES",
            "MAX_MEDIA_BYTES", "MAX_TEXT_BYTES", "MAX_VIDEO_BYTES", "METADATA_SUFFIX", "SYMLINK",
-           "TEXT_EXTENSIONS", "VIDEO_EXTENSIONS", "CorpusFile", "CorpusScan", "file_kind",
-           "file_sha256", "modality_of", "read_side_car", "scan_corpus"]
+           "TEXT_EXTENSIONS", "VIDEO_EXTENSIONS", "CorpusFile", "CorpusScan", "KnownFile",
+           "file_kind", "file_sha256", "modality_of", "read_side_car", "scan_corpus"]
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".svg"})
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".m4a", ".opus", ".aac"})
@@ -86,7 +86,6 @@ MAX_MEDIA_BYTES = 1 << 30
 """Image and audio files larger than this (1 GiB) are skipped (decoders refuse far less)."""
 MAX_VIDEO_BYTES = 8 << 30
 """Videos larger than this (8 GiB, :class:`xmodal.data.video.VideoLimits`) are skipped."""
-_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -101,6 +100,8 @@ class CorpusFile:
     extra: dict[str, Any] | None = field(default=None, compare=False)  # extra keys of its
     #                                      captions.jsonl entry (unchecked; not hashed)
     sidecar: Path | None = None  # its metadata side-car NAME.json, when there is one
+    stat: tuple[int, int] | None = field(default=None, compare=False)  # (size, mtime_ns) a
+    #   later scan may trust sha256 by (None: a video, or modified just before it was read)
 
 
 @dataclass(frozen=True)
@@ -131,15 +132,6 @@ def modality_of(path: Path) -> DocumentKind | None:
     return None
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes (read in 1 MiB blocks)."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(_BLOCK), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 
 
 @dataclass
@@ -148,6 +140,7 @@ class _Scan:
     skipped: list[ItemProblem] = field(default_factory=list)
     listings: dict[Path, dict[str, tuple[str | None, dict[str, Any]]] | Refused | None] = field(
         default_factory=dict)
+    known: Mapping[str, KnownFile] = field(default_factory=dict)  # path -> recorded key
     names: dict[Path, frozenset[str]] = field(default_factory=dict)  # a folder's entries, as
     #   the walk listed them: side-cars are looked up there, not with one lstat each (43/file)
 
@@ -161,12 +154,17 @@ class _Scan:
                                         item=str(path), reason=reason))
 
 
-def scan_corpus(paths: Sequence[str | os.PathLike[str]]) -> CorpusScan:
+def scan_corpus(paths: Sequence[str | os.PathLike[str]], *,
+                known: Mapping[str, KnownFile] | None = None) -> CorpusScan:
     """Walk files and folders (recursively, sorted, never leaving a root; see the module doc).
 
     Args:
         paths: Files or folders. Each is resolved once (a symlinked root is followed, because
             the caller named it); nothing below it is reached through a symlink.
+        known: ``(size, mtime_ns, sha256)`` recorded per absolute path by an earlier scan
+            (:func:`xmodal.index.manifest.known_files`): a file (not a video) whose size and
+            mtime are unchanged keeps that sha256 and is not read
+            (:mod:`xmodal.data.content_keys`).
 
     Returns:
         The files to index (images and audio with their side-car captions, text documents) and
@@ -176,7 +174,7 @@ def scan_corpus(paths: Sequence[str | os.PathLike[str]]) -> CorpusScan:
         FileNotFoundError: A given path does not exist (a file missing *inside* a folder while
             scanning is skipped and reported instead).
     """
-    scan = _Scan()
+    scan = _Scan(known=known or {})
     seen: set[Path] = set()
     for given in paths:
         root = Path(given).expanduser()
@@ -251,7 +249,9 @@ def _scan_one(path: Path, root: Path, scan: _Scan) -> None:
         return
     limit = {"text": MAX_TEXT_BYTES, "video": MAX_VIDEO_BYTES}.get(modality, MAX_MEDIA_BYTES)
     try:
-        digest = _hash_regular(path, limit, text=modality == "text")
+        key = content_key(path, limit, text=modality == "text",
+                          known=None if modality == "video" else scan.known.get(str(path)))
+        digest = key.sha256
         if modality == "video" and _sound_only(path):
             modality = "audio"  # a podcast in a .webm: indexed as a .wav would be
         elif modality == "video":
@@ -267,7 +267,8 @@ def _scan_one(path: Path, root: Path, scan: _Scan) -> None:
     folder = path.parent.relative_to(root).as_posix() if root.is_dir() else "."
     scan.files.append(CorpusFile(path=path, modality=modality, sha256=digest, caption=caption,
                                  folder=folder, extra=extra or None,
-                                 sidecar=side if scan.exists(side) else None))
+                                 sidecar=side if scan.exists(side) else None,
+                                 stat=None if modality == "video" else key.stat))
 
 
 def _sound_only(path: Path) -> bool:
@@ -278,23 +279,6 @@ def _sound_only(path: Path) -> bool:
     return sound_only(path)
 
 
-
-
-def _hash_regular(path: Path, limit: int, *, text: bool) -> str:
-    """sha256 of a regular file, refusing empty, oversized and (for text) NUL-holding ones."""
-    fd, size = open_regular(path)
-    with os.fdopen(fd, "rb") as f:
-        if size == 0:
-            raise Refused("empty file")
-        if size > limit:
-            kind = "text file" if text else "file"
-            raise Refused(f"{kind} of {size:,} bytes is over the {limit:,}-byte limit")
-        h = hashlib.sha256()
-        for block in iter(lambda: f.read(_BLOCK), b""):
-            if text and b"\0" in block:
-                raise Refused("binary data in a text document (NUL bytes)")
-            h.update(block)
-        return h.hexdigest()
 
 
 def _with_subtitles(path: Path, digest: str) -> str:

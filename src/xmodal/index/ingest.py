@@ -84,6 +84,7 @@ from .manifest import (
     IngestReport,
     Manifest,
     PathProblemJSON,
+    known_files,
     load_manifest,
     manifest_path,
     shared_records,
@@ -129,6 +130,7 @@ def ingest(
     progress: Callable[[str, int, int], None] | None = None,
     on_stored: Callable[[Sequence[CorpusFile]], None] | None = None,
     quantization: Quantization | None = None,
+    rehash: bool = False,
 ) -> IngestReport:
     """Encode and store the files under ``paths`` (or the given ``files``).
 
@@ -154,6 +156,9 @@ def ingest(
         quantization: ``"none"``, ``"scalar"`` or ``"binary"`` for the collections this run
             creates (see :mod:`xmodal.index.quantization`); None: ``"none"`` for new ones, and
             existing ones keep theirs. Checked before anything is stored.
+        rehash: Read every scanned file to hash it, even one whose size and modification time
+            are those the manifest recorded (by default that one keeps its recorded sha256:
+            :mod:`xmodal.data.content_keys`).
 
     Raises:
         ValueError: an unknown ``quantization``.
@@ -166,15 +171,15 @@ def ingest(
     if quantization is not None:
         check_quantization(quantization)
     skipped: list[ItemProblem] = []
-    if files is None:
-        if paths is None:
-            raise ValueError("give paths to scan or files")
-        scan = scan_corpus(paths)
-        files, skipped = list(scan.files), list(scan.skipped)
     manifest_file = Path(manifest).expanduser() if manifest is not None else None
     if prune and manifest_file is None:
         raise ValueError("prune needs a manifest (the record of what was indexed)")
     known = load_manifest(manifest_file) if manifest_file else Manifest()
+    if files is None:
+        if paths is None:
+            raise ValueError("give paths to scan or files")
+        scan = scan_corpus(paths, known=None if rehash else known_files(known))
+        files, skipped = list(scan.files), list(scan.skipped)
     counts = {"indexed": 0, "unchanged": 0, "replaced": 0, "pruned": 0}
     failed: list[ItemProblem] = []
     warned: list[ItemProblem] = []  # indexed with what decoded (a truncated video...)
@@ -217,14 +222,17 @@ def ingest(
                 _refresh_metadata(index, entry, metas[key])  # only the metadata changed
                 known.touch(key)
                 refreshed.add(f)
-                if manifest_file and len(refreshed) % batch_size == 0:
-                    _save_manifest(manifest_file, known)  # a kill: refreshed again, no harm
+            if same and f.stat is not None and entry.get("stat") != list(f.stat):
+                entry["stat"] = list(f.stat)  # touched, or recorded before stats were
+                known.touch(key)
+            if manifest_file and known.pending >= batch_size:
+                _save_manifest(manifest_file, known)  # a kill: done again next time, no harm
             if same:
                 counts["unchanged"] += 1
                 same_files.append(f)
             else:
                 todo.append(f)
-        if manifest_file and len(refreshed) % batch_size:
+        if manifest_file and known.pending:
             _save_manifest(manifest_file, known)
         stored_already = _stored_already(todo, main, caption_col, metas)
         if stored_already:  # stored before a crash or by an ingest without a manifest
@@ -270,6 +278,7 @@ def ingest(
             _delete_doc(index, known.pop(key))
             counts["pruned"] += 1
         _save_manifest(manifest_file, known)
+    known.close()
     return IngestReport(failed=tuple(failed), skipped=tuple(skipped),
                         collections=tuple(sorted(written)), warnings=tuple(warned), **counts)
 
@@ -327,6 +336,8 @@ def _record(known: Manifest, stored: list[CorpusFile], index: Index,
             segs = {**old.get("segments", {}), **segs}
         known[key] = {"doc": doc, "sha256": f.sha256, "caption": f.caption,
                       "meta": metadata_digest(metas[key]), "collections": sorted(cols)}
+        if f.stat is not None:
+            known[key]["stat"] = list(f.stat)
         if segs:
             known[key]["segments"] = segs
     by_col: dict[str, dict[str, str]] = {}  # collection -> {path: doc} of segmented documents

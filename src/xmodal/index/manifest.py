@@ -19,13 +19,15 @@ from typing import Any
 
 from typing_extensions import TypedDict  # pydantic reads this one below Python 3.12
 
+from xmodal.data.content_keys import KnownFile
 from xmodal.data.problems import ItemProblem
 
 from .manifest_store import Manifest, load_manifest, manifest_stamp, save_manifest
 from .protocols import Index
 
 __all__ = ["MANIFEST", "IndexReportJSON", "IngestReport", "Manifest", "PathProblemJSON",
-           "load_manifest", "manifest_path", "manifest_stamp", "save_manifest", "shared_records"]
+           "known_files", "load_manifest", "manifest_path", "manifest_stamp", "save_manifest",
+           "shared_records"]
 
 MANIFEST = "xmodal-manifest.sqlite"
 """The manifest's file in an index folder (older indexes: ``xmodal-manifest.json``, read until
@@ -109,6 +111,18 @@ def manifest_path(index_uri: str) -> Path:
     folder = index_uri.split(":", 1)[1] if index_uri.startswith(("exact:", "qdrant-local:")) \
         else index_uri
     return Path(folder).expanduser() / MANIFEST
+
+
+def known_files(manifest: Mapping[str, Mapping[str, Any]]) -> dict[str, KnownFile]:
+    """``(size, mtime_ns, sha256)`` per path whose entry records the file's ``stat``: what a
+    re-scan may trust instead of reading the file (:mod:`xmodal.data.content_keys`).
+
+    Example:
+        >>> known_files({"/a.png": {"sha256": "ab", "stat": [5, 7]}, "/b.png": {"sha256": "cd"}})
+        {'/a.png': (5, 7, 'ab')}
+    """
+    return {path: (int(e["stat"][0]), int(e["stat"][1]), str(e["sha256"]))
+            for path, e in manifest.items() if e.get("stat") and e.get("sha256")}
 
 
 def shared_records(index: Index, manifest: Mapping[str, Mapping[str, Any]],
