@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import sqlite3
 from pathlib import Path
@@ -61,6 +62,29 @@ def test_a_save_writes_only_the_changed_rows(path, monkeypatch):
     expected["/f9.png"] = {**entry("d9"), "meta": "changed in place"}
     assert rows(path) == expected == load_manifest(path)
     assert m.changed() == []
+
+
+def test_an_entry_changed_in_place_is_written(path):
+    """Code that sets a key of an entry it holds (text_spaces: ``entry["collections"] = ...``)
+    needs no touch; nested changes do."""
+    m = load_manifest(path)
+    m.update({"/a": entry("a"), "/b": entry("b"), "/c": entry("c")})
+    save_manifest(path, m)
+    m = load_manifest(path)
+    held = m["/a"]
+    held["collections"] = ["other.text"]
+    m.get("/b").pop("caption")
+    m["/c"]["collections"].append("nested.text")  # not seen without a touch
+    assert m.changed() == ["/a", "/b"]
+    save_manifest(path, m)
+    assert rows(path)["/a"]["collections"] == ["other.text"]
+    assert "caption" not in rows(path)["/b"]
+    assert rows(path)["/c"] == entry("c")
+    m.touch("/c")
+    save_manifest(path, m)
+    assert rows(path)["/c"]["collections"] == ["toy-image.image", "nested.text"]
+    copied = copy.deepcopy(m)
+    assert copied == m and json.loads(json.dumps(copied)) == rows(path)
 
 
 def test_a_plain_dict_or_a_foreign_manifest_is_written_whole(path, tmp_path):

@@ -56,24 +56,68 @@ _FORMAT = "xmodal.manifest/2"
 _MISSING = object()
 
 
+class _Entry(dict[str, Any]):
+    """A manifest entry that marks its path changed when one of its keys is set or deleted
+    (``entry["collections"] = [...]`` in place); a change inside a nested value (a list's
+    ``append``) is not seen: set the key again, or :meth:`Manifest.touch` the path."""
+
+    def __init__(self, value: Mapping[str, Any], owner: set[str], key: str) -> None:
+        super().__init__(value)
+        self._owner, self._key = owner, key
+
+    def _mark(self) -> None:
+        self._owner.add(self._key)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # a copy or a pickle is a plain dict
+        return dict, (dict(self),)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self._mark()
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self._mark()
+
+    def pop(self, key: str, *default: Any) -> Any:  # type: ignore[override]
+        """As ``dict.pop`` (marks the entry)."""
+        self._mark()
+        return super().pop(key, *default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """As ``dict.update`` (marks the entry)."""
+        super().update(*args, **kwargs)
+        self._mark()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        """As ``dict.setdefault`` (marks the entry)."""
+        self._mark()
+        return super().setdefault(key, default)
+
+
 class Manifest(dict[str, dict[str, Any]]):
     """The manifest in memory: path → entry, remembering the paths changed since the last save.
 
-    Setting or deleting a path marks it; an entry changed *in place* must be marked with
-    :meth:`touch` (or set again). :func:`save_manifest` writes the marked rows only when the
-    manifest was read from the same file, and everything otherwise.
+    Setting or deleting a path marks it, and so does setting or deleting a key of its entry in
+    place (the entry stored is the manifest's own copy: change it through the manifest); a
+    change inside an entry's nested value must be marked with :meth:`touch`.
+    :func:`save_manifest` writes the marked rows only when the manifest was read from the same
+    file, and everything otherwise.
     """
 
-    def __init__(self, entries: Mapping[str, dict[str, Any]] | None = None, *,
+    def __init__(self, entries: Mapping[str, Mapping[str, Any]] | None = None, *,
                  source: Path | None = None) -> None:
-        super().__init__(entries or {})
         self._changed: set[str] = set()
+        super().__init__({k: _Entry(v, self._changed, k) for k, v in (entries or {}).items()})
         self._source = source  # the database these rows mirror (None: not read from one)
         self._con: sqlite3.Connection | None = None  # kept open between saves
 
-    def __setitem__(self, key: str, value: dict[str, Any]) -> None:
-        super().__setitem__(key, value)
+    def __setitem__(self, key: str, value: Mapping[str, Any]) -> None:
+        super().__setitem__(key, _Entry(value, self._changed, key))
         self._changed.add(key)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # a copy or a pickle: the entries, no connection
+        return Manifest, ({k: dict(v) for k, v in self.items()},)
 
     def __delitem__(self, key: str) -> None:
         super().__delitem__(key)
