@@ -113,8 +113,9 @@ def _sounds_at(rate: int) -> list[np.ndarray]:
 
 
 def _segments(index_dir: Path, path: Path) -> dict[str, int]:
-    entry = json.loads((index_dir / "xmodal-manifest.json").read_text()).get(
-        str(path.resolve()), {})
+    from xmodal.index.manifest import MANIFEST, load_manifest
+
+    entry = load_manifest(index_dir / MANIFEST).get(str(path.resolve()), {})
     return {rep: n for reps in entry.get("segments", {}).values() for rep, n in reps.items()}
 
 

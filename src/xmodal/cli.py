@@ -118,6 +118,8 @@ def index_cmd(
     ] = None,
     offline: OfflineOption = False, device: DeviceOption = "cpu", batch_size: BatchOption = None,
     runtime: RuntimeOption = None,  # sets XMODAL_RUNTIME, which load_encoder reads
+    rehash: bool = typer.Option(False, help="Read every file to hash it, even one whose size "
+                                "and modification time are unchanged since it was indexed."),
 ) -> None:
     """Index images, audio, text and video files (side-car NAME.txt captions, NAME.srt
     subtitles) into per-model collections; unchanged files are skipped, bad ones reported on
@@ -133,7 +135,7 @@ def index_cmd(
     raise typer.Exit(run_index(paths, index_uri=index, models=models, prune=prune,
                                workers=workers, as_json=as_json, quantization=quantization,
                                device=device, batch_size=batch_size,
-                               cross_modal_text=cross_modal_text))
+                               cross_modal_text=cross_modal_text, rehash=rehash))
 
 
 @app.command()

@@ -34,6 +34,7 @@ from xmodal.api.mcp_media import CLIP_RATE, THUMB_SIDE
 from xmodal.api.service import SearchService
 from xmodal.index import open_index
 from xmodal.index.ingest import manifest_path
+from xmodal.index.manifest import save_manifest
 from xmodal.index.segments import segment_id, segment_payload
 
 IMAGES, AUDIO, VIDEO = "thumb.image", "tone.audio", "clip.image"
@@ -110,7 +111,7 @@ def store(uri: str, files: dict[str, Path]) -> None:
             col.upsert(ids, np.eye(4), payloads)
     manifest = {str(p): {"doc": f"doc-{n}", "sha256": "0" * 64, "collections": []}
                 for n, p in files.items()}
-    manifest_path(uri).write_text(json.dumps(manifest), "utf-8")
+    save_manifest(manifest_path(uri), manifest)
 
 
 @pytest.fixture(scope="module")

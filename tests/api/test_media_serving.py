@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -35,6 +34,7 @@ from xmodal.api.limits import ServeLimits
 from xmodal.api.media import IMMUTABLE, REVALIDATE, media_lane
 from xmodal.api.service import SearchService
 from xmodal.index.ingest import manifest_path
+from xmodal.index.manifest import save_manifest
 from xmodal.index.validate import document_id
 
 N_FILES = 20
@@ -55,7 +55,7 @@ def _write_manifest(uri: str, root: Path) -> dict[str, Path]:
     manifest = {str(p): {"doc": doc, "collections": [],
                          "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
                 for doc, p in files.items()}
-    manifest_path(uri).write_text(json.dumps(manifest), "utf-8")
+    save_manifest(manifest_path(uri), manifest)
     return files
 
 

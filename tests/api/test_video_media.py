@@ -8,7 +8,6 @@ document ids of a manifest written here (the route serves only files the manifes
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from xmodal.api.service import SearchService
 from xmodal.data.video_compose import compose_video
 from xmodal.index import open_index
 from xmodal.index.ingest import manifest_path
+from xmodal.index.manifest import save_manifest
 
 COLOURS = [(220, 30, 30), (30, 200, 40), (30, 40, 220)]  # red, green, blue: 1 s each
 SIZE = (160, 120)
@@ -84,7 +84,7 @@ def client(files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
         pass
     manifest = {str(p): {"doc": f"doc-{name}", "sha256": "0" * 64, "collections": []}
                 for name, p in files.items()}
-    manifest_path(uri).write_text(json.dumps(manifest), "utf-8")
+    save_manifest(manifest_path(uri), manifest)
     with SearchService(uri, router_model=None) as service, \
             TestClient(create_app(service), base_url=BASE) as c:
         yield c

@@ -11,7 +11,6 @@ poster's URL with the colour of the shot at ``t_start``."""
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from xmodal.api.service import SearchService  # noqa: E402
 from xmodal.data.video_compose import compose_video  # noqa: E402
 from xmodal.index import open_index  # noqa: E402
 from xmodal.index.ingest import manifest_path  # noqa: E402
+from xmodal.index.manifest import save_manifest  # noqa: E402
 
 COLOURS = ["red", "green", "blue", "yellow", "magenta", "cyan"]  # 1 s shots
 T_START, T_END = 2.0, 3.0  # the blue shot
@@ -66,9 +66,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     uri = "exact:" + str(root / "idx")
     with open_index(uri):
         pass
-    manifest_path(uri).write_text(json.dumps({
+    save_manifest(manifest_path(uri), {
         str(video): {"doc": "vid", "sha256": "0" * 64, "collections": []},
-        str(sound): {"doc": "rec", "sha256": "0" * 64, "collections": []}}), "utf-8")
+        str(sound): {"doc": "rec", "sha256": "0" * 64, "collections": []}})
     hit = {"collection": "m.image", "fused": False, "calibrated": None, "caption": None}
     canned = {"hits": [
         {**hit, "id": "vid", "document_id": "vid", "path": str(video), "modality": "video",

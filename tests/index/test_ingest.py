@@ -14,7 +14,7 @@ import pytest
 from tests.api.toy import ToyEncoder, toy_encoders
 from xmodal.data.corpus import file_sha256, scan_corpus
 from xmodal.index import Index, document_id, open_index
-from xmodal.index.ingest import IngestReport, ingest, manifest_path
+from xmodal.index.ingest import IngestReport, ingest, load_manifest, manifest_path
 
 ALL = ("toy-audio.audio", "toy-audio.text", "toy-image.image", "toy-image.text",
        "toy-text.text")
@@ -126,7 +126,7 @@ def test_deleted_file_is_pruned(idx, uri, corpus, encoders):
     report = run(idx, uri, corpus, toy_encoders(), prune=True)
     assert (report.indexed, report.unchanged, report.replaced, report.pruned) == (0, 6, 0, 1)
     assert everywhere(idx, old) == []
-    assert str(drum.resolve()) not in manifest_path(uri).read_text("utf-8")
+    assert str(drum.resolve()) not in load_manifest(manifest_path(uri))
 
 
 def test_interrupted_ingest_resumes(tmp_path, idx, uri):

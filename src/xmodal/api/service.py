@@ -124,7 +124,7 @@ class SearchService:
                                  load_reranker=partial(load_cross_encoder, offline=True))
         self._write_lock = threading.RLock()
         self._slots = threading.BoundedSemaphore(self.limits.max_concurrency)
-        self._manifest: tuple[float, dict[str, dict[str, Any]]] | None = None
+        self._manifest: tuple[tuple[int, int], dict[str, dict[str, Any]]] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
@@ -249,11 +249,11 @@ class SearchService:
     def _manifest_entries(self) -> dict[str, dict[str, Any]]:
         """The ingest manifest (path → entry), re-read when its file changes."""
         from xmodal.index.ingest import load_manifest, manifest_path
+        from xmodal.index.manifest import manifest_stamp
 
         path = manifest_path(self.index_uri)
-        try:
-            mtime = path.stat().st_mtime
-        except OSError:
+        mtime = manifest_stamp(path)
+        if mtime is None:
             return {}
         if self._manifest is None or self._manifest[0] != mtime:
             try:

@@ -1,5 +1,7 @@
 """What ``xmodal index`` does, apart from argument parsing: scan, encode and store a corpus.
 
+Progress goes to stderr: live on a terminal (files done, items/s, ETA, failures so far:
+:mod:`xmodal.commands.index_progress`), one line per batch otherwise, none with ``--json``.
 Results go to stdout (a summary, or JSON with ``--json``:
 :meth:`~xmodal.index.ingest.IngestReport.to_json`, which ``POST /index`` answers too); failed
 and skipped files, and the warnings of files indexed in part (a truncated video), go to stderr
@@ -13,6 +15,7 @@ import time
 from typing import Any
 
 from ._output import echo
+from .index_progress import IndexProgress
 
 DEFAULT_MODELS = {"image": "starter-image", "audio": "starter-audio", "text": "minilm"}
 """Encoder per document modality when none is given: the packaged models (no download)."""
@@ -86,17 +89,20 @@ def run_remove(models: list[str], *, index_uri: str) -> int:
 def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune: bool,
               workers: int, as_json: bool, files: list[Any] | None = None,
               quantization: str | None = None, device: str = "cpu",
-              batch_size: int | None = None, cross_modal_text: bool = True) -> int:
+              batch_size: int | None = None, cross_modal_text: bool = True,
+              rehash: bool = False) -> int:
     """Scan, encode and store; exit 0 unless nothing could be indexed and something failed
     (2: bad input, e.g. an unknown ``quantization`` or one an existing collection lacks).
     ``device``: where the models run (checked by the caller); ``batch_size``: items per
     forward pass (None: the encoders' own), and at least that many files per step.
     ``cross_modal_text``: text documents also go to the text side of every image/audio model
     of the run (loaded even when no image or audio file is given) and of the index, so image
-    and audio queries reach them (:mod:`xmodal.index.text_spaces`)."""
+    and audio queries reach them (:mod:`xmodal.index.text_spaces`); ``rehash``: read every
+    file, even one whose size and mtime the manifest records unchanged."""
     from xmodal.data.corpus import scan_corpus
     from xmodal.index import CollectionMismatchError, open_index
     from xmodal.index.ingest import ingest, manifest_path
+    from xmodal.index.manifest import known_files, load_manifest
     from xmodal.index.quantization import check_quantization
     from xmodal.index.video_ingest import encoder_modalities
 
@@ -109,8 +115,9 @@ def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune
     skipped_scan: list[Any] = []
     if files is None:
         try:
-            scan = scan_corpus(paths)
-        except FileNotFoundError as exc:
+            known = None if rehash else known_files(load_manifest(manifest_path(index_uri)))
+            scan = scan_corpus(paths, known=known)
+        except (FileNotFoundError, ValueError) as exc:  # a missing folder, a corrupt manifest
             echo(f"error: {exc}", err=True)
             return 2
         files, skipped_scan = list(scan.files), list(scan.skipped)
@@ -121,19 +128,16 @@ def run_index(paths: list[str], *, index_uri: str, models: dict[str, str], prune
         echo(f"error: {exc}", err=True)
         return 2
 
-    def progress(modality: str, done: int, total: int) -> None:
-        if not as_json:
-            echo(f"  {modality}: {done}/{total}", err=True)
-
-    with open_index(index_uri) as index:
+    show = IndexProgress.for_stderr()
+    with open_index(index_uri) as index, show:
         texts = "text" in encoders and any(f.modality == "text" for f in files)
         spaces = _space_encoders(index, encoders, models, device=device,
                                  batch_size=batch_size) if cross_modal_text and texts else []
         try:
             report = ingest(index, files=files, encoders=encoders, spaces=spaces,
                             manifest=manifest_path(index_uri), prune=prune, workers=workers,
-                            progress=progress, quantization=quant,
-                            batch_size=max(FILES_PER_STEP, batch_size or 0))
+                            progress=None if as_json else show, on_stored=show.on_stored,
+                            quantization=quant, batch_size=max(FILES_PER_STEP, batch_size or 0))
         except CollectionMismatchError as exc:  # refused before anything was stored
             echo(f"error: {exc}", err=True)
             return 2

@@ -47,14 +47,28 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from xmodal.modalities import DocumentKind
 
+from .content_keys import KnownFile, content_key, file_sha256
 from .problems import ItemProblem
+from .regular_files import (
+    MAX_CAPTION_BYTES,
+    SYMLINK,
+    Refused,
+    file_kind,
+    read_side_car,
+    read_small,
+)
+
+__all__ = ["AUDIO_EXTENSIONS", "CAPTIONS_FILE", "IMAGE_EXTENSIONS", "MAX_CAPTION_BYTES",
+           "MAX_MEDIA_BYTES", "MAX_TEXT_BYTES", "MAX_VIDEO_BYTES", "METADATA_SUFFIX", "SYMLINK",
+           "TEXT_EXTENSIONS", "VIDEO_EXTENSIONS", "CorpusFile", "CorpusScan", "KnownFile",
+           "file_kind", "file_sha256", "modality_of", "read_side_car", "scan_corpus"]
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".svg"})
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".m4a", ".opus", ".aac"})
@@ -72,11 +86,6 @@ MAX_MEDIA_BYTES = 1 << 30
 """Image and audio files larger than this (1 GiB) are skipped (decoders refuse far less)."""
 MAX_VIDEO_BYTES = 8 << 30
 """Videos larger than this (8 GiB, :class:`xmodal.data.video.VideoLimits`) are skipped."""
-MAX_CAPTION_BYTES = 10_000_000
-"""Side-car caption files (``name.txt``, ``captions.jsonl``) larger than this are not read."""
-SYMLINK = "symbolic link (not followed)"
-_BLOCK = 1 << 20
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,8 @@ class CorpusFile:
     extra: dict[str, Any] | None = field(default=None, compare=False)  # extra keys of its
     #                                      captions.jsonl entry (unchecked; not hashed)
     sidecar: Path | None = None  # its metadata side-car NAME.json, when there is one
+    stat: tuple[int, int] | None = field(default=None, compare=False)  # (size, mtime_ns) a
+    #   later scan may trust sha256 by (None: a video, or modified just before it was read)
 
 
 @dataclass(frozen=True)
@@ -105,8 +116,6 @@ class CorpusScan:
         return [f for f in self.files if f.modality == modality]
 
 
-class _Refused(Exception):
-    """A file that is not used, with the reason (internal to a scan)."""
 
 
 def modality_of(path: Path) -> DocumentKind | None:
@@ -123,44 +132,39 @@ def modality_of(path: Path) -> DocumentKind | None:
     return None
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes (read in 1 MiB blocks)."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(_BLOCK), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def file_kind(mode: int) -> str:
-    """A file type in words, from an ``st_mode``."""
-    for test, name in ((stat.S_ISREG, "regular file"), (stat.S_ISDIR, "folder"),
-                       (stat.S_ISLNK, "symbolic link"), (stat.S_ISFIFO, "FIFO (named pipe)"),
-                       (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
-                       (stat.S_ISBLK, "block device")):
-        if test(mode):
-            return name
-    return "special file"
 
 
 @dataclass
 class _Scan:
     files: list[CorpusFile] = field(default_factory=list)
     skipped: list[ItemProblem] = field(default_factory=list)
-    listings: dict[Path, dict[str, tuple[str | None, dict[str, Any]]] | _Refused | None] = field(
+    listings: dict[Path, dict[str, tuple[str | None, dict[str, Any]]] | Refused | None] = field(
         default_factory=dict)
+    known: Mapping[str, KnownFile] = field(default_factory=dict)  # path -> recorded key
+    names: dict[Path, frozenset[str]] = field(default_factory=dict)  # a folder's entries, as
+    #   the walk listed them: side-cars are looked up there, not with one lstat each (43/file)
+
+    def exists(self, path: Path) -> bool:
+        """Whether ``path`` exists (not followed), from its folder's listing when walked."""
+        names = self.names.get(path.parent)
+        return path.name in names if names is not None else os.path.lexists(path)
 
     def skip(self, path: Path | str, reason: str) -> None:
         self.skipped.append(ItemProblem(index=len(self.files) + len(self.skipped),
                                         item=str(path), reason=reason))
 
 
-def scan_corpus(paths: Sequence[str | os.PathLike[str]]) -> CorpusScan:
+def scan_corpus(paths: Sequence[str | os.PathLike[str]], *,
+                known: Mapping[str, KnownFile] | None = None) -> CorpusScan:
     """Walk files and folders (recursively, sorted, never leaving a root; see the module doc).
 
     Args:
         paths: Files or folders. Each is resolved once (a symlinked root is followed, because
             the caller named it); nothing below it is reached through a symlink.
+        known: ``(size, mtime_ns, sha256)`` recorded per absolute path by an earlier scan
+            (:func:`xmodal.index.manifest.known_files`): a file (not a video) whose size and
+            mtime are unchanged keeps that sha256 and is not read
+            (:mod:`xmodal.data.content_keys`).
 
     Returns:
         The files to index (images and audio with their side-car captions, text documents) and
@@ -170,7 +174,7 @@ def scan_corpus(paths: Sequence[str | os.PathLike[str]]) -> CorpusScan:
         FileNotFoundError: A given path does not exist (a file missing *inside* a folder while
             scanning is skipped and reported instead).
     """
-    scan = _Scan()
+    scan = _Scan(known=known or {})
     seen: set[Path] = set()
     for given in paths:
         root = Path(given).expanduser()
@@ -194,6 +198,7 @@ def _walk(folder: Path, scan: _Scan) -> Iterator[Path]:
     try:
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
+        scan.names[folder] = frozenset(e.name for e in entries)
     except OSError as exc:
         scan.skip(folder, f"unreadable folder: {exc.strerror or exc}")
         return
@@ -207,7 +212,7 @@ def _walk(folder: Path, scan: _Scan) -> Iterator[Path]:
             scan.skip(path, f"unreadable: {exc.strerror or exc}")
             continue
         if stat.S_ISLNK(mode):
-            if entry.name != CAPTIONS_FILE and not _is_side_car(path):
+            if entry.name != CAPTIONS_FILE and not _is_side_car(path, scan):
                 scan.skip(path, SYMLINK)
             elif entry.name == CAPTIONS_FILE:
                 scan.skip(path, f"{SYMLINK}: captions not read")
@@ -221,8 +226,8 @@ def _walk(folder: Path, scan: _Scan) -> Iterator[Path]:
             scan.skip(path, f"not a regular file ({file_kind(mode)}): not opened")
 
 
-def _is_side_car(path: Path) -> bool:
-    return path.suffix.lower() == ".txt" and _media_sibling(path)
+def _is_side_car(path: Path, scan: _Scan) -> bool:
+    return path.suffix.lower() == ".txt" and _media_sibling(path, scan)
 
 
 def _scan_one(path: Path, root: Path, scan: _Scan) -> None:
@@ -232,24 +237,27 @@ def _scan_one(path: Path, root: Path, scan: _Scan) -> None:
         scan.skip(path, f"outside the root {root}: not read")
         return
     modality = modality_of(path)
-    if modality == "text" and path.suffix.lower() == ".txt" and _media_sibling(path):
+    if modality == "text" and path.suffix.lower() == ".txt" and _media_sibling(path, scan):
         return  # a side-car caption, read with its media file
-    if modality is None and path.suffix.lower() == METADATA_SUFFIX and _indexed_sibling(path):
+    if (modality is None and path.suffix.lower() == METADATA_SUFFIX
+            and _indexed_sibling(path, scan)):
         return  # a metadata side-car, read with its file
-    if path.suffix.lower() in SUBTITLE_EXTENSIONS and _sibling(path, VIDEO_EXTENSIONS):
+    if path.suffix.lower() in SUBTITLE_EXTENSIONS and _sibling(path, VIDEO_EXTENSIONS, scan):
         return  # a video's subtitles, read with it
     if modality is None:
         scan.skip(path, f"unsupported file type {path.suffix.lower() or '(none)'}")
         return
     limit = {"text": MAX_TEXT_BYTES, "video": MAX_VIDEO_BYTES}.get(modality, MAX_MEDIA_BYTES)
     try:
-        digest = _hash_regular(path, limit, text=modality == "text")
+        key = content_key(path, limit, text=modality == "text",
+                          known=None if modality == "video" else scan.known.get(str(path)))
+        digest = key.sha256
         if modality == "video" and _sound_only(path):
             modality = "audio"  # a podcast in a .webm: indexed as a .wav would be
         elif modality == "video":
             digest = _with_subtitles(path, digest)
         caption, extra = _caption(path, scan) if modality != "text" else (None, None)
-    except _Refused as exc:
+    except Refused as exc:
         scan.skip(path, str(exc))
         return
     except OSError as exc:
@@ -259,7 +267,8 @@ def _scan_one(path: Path, root: Path, scan: _Scan) -> None:
     folder = path.parent.relative_to(root).as_posix() if root.is_dir() else "."
     scan.files.append(CorpusFile(path=path, modality=modality, sha256=digest, caption=caption,
                                  folder=folder, extra=extra or None,
-                                 sidecar=side if os.path.lexists(side) else None))
+                                 sidecar=side if scan.exists(side) else None,
+                                 stat=None if modality == "video" else key.stat))
 
 
 def _sound_only(path: Path) -> bool:
@@ -270,37 +279,6 @@ def _sound_only(path: Path) -> bool:
     return sound_only(path)
 
 
-def _open_regular(path: Path) -> tuple[int, int]:
-    """Open a regular file for reading without following a symlink or blocking on a FIFO;
-    returns ``(fd, size)``."""
-    try:
-        fd = os.open(path, _OPEN_FLAGS)
-    except OSError as exc:
-        if os.path.islink(path):
-            raise _Refused(SYMLINK) from None
-        raise exc
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        raise _Refused(f"not a regular file ({file_kind(st.st_mode)}): not read")
-    return fd, st.st_size
-
-
-def _hash_regular(path: Path, limit: int, *, text: bool) -> str:
-    """sha256 of a regular file, refusing empty, oversized and (for text) NUL-holding ones."""
-    fd, size = _open_regular(path)
-    with os.fdopen(fd, "rb") as f:
-        if size == 0:
-            raise _Refused("empty file")
-        if size > limit:
-            kind = "text file" if text else "file"
-            raise _Refused(f"{kind} of {size:,} bytes is over the {limit:,}-byte limit")
-        h = hashlib.sha256()
-        for block in iter(lambda: f.read(_BLOCK), b""):
-            if text and b"\0" in block:
-                raise _Refused("binary data in a text document (NUL bytes)")
-            h.update(block)
-        return h.hexdigest()
 
 
 def _with_subtitles(path: Path, digest: str) -> str:
@@ -309,53 +287,35 @@ def _with_subtitles(path: Path, digest: str) -> str:
         side = path.with_suffix(ext)  # the order read_video looks for them in
         if os.path.lexists(side):
             try:
-                text = _read_small(side)
-            except _Refused:
+                text = read_small(side)
+            except Refused:
                 return digest  # not read when decoded either
             extra = hashlib.sha256((text or "").encode()).hexdigest()
             return hashlib.sha256(f"{digest}\0{extra}".encode()).hexdigest()
     return digest
 
 
-def _read_small(path: Path, limit: int = MAX_CAPTION_BYTES) -> str | None:
-    """A side-car file's text, or None when there is none; refuses symlinks and non-files."""
-    if not os.path.lexists(path):
-        return None
-    fd, size = _open_regular(path)
-    with os.fdopen(fd, "rb") as f:
-        if size > limit:
-            raise _Refused(f"{path.name} of {size:,} bytes is over the {limit:,}-byte limit")
-        return f.read(limit + 1).decode("utf-8", errors="replace")
 
 
-def read_side_car(path: Path, limit: int) -> str | None:
-    """A side-car file's text (None when absent), read like a caption: no symlink, no
-    special file, at most ``limit`` bytes.
-
-    Raises:
-        ValueError: A symlink, a special file or a file over the limit (the reason).
-    """
-    try:
-        return _read_small(path, limit)
-    except _Refused as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _sibling(path: Path, extensions: Iterable[str]) -> bool:
+def _sibling(path: Path, extensions: Iterable[str], scan: _Scan) -> bool:
     """Whether a file of the same stem with one of ``extensions`` (either case) sits beside."""
-    stem = path.with_suffix("")
-    return any(os.path.lexists(stem.with_suffix(ext)) or os.path.lexists(
-        stem.with_suffix(ext.upper())) for ext in extensions)
+    names = scan.names.get(path.parent)
+    if names is None:
+        stem = path.with_suffix("")
+        return any(os.path.lexists(stem.with_suffix(ext)) or os.path.lexists(
+            stem.with_suffix(ext.upper())) for ext in extensions)
+    stem = path.stem  # Path.with_suffix(ext) names stem + ext
+    return any(stem + ext in names or stem + ext.upper() in names for ext in extensions)
 
 
-def _indexed_sibling(path: Path) -> bool:
+def _indexed_sibling(path: Path, scan: _Scan) -> bool:
     """Whether ``NAME.json`` sits beside a file that is indexed (media or text document)."""
     return _sibling(path, (*IMAGE_EXTENSIONS, *AUDIO_EXTENSIONS, *TEXT_EXTENSIONS,
-                           *VIDEO_EXTENSIONS))
+                           *VIDEO_EXTENSIONS), scan)
 
 
-def _media_sibling(path: Path) -> bool:
-    return _sibling(path, (*IMAGE_EXTENSIONS, *AUDIO_EXTENSIONS, *VIDEO_EXTENSIONS))
+def _media_sibling(path: Path, scan: _Scan) -> bool:
+    return _sibling(path, (*IMAGE_EXTENSIONS, *AUDIO_EXTENSIONS, *VIDEO_EXTENSIONS), scan)
 
 
 def _caption(path: Path, scan: _Scan) -> tuple[str | None, dict[str, Any] | None]:
@@ -363,14 +323,14 @@ def _caption(path: Path, scan: _Scan) -> tuple[str | None, dict[str, Any] | None
     the entry's extra keys (its metadata)."""
     side = path.with_suffix(".txt")
     try:
-        text = _read_small(side)
-    except _Refused as exc:
+        text = read_small(side) if scan.exists(side) else None
+    except Refused as exc:
         if str(exc) == SYMLINK:
             text = None  # reported by the walk; the media file is indexed without it
         else:
-            raise _Refused(f"caption {side.name}: {exc}") from None
+            raise Refused(f"caption {side.name}: {exc}") from None
     listing = _listing(path.parent / CAPTIONS_FILE, scan)
-    if isinstance(listing, _Refused):
+    if isinstance(listing, Refused):
         if text is None:
             raise listing
         listing = None
@@ -380,16 +340,16 @@ def _caption(path: Path, scan: _Scan) -> tuple[str | None, dict[str, Any] | None
     return caption, extra
 
 
-def _listing(listing: Path, scan: _Scan) -> dict[str, str] | _Refused | None:
+def _listing(listing: Path, scan: _Scan) -> dict[str, str] | Refused | None:
     """A folder's ``captions.jsonl`` (read once per scan), or the reason it is unusable."""
     if listing not in scan.listings:
         try:
-            text = _read_small(listing)
+            text = read_small(listing)
             scan.listings[listing] = None if text is None else _captions_in(listing, text, scan)
-        except _Refused as exc:
+        except Refused as exc:
             scan.listings[listing] = None if str(exc) == SYMLINK else exc
         except ValueError as exc:
-            scan.listings[listing] = _Refused(str(exc))
+            scan.listings[listing] = Refused(str(exc))
     return scan.listings[listing]
 
 

@@ -12,12 +12,15 @@
 
 The result is saved as ``gap_projection.safetensors`` (the arrays) + ``gap_projection.json``
 (the metadata) in one folder; never pickle. :meth:`GapProjection.to_dict` gives the same as one
-JSON dict (arrays as lists; a Procrustes map stores ``w_ab`` only): that is how a collection
-stores it with its calibration (``xmodal calibrate --gap``), the same way for every backend.
+JSON dict (the arrays as a base64 safetensors blob; a Procrustes map stores ``w_ab`` only):
+that is how a collection stores it with its calibration (``xmodal calibrate --gap``), the same
+way for every backend. Calibrations stored before hold the arrays as JSON lists: still read.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -162,7 +165,11 @@ class GapProjection:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (arrays as lists of floats) for a collection's calibration.
+        """A JSON-able dict for a collection's calibration: the metadata, and the arrays as one
+        safetensors file, base64 (``"safetensors"``; float64, bit-exact). A 512-d map is 2.8 MB
+        of one JSON string, read in milliseconds, where its floats as JSON lists (the format
+        before, still read by :meth:`from_dict`) were 5 MB parsed number by number at every
+        index open.
 
         Example:
             >>> rng = np.random.default_rng(0)
@@ -172,25 +179,30 @@ class GapProjection:
             >>> bool(np.allclose(q.transform(a), p.transform(a)))
             True
         """
-        d = self._meta()
-        d.update(mu_a=self.mu_a.tolist(), mu_b=self.mu_b.tolist(), w_ab=self.w_ab.tolist())
+        from safetensors.numpy import save
+
+        arrays = {"mu_a": self.mu_a, "mu_b": self.mu_b, "w_ab": self.w_ab}
         if self.method != "procrustes":
-            d["w_ba"] = self.w_ba.tolist()
-        return d
+            arrays["w_ba"] = self.w_ba
+        blob = save({k: np.ascontiguousarray(v, dtype=np.float64) for k, v in arrays.items()})
+        return {**self._meta(), "safetensors": base64.b64encode(blob).decode("ascii")}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> GapProjection:
-        """Rebuild from :meth:`to_dict` output.
+        """Rebuild from :meth:`to_dict` output (or the older form, arrays as JSON lists).
 
         Raises:
-            ValueError: Not an xmodal gap projection, or arrays of the wrong shape.
+            ValueError: Not an xmodal gap projection, arrays missing, unreadable or of the
+                wrong shape.
         """
         if d.get("format") != FORMAT or d.get("method") not in ("procrustes", "lstsq"):
             raise ValueError("not an xmodal gap projection dict")
         dim = int(d["dim"])
-        mu_a, mu_b = np.asarray(d["mu_a"], np.float64), np.asarray(d["mu_b"], np.float64)
-        w_ab = np.asarray(d["w_ab"], np.float64)
-        w_ba = w_ab.T.copy() if d["method"] == "procrustes" else np.asarray(d["w_ba"],
+        arrays = _arrays(d)
+        mu_a, mu_b = np.asarray(arrays["mu_a"], np.float64), np.asarray(arrays["mu_b"],
+                                                                        np.float64)
+        w_ab = np.asarray(arrays["w_ab"], np.float64)
+        w_ba = w_ab.T.copy() if d["method"] == "procrustes" else np.asarray(arrays["w_ba"],
                                                                            np.float64)
         if mu_a.shape != (dim,) or mu_b.shape != (dim,) or w_ab.shape != (dim, dim) \
                 or w_ba.shape != (dim, dim):
@@ -248,3 +260,27 @@ class GapProjection:
             matched_cos_before=float(meta["matched_cos_before"]),
             matched_cos_after=float(meta["matched_cos_after"]),
         )
+
+
+def _arrays(d: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The arrays of a projection dict: its safetensors blob decoded, or (the older form) its
+    JSON lists."""
+    blob = d.get("safetensors")
+    if blob is None:
+        missing = [k for k in ("mu_a", "mu_b", "w_ab") if k not in d]
+        if missing or (d["method"] != "procrustes" and "w_ba" not in d):
+            raise ValueError("gap projection dict without its arrays "
+                             f"({', '.join(missing) or 'w_ba'})")
+        return d
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    try:
+        arrays = load(base64.b64decode(blob, validate=True))
+    except (binascii.Error, SafetensorError, TypeError, ValueError) as exc:
+        raise ValueError(f"gap projection: unreadable safetensors blob ({exc})") from None
+    names = ("mu_a", "mu_b", "w_ab") + (("w_ba",) if d["method"] != "procrustes" else ())
+    missing = [k for k in names if k not in arrays]
+    if missing:
+        raise ValueError(f"gap projection: safetensors blob without {', '.join(missing)}")
+    return arrays

@@ -103,5 +103,6 @@ def _forget_files(index: Index, manifest: Path, docs: Collection[str], collectio
         return
     entries = [known.pop(path) for path in gone]
     save_manifest(manifest, known)
+    known.close()
     for entry in entries:
         delete_entry(index, entry)

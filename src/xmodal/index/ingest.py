@@ -23,14 +23,14 @@ an index made before lexical lists existed gets them for its unchanged files on 
 Payloads carry ``path``, ``modality``, ``sha256``, ``representation`` and the caption, then the
 document's metadata, flat (:mod:`xmodal.index.metadata`: automatic keys, ``captions.jsonl``
 keys, a ``NAME.json`` side-car; a bad side-car is reported in ``skipped`` and left out). A
-manifest (``xmodal-manifest.json`` in the index folder, or beside it for server URIs) maps each
-path to its document id and content hash: a file already stored unchanged is not re-encoded, a
-changed file replaces its old document, a file whose metadata alone changed (a side-car
-edited, the file touched) gets its payloads rewritten with the stored vectors (not re-encoded;
-counted unchanged), and ``prune=True`` deletes the documents of files that
-no longer exist. Bad files (undecodable, empty) are reported and skipped; the rest are indexed
-(a video decoded in part, truncated say, with what decoded: its decode warnings are in the
-report's ``warnings``).
+manifest (``xmodal-manifest.sqlite`` in the index folder, or in the user cache for server URIs;
+:mod:`xmodal.index.manifest_store`) maps each path to its document id and content hash: a file
+already stored unchanged is not re-encoded, a changed file replaces its old document, a file
+whose metadata alone changed (a side-car edited, the file touched) gets its payloads rewritten
+with the stored vectors (not re-encoded; counted unchanged), and ``prune=True`` deletes the
+documents of files that no longer exist. Bad files (undecodable, empty) are reported and
+skipped; the rest are indexed (a video decoded in part, truncated say, with what decoded: its
+decode warnings are in the report's ``warnings``).
 
 Crash safety (a kill at any point, SIGKILL included, loses nothing acknowledged and leaves no
 half-stored document behind a manifest entry):
@@ -38,8 +38,10 @@ half-stored document behind a manifest entry):
 1. A batch stores its captions and segments first and its main representations *last*: a
    document whose main representation is in the store is complete (its main vector is the
    commit mark).
-2. Then an old version of a changed file is deleted, then the manifest is rewritten atomically
-   (temporary file, fsync, ``os.replace``): every manifest entry is a complete document.
+2. Then an old version of a changed file is deleted, then the batch's manifest rows are
+   written in one SQLite transaction (all or none): every manifest entry is a complete
+   document. A batch writes its own rows only, so the manifest costs the same per file at
+   100,000 files as at 1,000 (``benchmarks/ingest_scale.py``).
 3. Only then is the batch acknowledged (``on_stored``, ``progress``).
 
 A kill between 1 and 2 leaves documents stored but not in the manifest. The next ingest
@@ -82,7 +84,9 @@ from .manifest import (
     MANIFEST,
     IndexReportJSON,
     IngestReport,
+    Manifest,
     PathProblemJSON,
+    known_files,
     load_manifest,
     manifest_path,
     shared_records,
@@ -129,6 +133,7 @@ def ingest(
     on_stored: Callable[[Sequence[CorpusFile]], None] | None = None,
     quantization: Quantization | None = None,
     spaces: Sequence[Any] = (),
+    rehash: bool = False,
 ) -> IngestReport:
     """Encode and store the files under ``paths`` (or the given ``files``).
 
@@ -158,6 +163,9 @@ def ingest(
             text collections: image and audio queries reach them; back-filled for documents
             stored before; :mod:`xmodal.index.text_spaces`). ``xmodal index`` passes every
             image/audio model of the run and of the index.
+        rehash: Read every scanned file to hash it, even one whose size and modification time
+            are those the manifest recorded (by default that one keeps its recorded sha256:
+            :mod:`xmodal.data.content_keys`).
 
     Raises:
         ValueError: an unknown ``quantization``.
@@ -170,15 +178,15 @@ def ingest(
     if quantization is not None:
         check_quantization(quantization)
     skipped: list[ItemProblem] = []
-    if files is None:
-        if paths is None:
-            raise ValueError("give paths to scan or files")
-        scan = scan_corpus(paths)
-        files, skipped = list(scan.files), list(scan.skipped)
     manifest_file = Path(manifest).expanduser() if manifest is not None else None
     if prune and manifest_file is None:
         raise ValueError("prune needs a manifest (the record of what was indexed)")
-    known = load_manifest(manifest_file) if manifest_file else {}
+    known = load_manifest(manifest_file) if manifest_file else Manifest()
+    if files is None:
+        if paths is None:
+            raise ValueError("give paths to scan or files")
+        scan = scan_corpus(paths, known=None if rehash else known_files(known))
+        files, skipped = list(scan.files), list(scan.skipped)
     counts = {"indexed": 0, "unchanged": 0, "replaced": 0, "pruned": 0}
     failed: list[ItemProblem] = []
     warned: list[ItemProblem] = []  # indexed with what decoded (a truncated video...)
@@ -222,14 +230,20 @@ def ingest(
                     and main_name in entry.get("collections", ()))
             if same and entry.get("meta") != metadata_digest(metas[key]):
                 _refresh_metadata(index, entry, metas[key])  # only the metadata changed
+                known.touch(key)
                 refreshed.add(f)
-                if manifest_file:
-                    _save_manifest(manifest_file, known)
+            if same and f.stat is not None and entry.get("stat") != list(f.stat):
+                entry["stat"] = list(f.stat)  # touched, or recorded before stats were
+                known.touch(key)
+            if manifest_file and known.pending >= batch_size:
+                _save_manifest(manifest_file, known)  # a kill: done again next time, no harm
             if same:
                 counts["unchanged"] += 1
                 same_files.append(f)
             else:
                 todo.append(f)
+        if manifest_file and known.pending:
+            _save_manifest(manifest_file, known)
         stored_already = find_stored(todo, main, caption_col, metas)
         if stored_already:  # stored before a crash or by an ingest without a manifest
             adopted = set(stored_already)
@@ -279,6 +293,7 @@ def ingest(
             _delete_doc(index, known.pop(key))
             counts["pruned"] += 1
         _save_manifest(manifest_file, known)
+    known.close()
     return IngestReport(failed=tuple(failed), skipped=tuple(skipped),
                         collections=tuple(sorted(written)), warnings=tuple(warned), **counts)
 
@@ -288,7 +303,7 @@ def _modality(kind: str) -> str:
     return "image" if kind == VIDEO else kind
 
 
-def _record(known: dict[str, dict[str, Any]], stored: list[CorpusFile], index: Index,
+def _record(known: Manifest, stored: list[CorpusFile], index: Index,
             main: Collection, caption_col: Collection | None,
             metas: Mapping[str, Mapping[str, Any]],
             segmented: Mapping[str, Mapping[str, Any]] | None = None) -> int:
@@ -309,6 +324,8 @@ def _record(known: dict[str, dict[str, Any]], stored: list[CorpusFile], index: I
             segs = {**old.get("segments", {}), **segs}
         known[key] = {"doc": doc, "sha256": f.sha256, "caption": f.caption,
                       "meta": metadata_digest(metas[key]), "collections": sorted(cols)}
+        if f.stat is not None:
+            known[key]["stat"] = list(f.stat)
         if segs:
             known[key]["segments"] = segs
     by_col: dict[str, dict[str, str]] = {}  # collection -> {path: doc} of segmented documents

@@ -1,16 +1,17 @@
 """The ingest manifest (path → document id, content hash, collections, segments) and the
 report of an ingest (:class:`IngestReport`, and its JSON, which ``xmodal index --json`` prints
-and ``POST /index`` answers). :mod:`xmodal.index.ingest` writes both.
+and ``POST /index`` answers). :mod:`xmodal.index.ingest` writes both; the manifest's storage (a
+SQLite table written row by row; older indexes' JSON still read, and migrated on the first
+write) is :mod:`xmodal.index.manifest_store`.
 
 Example:
     >>> manifest_path("exact:/data/idx").name
-    'xmodal-manifest.json'
+    'xmodal-manifest.sqlite'
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,15 +19,19 @@ from typing import Any
 
 from typing_extensions import TypedDict  # pydantic reads this one below Python 3.12
 
+from xmodal.data.content_keys import KnownFile
 from xmodal.data.problems import ItemProblem
 
-from ._meta import write_json_atomic
+from .manifest_store import Manifest, load_manifest, manifest_stamp, save_manifest
 from .protocols import Index
 
-__all__ = ["MANIFEST", "IndexReportJSON", "IngestReport", "PathProblemJSON", "load_manifest",
-           "manifest_path", "save_manifest", "shared_records"]
+__all__ = ["MANIFEST", "IndexReportJSON", "IngestReport", "Manifest", "PathProblemJSON",
+           "known_files", "load_manifest", "manifest_path", "manifest_stamp", "save_manifest",
+           "shared_records"]
 
-MANIFEST = "xmodal-manifest.json"
+MANIFEST = "xmodal-manifest.sqlite"
+"""The manifest's file in an index folder (older indexes: ``xmodal-manifest.json``, read until
+the first write migrates it)."""
 
 
 @dataclass(frozen=True)
@@ -102,17 +107,22 @@ def manifest_path(index_uri: str) -> Path:
     """Where the manifest of an index lives: in its folder, or in the user cache for servers."""
     if "://" in index_uri or index_uri.startswith("qdrant-local::memory:"):
         key = hashlib.sha256(index_uri.encode()).hexdigest()[:16]
-        return Path("~/.cache/xmodal/manifests").expanduser() / f"{key}.json"
+        return Path("~/.cache/xmodal/manifests").expanduser() / f"{key}.sqlite"
     folder = index_uri.split(":", 1)[1] if index_uri.startswith(("exact:", "qdrant-local:")) \
         else index_uri
     return Path(folder).expanduser() / MANIFEST
 
 
-def load_manifest(path: Path) -> dict[str, dict[str, Any]]:
-    """The manifest's entries (path → doc, sha256, collections…), or {} when there is none."""
-    if not path.is_file():
-        return {}
-    return json.loads(path.read_text("utf-8"))
+def known_files(manifest: Mapping[str, Mapping[str, Any]]) -> dict[str, KnownFile]:
+    """``(size, mtime_ns, sha256)`` per path whose entry records the file's ``stat``: what a
+    re-scan may trust instead of reading the file (:mod:`xmodal.data.content_keys`).
+
+    Example:
+        >>> known_files({"/a.png": {"sha256": "ab", "stat": [5, 7]}, "/b.png": {"sha256": "cd"}})
+        {'/a.png': (5, 7, 'ab')}
+    """
+    return {path: (int(e["stat"][0]), int(e["stat"][1]), str(e["sha256"]))
+            for path, e in manifest.items() if e.get("stat") and e.get("sha256")}
 
 
 def shared_records(index: Index, manifest: Mapping[str, Mapping[str, Any]],
@@ -129,9 +139,3 @@ def shared_records(index: Index, manifest: Mapping[str, Mapping[str, Any]],
     records = [index.collection(n).get(docs) for n in names]
     keep = [i for i in range(len(docs)) if all(r[i] is not None for r in records)]
     return [[r[i] for i in keep] for r in records]
-
-
-def save_manifest(path: Path, manifest: Mapping[str, Any]) -> None:
-    """Write the manifest atomically: a kill leaves the old or the new one, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, manifest)
