@@ -82,7 +82,8 @@ def test_every_good_file_is_indexed_and_nothing_else(run):
             records = col.get([document_id(str(p), file_sha256(p)) for p in captioned])
             assert [r.payload["caption"] for r in records] == [
                 expected.captions[p] for p in captioned]
-            assert col.count() == len(captioned)
+            # the captions, and the text documents in this model's text space (issue 17)
+            assert col.count() == len(captioned) + len(good["text"])
         texts = index.collection("dec-text.text")  # search works on what was stored
         first = document_id(str(good["text"][0]), file_sha256(good["text"][0]))
         assert texts.search(texts.get([first])[0].vector, k=3)[0].ids[0] == first

@@ -131,6 +131,23 @@ def test_an_old_json_manifest_is_read_then_migrated_on_the_first_write(path):
     assert not legacy_path(path).exists()  # one source of truth after the migration
 
 
+def test_a_manifest_named_json_is_a_database_and_an_old_one_there_is_replaced(tmp_path):
+    """A caller's own ``*.json`` name: the old JSON under it is read, then replaced in place
+    by the database (not deleted as the 'old file' after the migration)."""
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"/a.txt": {"doc": "d1", "sha256": "s1"}}))
+    known = load_manifest(path)
+    assert dict(known) == {"/a.txt": {"doc": "d1", "sha256": "s1"}}
+    known["/b.txt"] = {"doc": "d2", "sha256": "s2"}
+    save_manifest(path, known)
+    assert path.read_bytes().startswith(b"SQLite format 3")
+    assert dict(load_manifest(path)) == {"/a.txt": {"doc": "d1", "sha256": "s1"},
+                                         "/b.txt": {"doc": "d2", "sha256": "s2"}}
+    fresh = tmp_path / "new.json"  # none yet: created, and still there
+    save_manifest(fresh, {"/c.txt": {"doc": "d3"}})
+    assert dict(load_manifest(fresh)) == {"/c.txt": {"doc": "d3"}}
+
+
 def test_a_kill_during_the_migration_leaves_the_json_in_charge(path, monkeypatch):
     old = {"/a.png": entry("a")}
     legacy_path(path).write_text(json.dumps(old), "utf-8")

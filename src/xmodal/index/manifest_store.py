@@ -225,6 +225,8 @@ def load_manifest(path: Path) -> Manifest:
         ValueError: the file is not a manifest (a corrupt database or JSON).
     """
     path = Path(path)
+    if path.is_file() and legacy_path(path) == path and not _is_database(path):  # old JSON
+        return Manifest(read_json(path))
     if path.is_file():
         try:
             rows = _read_rows(path)
@@ -243,7 +245,7 @@ def save_manifest(path: Path, manifest: Mapping[str, Any]) -> None:
     transaction; anything else (a plain dict, a manifest read elsewhere or from the old JSON)
     whole. A kill leaves the old or the new rows, never a torn file."""
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() or (legacy_path(path) == path and not _is_database(path)):  # or old JSON
         if isinstance(manifest, Manifest):
             manifest.close()
         _create(path, manifest)
@@ -310,7 +312,14 @@ def _create(path: Path, manifest: Mapping[str, Any]) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_folder(path.parent)
-    legacy_path(path).unlink(missing_ok=True)
+    if legacy_path(path) != path:  # a manifest named *.json is its own old file, now replaced
+        legacy_path(path).unlink(missing_ok=True)
+
+
+def _is_database(path: Path) -> bool:
+    """Whether ``path`` is an SQLite file (else an old JSON manifest kept under its name)."""
+    with open(path, "rb") as f:
+        return f.read(16) == b"SQLite format 3\x00"
 
 
 def _fsync_folder(folder: Path) -> None:
