@@ -89,3 +89,7 @@ BatchOption = Annotated[int | None, typer.Option(
     "--batch-size", min=1, help="Items per encoder forward pass (default: the encoders' own, "
     "32).")]
 OfflineOption = Annotated[bool, typer.Option("--offline", callback=go_offline, help=OFFLINE_HELP)]
+RerankOfferOption = Annotated[list[str] | None, typer.Option(
+    "--rerank", help="A cross-encoder (folder or Hub id ORG/NAME[@REV]) that requests may "
+    "pick by its spec or name as rerank (repeatable; loaded at start). Without it a request's "
+    "rerank is refused (400).")]
