@@ -120,3 +120,32 @@ def test_offer_rules():
         offer.pick("org/a@main")  # another revision is another model
     with pytest.raises(ValueError, match="share the name 'a'"):
         RerankOffer(["org/a", "other/a"], load=load)
+
+
+def test_serve_and_mcp_rerank_option(tmp_path, folders, monkeypatch):
+    """``--rerank`` reaches the server (offered, loaded at start); one that will not load
+    stops serve and mcp at start (exit 2, named)."""
+    from typer.testing import CliRunner
+
+    import xmodal.api.http as http
+    from xmodal.cli import app as cli
+
+    uri, _, _ = build_index(tmp_path)
+    seen: list[tuple[str, ...]] = []
+
+    class FakeUvicorn:
+        @staticmethod
+        def run(app, **kw) -> None:
+            seen.append(app.state.service.rerank.specs)
+
+    monkeypatch.setattr(http, "require_uvicorn", lambda: FakeUvicorn)
+    ce = str(folders[0])
+    out = CliRunner().invoke(cli, ["serve", "--index", uri, "--router-model", "",
+                                   "--rerank", ce])
+    assert out.exit_code == 0, out.output
+    assert seen == [(ce,)]
+    for command in ("serve", "mcp"):
+        out = CliRunner().invoke(cli, [command, "--index", uri, "--router-model", "",
+                                       "--rerank", str(tmp_path / "absent")])
+        assert out.exit_code == 2 and "absent: no such folder" in out.output, out.output
+    assert len(seen) == 1

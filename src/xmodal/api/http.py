@@ -155,6 +155,8 @@ def run_serve(*, index_uri: str, host: str = "127.0.0.1", port: int = 8000,
     import sys
     from pathlib import Path
 
+    from xmodal.search.rerank import RerankerLoadError
+
     try:
         check_bind(host, token=token)
         if root is not None and not Path(root).expanduser().is_dir():
@@ -171,6 +173,9 @@ def run_serve(*, index_uri: str, host: str = "127.0.0.1", port: int = 8000,
     except IndexBusyError as exc:
         print(f"error: cannot open {index_uri}: {exc}; stop the other process (`xmodal "
               f"serve` answers MCP itself, at {MCP_PATH})", file=sys.stderr)
+        return 2
+    except RerankerLoadError as exc:  # an offered cross-encoder that will not load
+        print(f"error: --rerank: {exc}", file=sys.stderr)
         return 2
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"error: cannot open {index_uri}: {exc}", file=sys.stderr)
