@@ -14,9 +14,9 @@ Rows, per query (the same searcher; the query's encodings remembered, so no row 
   ties. Here every hit bears text, so this is the cross-encoder's order alone over the first
   stage's top D;
 - ``rerank@D (equal)``: the same list weighted 1 (``weights={"rerank:NAME": 1}``), one RRF vote
-  among the others.
+  among the others; ``rerank@D (×W)``: weighted W (``--weights``), between the two.
 
-One pair of rerank rows per ``--depths`` value. Figures: Recall@10 and MRR@10
+One set of rerank rows per ``--depths`` value. Figures: Recall@10 and MRR@10
 (``xmodal.eval.retrieval_report``, trec_eval definitions; a run's scores are the hits'
 positions), each rerank row's MRR@10 difference to the first stage with its paired standard
 error, the first stage's Recall@D (the most a rerank of depth D can reach), and the latency a
@@ -63,9 +63,10 @@ TRAINED = "xmodal-rerank-minilm"
 """The folder name ``scripts/train-reranker.py`` writes under the models cache."""
 
 
-def row_names(depths: list[int]) -> list[str]:
-    """The rows of a run: the first stage, then ``lead`` and ``equal`` per depth."""
-    return [FIRST, *(f"rerank@{d} ({w})" for d in depths for w in ("lead", "equal"))]
+def row_names(depths: list[int], weights: tuple[float, ...] = ()) -> list[str]:
+    """The rows of a run: the first stage, then ``lead``, ``equal`` and ``×W`` per depth."""
+    kinds = ("lead", "equal", *(f"×{w:g}" for w in weights))
+    return [FIRST, *(f"rerank@{d} ({k})" for d in depths for k in kinds)]
 
 
 class PairMemo:
@@ -110,8 +111,8 @@ def offline_cross_encoders() -> list[str]:
     return found
 
 
-def rows_for(searcher: Any, query: str, model: str, depths: list[int]
-             ) -> tuple[dict[str, list[str]], dict[str, float]]:
+def rows_for(searcher: Any, query: str, model: str, depths: list[int],
+             weights: tuple[float, ...] = ()) -> tuple[dict[str, list[str]], dict[str, float]]:
     """File names of each row's hits (``K`` of them; the first stage's ``max(depths)``), best
     first, and each row's search seconds."""
     from xmodal.search.rerank import rerank_name
@@ -119,8 +120,9 @@ def rows_for(searcher: Any, query: str, model: str, depths: list[int]
     asks: dict[str, dict[str, Any]] = {FIRST: {}}
     for d in depths:
         asks[f"rerank@{d} (lead)"] = {"rerank": model, "rerank_depth": d}
-        asks[f"rerank@{d} (equal)"] = {"rerank": model, "rerank_depth": d,
-                                       "weights": {rerank_name(model): 1.0}}
+        for kind, w in (("equal", 1.0), *((f"×{w:g}", w) for w in weights)):
+            asks[f"rerank@{d} ({kind})"] = {"rerank": model, "rerank_depth": d,
+                                            "weights": {rerank_name(model): w}}
     searcher.search(query, k=max(depths))  # warm-up: the query's encodings are remembered
     hits: dict[str, list[str]] = {}
     seconds: dict[str, float] = {}
@@ -140,8 +142,8 @@ def paired_se(a: dict[str, float], b: dict[str, float]) -> float:
     return statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else 0.0
 
 
-def measure(model: str, limit: int | None, depths: list[int], backend: str
-            ) -> dict[str, Any]:
+def measure(model: str, limit: int | None, depths: list[int], backend: str,
+            weights: tuple[float, ...] = ()) -> dict[str, Any]:
     """Index the FAQ, search every question in every row; figures and latencies."""
     from xmodal.encoders import load_encoder
     from xmodal.eval import retrieval_report
@@ -149,7 +151,7 @@ def measure(model: str, limit: int | None, depths: list[int], backend: str
     from xmodal.search.searcher import Searcher
 
     qs = faq_set(limit)
-    rows = row_names(depths)
+    rows = row_names(depths, weights)
     load = functools.cache(load_encoder)
     runs: dict[str, dict[str, dict[str, float]]] = {row: {} for row in [*rows, "deep"]}
     times: dict[str, list[float]] = {row: [] for row in rows}
@@ -160,7 +162,7 @@ def measure(model: str, limit: int | None, depths: list[int], backend: str
                                 load_reranker=lambda spec: PairMemo(load_cross_encoder(spec)))
             searcher.reranker(model)  # loaded before any timing
             for qid, query in qs.queries.items():
-                hits, seconds = rows_for(searcher, query, model, depths)
+                hits, seconds = rows_for(searcher, query, model, depths, weights)
                 for row in runs:
                     runs[row][qid] = {h: float(len(hits[row]) - p)
                                       for p, h in enumerate(hits[row])}
@@ -173,7 +175,7 @@ def measure(model: str, limit: int | None, depths: list[int], backend: str
     base = reports[FIRST].per_query["mrr@10"]
     timed = rows[1]  # the first depth's lead row: it pays for the cross-encoder's pairs
     return {
-        "model": model, "depths": depths, "queries": len(qs.queries),
+        "model": model, "depths": depths, "weights": list(weights), "queries": len(qs.queries),
         "documents": len(qs.texts), "rows": {row: reports[row].means for row in rows},
         "first_stage_recall_at_depth": deep.means,
         "mrr_delta": {row: (reports[row].means["mrr@10"] - reports[FIRST].means["mrr@10"],
@@ -186,7 +188,7 @@ def measure(model: str, limit: int | None, depths: list[int], backend: str
 
 
 def report(fig: dict[str, Any]) -> None:
-    rows = row_names(fig["depths"])
+    rows = row_names(fig["depths"], tuple(fig.get("weights", ())))
     recall_at = ", ".join(f"Recall@{k.split('@')[1]} {v:.3f}"
                           for k, v in fig["first_stage_recall_at_depth"].items())
     print(f"# rerank on the Python FAQ: {fig['model']}, depths {fig['depths']}, k = {K}, "
@@ -225,6 +227,8 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="cross-encoder: folder or Hub id (cached)")
     ap.add_argument("--depths", default="50", help="hits rescored (rerank_depth), comma "
                     "separated, largest first: each adds two rows")
+    ap.add_argument("--weights", default="", help="more rows: the rerank list at these RRF "
+                    "weights (comma separated; 1 is the equal row)")
     ap.add_argument("--limit", type=int, default=None, help="first N FAQ pairs only")
     ap.add_argument("--backend", choices=("edge", "exact"), default="edge")
     ap.add_argument("--json", type=Path, default=None, help="write the figures here")
@@ -234,7 +238,8 @@ def main() -> None:
     if model is None:
         nothing_to_measure(depths)
         raise SystemExit(2)
-    fig = measure(model, args.limit, depths, args.backend)
+    weights = tuple(float(w) for w in args.weights.split(",") if w)
+    fig = measure(model, args.limit, depths, args.backend, weights)
     report(fig)
     if args.json:
         args.json.write_text(json.dumps(fig, indent=1))

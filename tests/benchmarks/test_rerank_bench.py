@@ -1,5 +1,5 @@
 """The rerank benchmark runs end to end at a tiny size on a tiny random cross-encoder: its table
-has the first stage and a lead and an equal row per depth with figures in [0, 1], its target
+has the first stage and a lead, an equal and a ×W row per depth with figures in [0, 1], its target
 line, and a JSON of the same figures; without any cross-encoder it measures nothing (exit 2)."""
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ def test_rerank_benchmark_prints_a_table(tmp_path):
     saved = tmp_path / "rerank.json"
     result = subprocess.run(
         [sys.executable, SCRIPT, "--model", str(ce), "--limit", "8", "--depths", "3,6",
-         "--backend", "exact", "--json", str(saved)],
+         "--weights", "2", "--backend", "exact", "--json", str(saved)],
         capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line.split("|")[1:-1] for line in result.stdout.splitlines()
             if line.startswith("| ") and not line.startswith("| row ")]
-    names = ["first stage", "rerank@6 (lead)", "rerank@6 (equal)", "rerank@3 (lead)",
-             "rerank@3 (equal)"]
+    names = ["first stage", *(f"rerank@{d} ({k})" for d in (6, 3)
+                              for k in ("lead", "equal", "×2"))]
     assert [r[0].strip() for r in rows] == names
     for r in rows:
         assert all(0.0 <= float(v) <= 1.0 for v in r[1:3]), r
