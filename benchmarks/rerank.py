@@ -16,15 +16,17 @@ Rows, per query (the same searcher; the query's encodings remembered, so no row 
 - ``rerank@D (equal)``: the same list weighted 1 (``weights={"rerank:NAME": 1}``), one RRF vote
   among the others; ``rerank@D (×W)``: weighted W (``--weights``), between the two.
 
-One set of rerank rows per ``--depths`` value. Figures: Recall@10 and MRR@10
-(``xmodal.eval.retrieval_report``, trec_eval definitions; a run's scores are the hits'
-positions), each rerank row's MRR@10 difference to the first stage with its paired standard
-error, the first stage's Recall@D (the most a rerank of depth D can reach), and the latency a
-rerank adds per query: the median over queries of (rerank search − first-stage search), each
-search timed once after an untimed warm-up search of the same query (the query then embedded
-already). The cross-encoder scores each (query, text) pair once (remembered): the first depth's
-``lead`` row pays for its pairs and is the one timed; later rows reuse the scores, so their
-added latency is not shown.
+One set of rerank rows per ``--depths`` value. ``--stored-words``: the cross-encoder reads the
+lexical list's words instead of the answers as written (what it read before).
+
+Figures: Recall@10 and MRR@10 (``xmodal.eval.retrieval_report``, trec_eval definitions; a run's
+scores are the hits' positions), each rerank row's MRR@10 difference to the first stage with its
+paired standard error, the first stage's Recall@D (the most a rerank of depth D can reach), and
+the latency a rerank adds per query: the median over queries of (rerank search − first-stage
+search), each search timed once after an untimed warm-up search of the same query (the query
+then embedded already). The cross-encoder scores each (query, text) pair once (remembered): the
+first depth's ``lead`` row pays for its pairs and is the one timed; later rows reuse the scores,
+so their added latency is not shown.
 
 The cross-encoder: ``--model`` (a folder or a Hub id in the Hugging Face cache, as
 ``--rerank`` takes it); without it, the one ``scripts/train-reranker.py`` writes
@@ -229,6 +231,8 @@ def main() -> None:
                     "separated, largest first: each adds two rows")
     ap.add_argument("--weights", default="", help="more rows: the rerank list at these RRF "
                     "weights (comma separated; 1 is the equal row)")
+    ap.add_argument("--stored-words", action="store_true", help="the cross-encoder reads the "
+                    "lexical list's words (lower case, no punctuation), not the files as written")
     ap.add_argument("--limit", type=int, default=None, help="first N FAQ pairs only")
     ap.add_argument("--backend", choices=("edge", "exact"), default="edge")
     ap.add_argument("--json", type=Path, default=None, help="write the figures here")
@@ -239,6 +243,11 @@ def main() -> None:
         nothing_to_measure(depths)
         raise SystemExit(2)
     weights = tuple(float(w) for w in args.weights.split(",") if w)
+    if args.stored_words:  # what xmodal read before it read the files as written
+        import xmodal.search.rerank as rerank
+
+        rerank.source_text = lambda payload, words_of: None
+        print("(the cross-encoder reads the stored words)")
     fig = measure(model, args.limit, depths, args.backend, weights)
     report(fig)
     if args.json:
