@@ -8,7 +8,13 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from . import __version__
-from .commands.options import BatchOption, DeviceOption, OfflineOption, RuntimeOption
+from .commands.options import (
+    BatchOption,
+    DeviceOption,
+    OfflineOption,
+    RerankOfferOption,
+    RuntimeOption,
+)
 
 _T = TypeVar("_T")
 
@@ -331,6 +337,7 @@ def serve(
         "--cors-origin", help="An origin allowed to call the API from a browser.")] = None,
     offline: OfflineOption = False, device: DeviceOption = "cpu", batch_size: BatchOption = None,
     runtime: RuntimeOption = None,  # sets XMODAL_RUNTIME, which load_encoder reads
+    rerank: RerankOfferOption = None,
 ) -> None:
     """Serve the HTTP API, the web page and MCP (at /mcp) for one index (port 8000)."""
     from .api.http import run_serve
@@ -339,7 +346,7 @@ def serve(
                                max_concurrency=max_concurrency, router_model=router_model,
                                read_only=read_only, allowed_hosts=allowed_host or [],
                                cors_origins=cors_origin or [], root=root, device=device,
-                               batch_size=batch_size))
+                               batch_size=batch_size, rerankers=rerank or []))
 
 
 @app.command("mcp")
@@ -363,6 +370,7 @@ def mcp_cmd(
                              "(with --allow-index)."),
     offline: OfflineOption = False, device: DeviceOption = "cpu", batch_size: BatchOption = None,
     runtime: RuntimeOption = None,  # sets XMODAL_RUNTIME, which load_encoder reads
+    rerank: RerankOfferOption = None,
 ) -> None:
     """Serve MCP tools (search, describe_collections, fetch_item; index_paths with
     --allow-index) over one index for agents."""
@@ -379,13 +387,14 @@ def mcp_cmd(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     from .encoders.base import EncoderLoadError  # the service loads torch at start anyway
+    from .search.rerank import RerankerLoadError
 
     try:  # the service fetches its Hub models at start: one that cannot be had stops it here
         code = run_mcp(index, transport=spoken, host=host, port=port,
                        router_model=router_model or None, allowed_hosts=allowed_host or [],
                        token=token, allow_index=allow_index, root=root, device=device,
-                       batch_size=batch_size)
-    except EncoderLoadError as exc:
+                       batch_size=batch_size, rerankers=rerank or [])
+    except (EncoderLoadError, RerankerLoadError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     raise typer.Exit(code)

@@ -88,12 +88,14 @@ def test_every_front_end_declares_every_field():
 @pytest.fixture
 def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             ) -> Iterator[tuple[SearchService, list[SearchRequest]]]:
-    """A served toy index whose searcher records the requests it gets (and finds nothing)."""
+    """A served toy index whose searcher records the requests it gets (and finds nothing),
+    offering the rerank spec sent (its loader a stand-in: only the request is looked at)."""
     uri = "exact:" + str(tmp_path / "idx")
     with open_index(uri) as index:
         col = index.create_collection("toy.image", dim=2, model="toy", modality="image")
         col.upsert(["a", "b"], np.eye(2), [{"modality": "image"}] * 2)
-    with SearchService(uri, router_model=None) as s:
+    monkeypatch.setattr("xmodal.search.rerank.load_cross_encoder", lambda spec: object())
+    with SearchService(uri, router_model=None, rerankers=[TEXT_ONLY["rerank"]]) as s:
         seen: list[SearchRequest] = []
 
         def record(request: SearchRequest) -> SearchResult:

@@ -235,3 +235,26 @@ def test_routes_follow_upserts_and_deletes(tmp_path):
         assert route("image", "text") == "direct" and route("image", "image") == "none"
         service.delete("m.text", ["doc"])
         assert route("image", "text") == "none"
+@pytest.mark.parametrize("batch_size, steps", [(None, 3), (8, 3), (100, 2)])
+def test_index_paths_stores_batch_size_files_a_step(built, tmp_path, batch_size, steps):
+    """``POST /index`` and the MCP ``index_paths`` store ``max(64, --batch-size)`` files a
+    step, as ``xmodal index`` does: 130 text files are encoded in ceil(130 / that) calls."""
+    from tests.api.test_mcp_media import call
+
+    uri, encoders, corpus = built
+    for n in range(130):
+        (corpus / "many" / f"{n:03d}.txt").parent.mkdir(exist_ok=True)
+        (corpus / "many" / f"{n:03d}.txt").write_text(f"a blue star {n}", "utf-8")
+    text = encoders["text"]
+    with SearchService(uri, load=loader(encoders), router_model=None, index_root=corpus,
+                       batch_size=batch_size) as s:
+        before = text.calls["document"]
+        assert s.index_paths(["many"])["indexed"] == 130
+        assert text.calls["document"] - before == steps
+        (corpus / "more").mkdir()
+        for n in range(130):
+            (corpus / "more" / f"{n:03d}.txt").write_text(f"a red heart {n}", "utf-8")
+        before = text.calls["document"]
+        _, got = call(s, [("index_paths", {"paths": ["more"]})], allow_index=True)
+        assert got[0].structured_content["indexed"] == 130
+        assert text.calls["document"] - before == steps

@@ -156,6 +156,39 @@ def test_non_text_queries_are_refused(searcher, tiny_ce, corpus):
     assert searcher.loads == []
 
 
+def test_a_text_document_is_read_as_written(tmp_path, tiny_ce):
+    """The cross-encoder reads a text file as written (case, punctuation) while its words are
+    the stored ones; a file changed since, or a payload naming another file, is read as the
+    stored words. Oracle: ``predict`` on those texts."""
+    from sentence_transformers import CrossEncoder
+
+    from xmodal.index.lexical_store import open_lexical
+    from xmodal.search.rerank import hit_text
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "copy.md").write_text("How to COPY a file, in Python?\n", "utf-8")
+    (docs / "sorting.txt").write_text("Sort a list (in Python).", "utf-8")
+    toys = toy_encoders()
+    with open_index("exact:" + str(tmp_path / "i")) as index:
+        ingest(index, [docs], encoders=toys, manifest=tmp_path / "m.json")
+        (docs / "sorting.txt").write_text("Sort a list (in Python), changed.", "utf-8")
+        s = Searcher(index, load=loader(toys), router_model=None)
+        got = s.search("copy a file", k=5, mixed=True, rerank=str(tiny_ce))
+        store = open_lexical(index)
+        copy = next(h for h in got.hits if name_of(h) == "copy.md")
+        stored = store.document_words([copy.id])[copy.id]
+        (tmp_path / "other").mkdir()
+        (tmp_path / "other/copy.md").write_text("Secret: a cat.", "utf-8")
+        elsewhere = {**copy.payload, "path": str(tmp_path / "other/copy.md")}  # another file
+        assert hit_text(elsewhere, stored) == "how to copy a file in python"
+    texts = {"copy.md": "How to COPY a file, in Python?", "sorting.txt": "sort a list in python"}
+    want = CrossEncoder(str(tiny_ce)).predict([("copy a file", t) for t in texts.values()])
+    raw = {name_of(h): h.raw_scores[NAME] for h in got.hits if NAME in h.raw_scores}
+    assert raw == pytest.approx(dict(zip(texts, map(float, want), strict=True)), abs=1e-6)
+    assert len(set(raw.values())) == 2
+
+
 def test_a_missing_cross_encoder_is_named(tmp_path):
     with pytest.raises(RerankerLoadError, match="no such folder"):
         load_cross_encoder(str(tmp_path / "absent"))

@@ -143,16 +143,19 @@ def run_serve(*, index_uri: str, host: str = "127.0.0.1", port: int = 8000,
               router_model: str | None = "minilm", read_only: bool = False,
               allowed_hosts: Sequence[str] = (), cors_origins: Sequence[str] = (),
               root: str | None = None, device: str = "cpu",
-              batch_size: int | None = None) -> int:
+              batch_size: int | None = None, rerankers: Sequence[str] = ()) -> int:
     """``xmodal serve``: refuse a non-loopback bind without a token, then run uvicorn.
     ``root``: the folder ``POST /index`` (and the MCP tool ``index_paths``, unless
     ``read_only``) may index under (None: folder indexing is off). MCP is answered at ``/mcp``.
-    ``device`` (checked by the caller) and ``batch_size``: the models' (see SearchService).
+    ``device`` (checked by the caller) and ``batch_size``: the models' (see SearchService);
+    ``rerankers``: the cross-encoders requests may pick (``--rerank``; loaded at start).
 
     Returns the exit code (2: refused or the index would not open).
     """
     import sys
     from pathlib import Path
+
+    from xmodal.search.rerank import RerankerLoadError
 
     try:
         check_bind(host, token=token)
@@ -166,10 +169,13 @@ def run_serve(*, index_uri: str, host: str = "127.0.0.1", port: int = 8000,
     try:
         service = SearchService(index_uri, router_model=router_model or None, limits=limits,
                                 read_only=read_only, index_root=root, device=device,
-                                batch_size=batch_size)
+                                batch_size=batch_size, rerankers=rerankers)
     except IndexBusyError as exc:
         print(f"error: cannot open {index_uri}: {exc}; stop the other process (`xmodal "
               f"serve` answers MCP itself, at {MCP_PATH})", file=sys.stderr)
+        return 2
+    except RerankerLoadError as exc:  # an offered cross-encoder that will not load
+        print(f"error: --rerank: {exc}", file=sys.stderr)
         return 2
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"error: cannot open {index_uri}: {exc}", file=sys.stderr)

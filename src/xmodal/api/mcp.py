@@ -46,7 +46,7 @@ from __future__ import annotations
 import base64
 import binascii
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -325,7 +325,7 @@ def run_mcp(index_uri: str, *, transport: Transport = "stdio",
             allowed_hosts: list[str] | None = None,
             load: Callable[[str], Any] | None = None, token: str | None = None,
             allow_index: bool = False, root: str | None = None, device: str = "cpu",
-            batch_size: int | None = None) -> int:
+            batch_size: int | None = None, rerankers: Sequence[str] = ()) -> int:
     """Serve the MCP tools over one index until stopped; the exit status.
 
     Args:
@@ -347,6 +347,7 @@ def run_mcp(index_uri: str, *, transport: Transport = "stdio",
         root: The folder ``index_paths`` may index under (``xmodal serve --root``'s rule).
         device: Torch device of the models (checked by the caller); ignored with ``load``.
         batch_size: Items per encoder forward pass (None: the encoders' own).
+        rerankers: The cross-encoders a search's ``rerank`` may pick (loaded at start).
 
     Raises:
         ValueError: ``transport`` is neither ``"stdio"`` nor ``"http"``.
@@ -368,7 +369,7 @@ def run_mcp(index_uri: str, *, transport: Transport = "stdio",
         service = SearchService(index_uri, load=load, router_model=router_model or None,
                                 limits=limits, read_only=not allow_index,
                                 index_root=root if allow_index else None, device=device,
-                                batch_size=batch_size)
+                                batch_size=batch_size, rerankers=rerankers)
     except IndexBusyError as exc:  # another process holds the embedded index
         print(f"error: {busy_hint(index_uri, exc)}", file=sys.stderr)
         return 2

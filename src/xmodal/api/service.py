@@ -33,15 +33,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from xmodal.api import folders
+from xmodal.api import items as stored
 from xmodal.api.diagnose import CollectionDiagnosisJSON, diagnose_collection
 from xmodal.api.hooks import ServiceHooks
+from xmodal.api.items import MAX_BATCH
 from xmodal.api.limits import (
     BadInput,
     IndexingDisabled,
@@ -57,6 +56,7 @@ from xmodal.api.limits import (
     check_vector,
     pixel_limited,
 )
+from xmodal.api.rerank_offer import RerankNotOffered, RerankOffer
 from xmodal.index.ingest import IndexReportJSON
 from xmodal.index.quantization import Quantization
 from xmodal.index.text_spaces import load_spaces
@@ -67,6 +67,7 @@ from xmodal.search.reach import ReachJSON
 from xmodal.search.request import SearchRequest
 
 __all__ = [
+    "MAX_BATCH",
     "BadInput",
     "CollectionDiagnosisJSON",
     "IndexingDisabled",
@@ -74,13 +75,10 @@ __all__ = [
     "NotFound",
     "Overloaded",
     "ReadOnly",
+    "RerankNotOffered",
     "SearchService",
     "ServeLimits",
 ]
-
-MAX_BATCH = 1000
-"""Most items one upsert, get or delete call may carry."""
-
 
 class SearchService:
     """Search, inspect and (unless read-only) edit one index, with limits on every input.
@@ -98,7 +96,10 @@ class SearchService:
             (:class:`ReadOnly`, 403).
         index_root: The folder :meth:`index_paths` may index under (None: off, 403).
         device, batch_size: Where the default loader's models run, and the items per forward
-            pass (None: the encoders' own); ignored with ``load``.
+            pass (None: the encoders' own; ``device`` ignored with ``load``). ``batch_size``
+            also sets the files :meth:`index_paths` stores a step, as ``xmodal index`` does.
+        rerankers: The cross-encoders a request's ``rerank`` may pick (loaded now; another
+            value is :class:`RerankNotOffered`, 400; see :mod:`xmodal.api.rerank_offer`).
 
     ``hooks`` (:class:`~xmodal.api.hooks.ServiceHooks`) reports searches and encoder calls.
     """
@@ -106,7 +107,8 @@ class SearchService:
     def __init__(self, index_uri: str, *, load: Callable[[str], Any] | None = None,
                  router_model: str | None = "minilm", limits: ServeLimits | None = None,
                  read_only: bool = False, index_root: str | os.PathLike[str] | None = None,
-                 device: str = "cpu", batch_size: int | None = None) -> None:
+                 device: str = "cpu", batch_size: int | None = None,
+                 rerankers: Sequence[str] = ()) -> None:
         from xmodal.index import open_index
         from xmodal.search.rerank import load_cross_encoder
         from xmodal.search.searcher import Searcher
@@ -115,13 +117,15 @@ class SearchService:
         self.limits = limits or ServeLimits()
         self.read_only = read_only
         self.index_root = None if index_root is None else folders.index_root(index_root)
+        self.batch_size = batch_size
+        self.rerank = RerankOffer(rerankers, load_cross_encoder)  # before the index opens
         self.index, self.hooks = open_index(self.index_uri), ServiceHooks()
         if load is None:  # Hub models are fetched now, at start: requests read the cache only
             load = folders.serving_loader(self.index, router_model, device=device,
                                           batch_size=batch_size)
         timed = self.hooks.timed(pixel_limited(load, self.limits))  # reports encode times
         self.searcher = Searcher(self.index, load=timed, router_model=router_model,
-                                 load_reranker=partial(load_cross_encoder, offline=True))
+                                 load_reranker=self.rerank.scorer)
         self._write_lock = threading.RLock()
         self._slots = threading.BoundedSemaphore(self.limits.max_concurrency)
         self._manifest: tuple[tuple[int, int], dict[str, dict[str, Any]]] | None = None
@@ -178,7 +182,7 @@ class SearchService:
 
         Every input is checked before a model or the store sees it: ``k`` against
         ``limits.max_k``, a text query's length, an upload's bytes, pixels and seconds, a
-        vector's collection, model and dimension.
+        vector's collection, model and dimension, a ``rerank`` among the offered ones.
 
         Args:
             request: The search: a text ``query``, ``image`` / ``audio`` file bytes, or a
@@ -202,6 +206,8 @@ class SearchService:
         elif fields:
             raise TypeError("give a SearchRequest or keyword fields, not both")
         check_k(request.k, self.limits)
+        if request.rerank is not None:
+            request = replace(request, rerank=self.rerank.pick(request.rerank))
         if request.vector is not None:
             col = self._collection_of(request.collection or "", model, "the vector is")
             request = replace(request, vector=check_vector(request.vector, col.dim))
@@ -272,31 +278,10 @@ class SearchService:
         return diagnose_collection(col, docs)
 
     # -- items -----------------------------------------------------------------------------
-    @staticmethod
-    def _check_ids(ids: Sequence[str]) -> list[str]:
-        ids = list(ids)
-        if not ids:
-            raise BadInput("give at least one id")
-        if len(ids) > MAX_BATCH:
-            raise InputTooLarge(f"{len(ids)} ids in one call; the limit is {MAX_BATCH}")
-        if not all(isinstance(i, str) and i for i in ids):
-            raise BadInput("ids must be non-empty strings")
-        return ids
-
     def get(self, collection: str, ids: Sequence[str],
             with_vectors: bool = False) -> list[dict[str, Any] | None]:
         """The stored record of each id (``{id, payload[, vector]}``), None where absent."""
-        ids = self._check_ids(ids)
-        out: list[dict[str, Any] | None] = []
-        for rec in self.index.collection(collection).get(ids):
-            if rec is None:
-                out.append(None)
-                continue
-            item: dict[str, Any] = {"id": rec.id, "payload": rec.payload}
-            if with_vectors and rec.vector is not None:
-                item["vector"] = [float(x) for x in rec.vector]
-            out.append(item)
-        return out
+        return stored.records(self.index.collection(collection), ids, with_vectors)
 
     def upsert(self, collection: str, items: Sequence[Mapping[str, Any]], *,
                model: str | None = None, normalize: bool = False) -> dict[str, Any]:
@@ -307,34 +292,17 @@ class SearchService:
 
         Raises:
             ReadOnly: the service is read-only. CollectionMismatchError: ``model`` is not the
-            collection's. VectorError: a bad vector (names the id). BadInput: bad payloads.
+            collection's. VectorError: a bad vector (names the id). BadInput: bad payloads
+            (:func:`~xmodal.api.items.checked_items`).
         """
         if self.read_only:
             raise ReadOnly("this service is read-only")
         if not items:
             raise BadInput("give at least one item")
-        if len(items) > MAX_BATCH:
-            raise InputTooLarge(f"{len(items)} items in one call; the limit is {MAX_BATCH}")
         col = self._collection_of(collection, model, "the vectors are")
-        ids = self._check_ids([it.get("id") for it in items])
-        rows = []
-        for it in items:
-            raw = it.get("vector")
-            check_vector(raw if raw is not None else [], col.dim, what=f"vector of {it['id']}")
-            rows.append(np.asarray(raw, dtype=np.float32))
-        payloads = []
-        for it in items:
-            p = it.get("payload") or {}
-            if not isinstance(p, dict):
-                raise BadInput(f"payload of {it['id']} must be an object")
-            try:
-                json.dumps(p, allow_nan=False)
-            except (TypeError, ValueError) as exc:
-                raise BadInput(f"payload of {it['id']} is not plain JSON ({exc})") from exc
-            payloads.append(p)
+        ids, rows, payloads = stored.checked_items(items, col.dim)
         with self._write_lock:
-            res = col.upsert(ids, np.stack(rows), payloads, model=col.model,
-                             normalize=normalize)
+            res = col.upsert(ids, rows, payloads, model=col.model, normalize=normalize)
             self.searcher.refresh()  # the routes: what each collection holds may change
         return {"inserted": res.inserted, "updated": res.updated}
 
@@ -347,7 +315,7 @@ class SearchService:
 
         if self.read_only:
             raise ReadOnly("this service is read-only")
-        ids = self._check_ids(ids)
+        ids = stored.check_ids(ids)
         self.index.collection(collection)  # 404 before the lock
         with self._write_lock:
             deleted = delete_documents(self.index, collection, ids,
@@ -371,6 +339,7 @@ class SearchService:
             CollectionMismatchError: 409, another ``quantization`` than an existing
             collection's (nothing stored).
         """
+        from xmodal.commands.index import FILES_PER_STEP
         from xmodal.index.ingest import ingest, manifest_path
 
         if self.read_only:
@@ -390,7 +359,8 @@ class SearchService:
         with self._write_lock:  # files without an encoder: skipped by ingest, never pruned
             report = ingest(self.index, files=files, encoders=encoders, spaces=spaces,
                             manifest=manifest_path(self.index_uri), prune=prune,
-                            prune_within=targets, quantization=quantization)
+                            prune_within=targets, quantization=quantization,
+                            batch_size=max(FILES_PER_STEP, self.batch_size or 0))
             self.searcher.refresh()  # new collections become searchable
             self._manifest = None
         out = report.to_json(scan_skipped=skipped, seconds=time.perf_counter() - started)

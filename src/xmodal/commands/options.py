@@ -117,3 +117,7 @@ RuntimeOption = Annotated[str | None, typer.Option(
     "towers that have a graph, on the CPU; torch otherwise), torch, onnx (the same vectors to "
     "cosine 0.9999) or onnx-int8 (int8 weights: see benchmarks/runtime.py for its retrieval "
     "cost).")]
+RerankOfferOption = Annotated[list[str] | None, typer.Option(
+    "--rerank", help="A cross-encoder (folder or Hub id ORG/NAME[@REV]) that requests may "
+    "pick by its spec or name as rerank (repeatable; loaded at start). Without it a request's "
+    "rerank is refused (400).")]

@@ -9,8 +9,12 @@ better than two separately embedded vectors can, at one model pass per pair.
 
 What it rescores: the lists are searched ``rerank_depth`` deep (not ``k``), fused as usual (the
 *first stage*), and the first ``rerank_depth`` hits of that ranking that bear text are scored
-(:func:`hit_text`: a text document's or a video's words, else an image's or a sound's caption;
-a hit with neither is not scored). Their scores, best first, make one more list, named
+(:func:`hit_text`: a text document's own text, or a video's words, else an image's or a sound's
+caption; a hit with neither is not scored). A text document's text is its file as written
+(case, punctuation, code: what a cross-encoder was trained to read) when that file is still
+the text the lexical list stored (:func:`source_text`: its words are the stored words); else
+the stored words (lower case, no punctuation), which are all the index keeps: no payload holds
+a document's text. Their scores, best first, make one more list, named
 ``rerank:NAME`` (:func:`rerank_name`), with its raw score (the cross-encoder's ``predict``
 output) and rank in each hit's ``raw_scores`` / ``ranks``. It is fused with the other lists,
 which stay in every hit and in the trace: the reranker never silently replaces them.
@@ -22,9 +26,12 @@ reranker is asking for its order, and a cross-encoder trained for relevance (MS 
 a bi-encoder on the pairs it sees; as an equal RRF list it would be one vote among the dense
 and lexical lists, which already agree with each other and would mostly outvote it. The
 benchmark (``benchmarks/rerank.py``) measures both weightings; a weight given in ``weights``
-(``{"rerank:NAME": w}``) is kept as given. Its scores are not cosines: no calibrator, no part in
-the low-confidence fallback (it reranks the pass the fallback chose), and calibrated fusion
-falls back to RRF (the trace says so).
+(``{"rerank:NAME": w}``) is kept as given. Measured with the only cross-encoder to be had
+offline (MiniLM fine-tuned in 21 CPU minutes, ``scripts/train-reranker.py``) on the Python FAQ,
+both lower MRR@10 (0.819: leading 0.545, equal 0.736 at depth 20): the lead suits a reranker
+better than the first stage, which that one is not. Its scores are not cosines: no calibrator,
+no part in the low-confidence fallback (it reranks the pass the fallback chose), and calibrated
+fusion falls back to RRF (the trace says so).
 
 Image, audio and vector queries are refused (``ValueError`` from the request): a cross-encoder
 has no text to read on the query's side. The model is loaded once per process (the
@@ -50,7 +57,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from xmodal.index.lexical import filename_text, words
+from xmodal.index.lexical import MAX_LEXICAL_CHARS, document_text, filename_text, words
 from xmodal.index.segments import document_of
 from xmodal.index.types import CollectionInfo
 
@@ -62,12 +69,14 @@ from .options import weighted
 from .request import MAX_K, SearchRequest
 
 __all__ = ["RERANK_PREFIX", "CrossScorer", "RerankerLoadError", "add_rerank", "hit_text",
-           "load_cross_encoder", "rerank_list", "rerank_name"]
+           "load_cross_encoder", "rerank_list", "rerank_name", "source_text"]
 
 RERANK_PREFIX = "rerank:"
 """The start of a rerank list's name (``rerank:NAME``)."""
 _WORDY = ("text", "video")
 """Document kinds whose own words (text, subtitles) are their text, before any caption."""
+MAX_SOURCE_BYTES = 1 << 20
+"""Largest text file read for its own text (a larger one is read as its stored words)."""
 
 
 class RerankerLoadError(ValueError):
@@ -131,10 +140,44 @@ def load_cross_encoder(spec: str, *, offline: bool = False) -> CrossScorer:
         raise RerankerLoadError(f"{label}: not a cross-encoder ({exc})") from exc
 
 
+def source_text(payload: Mapping[str, Any], words_of: Sequence[str] | None) -> str | None:
+    """A text document's file as written, when it is the text the lexical list stored: its
+    lexical text (file name, caption, text) has exactly the stored words. Else None: no stored
+    words, not a text document, the file gone, unreadable, over :data:`MAX_SOURCE_BYTES`, or
+    changed since it was indexed (a payload's ``path`` alone never makes a file read into a
+    query: its words must be the index's own).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> f = pathlib.Path(tempfile.mkdtemp()) / "faq_1.txt"
+        >>> _ = f.write_text("Use sorted(), not list.sort().")
+        >>> payload = {"modality": "text", "path": str(f)}
+        >>> source_text(payload, ["faq", "1", "use", "sorted", "not", "list", "sort"])
+        'Use sorted(), not list.sort().'
+        >>> source_text(payload, ["faq", "1", "use", "max"]) is None  # not what was indexed
+        True
+    """
+    if payload.get("modality") != "text" or not words_of:
+        return None
+    path = Path(str(payload.get("path", "")))
+    try:
+        if not path.is_file() or path.stat().st_size > MAX_SOURCE_BYTES:
+            return None
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    caption = payload.get("caption")
+    if words(document_text(str(path), caption=caption, text=text)) != list(words_of):
+        return None
+    text = text[:MAX_LEXICAL_CHARS].strip()
+    return f"{caption}\n{text}" if caption and text else caption or text or None
+
+
 def hit_text(payload: Mapping[str, Any], words_of: Sequence[str] | None) -> str | None:
-    """The text a hit bears, for the cross-encoder: a text document's (or video's) words as the
-    lexical list stores them (lower case, punctuation dropped, its file name's words left out),
-    else its caption, else None (nothing to read).
+    """The text a hit bears, for the cross-encoder: a text document's own text
+    (:func:`source_text`), else its (or a video's) words as the lexical list stores them (lower
+    case, punctuation dropped, its file name's words left out), else its caption, else None
+    (nothing to read).
 
     Example:
         >>> hit_text({"modality": "text", "path": "/d/faq_1.txt"}, ["faq", "1", "use", "sorted"])
@@ -145,6 +188,8 @@ def hit_text(payload: Mapping[str, Any], words_of: Sequence[str] | None) -> str 
         True
     """
     kind, caption = payload.get("modality"), payload.get("caption")
+    if (own := source_text(payload, words_of)) is not None:
+        return own
     if kind in _WORDY and words_of:
         name = words(filename_text(str(payload.get("path", ""))))
         body = list(words_of[len(name):] if list(words_of[:len(name)]) == name else words_of)
