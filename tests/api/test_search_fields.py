@@ -79,10 +79,10 @@ def test_every_front_end_declares_every_field():
     assert got["mcp"] == FIELDS - {"image", "audio"} | {"image_base64", "audio_base64",
                                                          "model", "thumbnails"}
     # a raw vector is for programs (HTTP, MCP, Python); the CLI adds its index, output,
-    # --offline (models from the Hugging Face cache only), --device, --batch-size and
-    # --routes (print the reachability matrix instead of searching)
-    assert got["cli"] == FIELDS - {"vector", "collection"} | {"index", "as_json", "offline",
-                                                              "device", "batch_size", "routes"}
+    # --offline (models from the Hugging Face cache only), --device, --batch-size, --runtime
+    # and --routes (print the reachability matrix instead of searching)
+    assert got["cli"] == FIELDS - {"vector", "collection"} | {
+        "index", "as_json", "offline", "device", "batch_size", "runtime", "routes"}
 
 
 @pytest.fixture
