@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
@@ -15,8 +14,7 @@ from .commands.options import (
     RerankOfferOption,
     RuntimeOption,
 )
-
-_T = TypeVar("_T")
+from .commands.search_options import option_filter, option_pairs
 
 app = typer.Typer(
     help="xmodal: contrastive embeddings for multimodal retrieval.", no_args_is_help=True
@@ -201,64 +199,14 @@ def search(
         request = SearchRequest(
             query, image=image, audio=audio, k=k, modalities=modalities or (), mixed=mixed,
             route=route, collections=collections or (), fusion=fusion,  # type: ignore[arg-type]
-            project=project, filter=_filters(filter), rrf_k=rrf_k,
-            weights=_pairs(weights, "--weight", float), per_segment=per_segment,
+            project=project, filter=option_filter(filter), rrf_k=rrf_k,
+            weights=option_pairs(weights, "--weight", float), per_segment=per_segment,
             rerank=rerank, rerank_depth=rerank_depth, pivot=pivot)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     raise typer.Exit(run_search(request, index_uri=index, as_json=as_json, device=device,
                                 batch_size=batch_size))
-
-
-def _pairs(items: list[str] | None, option: str,
-           parse: Callable[[str], _T]) -> dict[str, _T] | None:
-    """``["KEY=VALUE", ...]`` as ``{KEY: parse(VALUE)}`` (None when none is given)."""
-    if not items:
-        return None
-    out = {}
-    for item in items:
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise ValueError(f"{option} {item!r}: use KEY=VALUE")
-        try:
-            out[key] = parse(value)
-        except ValueError as exc:
-            raise ValueError(f"{option} {item!r}: {exc}") from exc
-    return out
-
-
-def _filters(items: list[str] | None) -> dict[str, Any] | None:
-    """``--filter`` values as one filter: a JSON object each (``{...}``) or ``KEY=VALUE``
-    pairs; several are combined with ``must`` (None when none is given)."""
-    import json
-
-    if not items:
-        return None
-    objects = []
-    for item in items:
-        if item.lstrip().startswith("{"):
-            try:
-                objects.append(json.loads(item))
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"--filter {item!r:.80} is not JSON: {exc}") from exc
-        else:
-            objects.append(_pairs([item], "--filter", _json_value))
-    if len(objects) == 1:
-        return objects[0]
-    from .index.filters import parse_filter, to_json
-
-    return {"must": [to_json(parse_filter(o)) for o in objects]}
-
-
-def _json_value(text: str) -> Any:
-    """``text`` read as JSON when it parses (a number, true, false), else the text itself."""
-    import json
-
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 @app.command()
