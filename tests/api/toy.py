@@ -121,6 +121,15 @@ def loader(encoders: dict[str, ToyEncoder]):
     return lambda name, **how: by_name[name]  # how: load_encoder's device=, ignored
 
 
+def write_texts(root: Path, files: dict[str, str]) -> Path:
+    """Write ``{relative path: text}`` under ``root`` (toy "images" and "sounds" are texts
+    too: the toy encoders embed a file's words); returns ``root``."""
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(text.encode())  # the same bytes on every platform
+    return root
+
+
 def write_corpus(root: Path) -> Path:
     """A small corpus: 3 captioned images, a bad image, 2 sounds, 2 text docs, 1 .bin file."""
     files = {
@@ -133,8 +142,4 @@ def write_corpus(root: Path) -> Path:
         "docs/sorting.txt": "sort a list in python",
         "misc/data.bin": "binary",
     }
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(text.encode())
-    return root
+    return write_texts(root, files)

@@ -10,23 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 import xmodal.encoders
-from tests.api.toy import ToyEncoder, loader, toy_encoders
+from tests.api.toy import ToyEncoder, loader
 from xmodal.cli import app
 from xmodal.commands import index as index_command
 from xmodal.commands import search as search_command
 
 HIT_KEYS = {"id", "path", "modality", "collection", "rank", "score", "fused", "raw_scores",
             "ranks"}
-
-
-@pytest.fixture
-def encoders(monkeypatch: pytest.MonkeyPatch) -> dict[str, ToyEncoder]:
-    """The toys, used by ``xmodal index`` (run_index's encoders) and by the Searcher's loader."""
-    toys = toy_encoders()
-    monkeypatch.setattr(index_command, "_encoders", lambda models, wanted, **how: {
-        m: toys[m] for m, spec in models.items() if m in wanted and spec})
-    monkeypatch.setattr(xmodal.encoders, "load_encoder", loader(toys))
-    return toys
 
 
 def invoke(*args: str):

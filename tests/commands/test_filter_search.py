@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.commands.test_commands import encoders, invoke  # noqa: F401 (fixture)
+from tests.commands.test_commands import invoke
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def folder(tmp_path: Path) -> Path:
     return root
 
 
-def test_index_then_filtered_search(encoders, folder, uri):  # noqa: F811
+def test_index_then_filtered_search(encoders, folder, uri):
     result = invoke("index", str(folder), "--index", uri, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["skipped"] == []  # side-cars are neither docs nor skipped
@@ -51,13 +51,13 @@ def test_index_then_filtered_search(encoders, folder, uri):  # noqa: F811
     ('{"must": [', "is not JSON"),
     ('{"must": [{"key": "tags", "match": {"like": "x"}}]}', "unknown match 'like'"),
 ])
-def test_malformed_filter_exits_2(encoders, folder, uri, flt, says):  # noqa: F811
+def test_malformed_filter_exits_2(encoders, folder, uri, flt, says):
     result = invoke("search", "cat", "--index", uri, "--filter", flt)
     assert result.exit_code == 2
     assert says in result.stderr and "Traceback" not in result.output
 
 
-def test_http_answers_422_naming_the_condition(encoders, folder, uri):  # noqa: F811
+def test_http_answers_422_naming_the_condition(encoders, folder, uri):
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 

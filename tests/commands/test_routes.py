@@ -12,22 +12,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import xmodal.encoders
-from tests.api.toy import ToyEncoder, embed, loader, toy_encoders
+from tests.api.toy import embed
 from xmodal.cli import app
-from xmodal.commands import index as index_command
 
 DOCS = {"valentine.txt": "red heart love letter", "pets.txt": "cat kitten red dog loop",
         "music.txt": "drum beat violin heart"}  # no two documents tie for either query
-
-
-@pytest.fixture
-def encoders(monkeypatch: pytest.MonkeyPatch) -> dict[str, ToyEncoder]:
-    toys = toy_encoders()
-    monkeypatch.setattr(index_command, "_encoders", lambda models, wanted, **how: {
-        m: toys[m] for m, spec in models.items() if m in wanted and spec})
-    monkeypatch.setattr(xmodal.encoders, "load_encoder", loader(toys))
-    return toys
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import xmodal.index.text_spaces as text_spaces
-from tests.api.toy import ToyEncoder, embed, toy_encoders
+from tests.api.toy import ToyEncoder, embed, toy_encoders, write_texts
 from xmodal.index import document_id, open_index
 from xmodal.index.ingest import ingest, load_manifest
 from xmodal.index.text_spaces import remove_model
@@ -21,10 +21,7 @@ def write(root: Path) -> Path:
     files = {"images/heart.png": "heart red love", "images/heart.txt": "a red heart",
              "docs/a.txt": "red heart love letter", "docs/b.txt": "cat and dog",
              "docs/c.txt": "drum beat and violin note"}
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    return root
+    return write_texts(root, files)
 
 
 @pytest.fixture

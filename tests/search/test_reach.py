@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.api.toy import ToyEncoder, embed, loader, toy_encoders
+from tests.api.toy import ToyEncoder, embed, loader, toy_encoders, write_texts
 from xmodal.index import open_index
 from xmodal.index.ingest import ingest
 from xmodal.index.types import CollectionInfo
@@ -134,10 +134,7 @@ def write(root: Path) -> Path:
              "images/cat.png": "cat kitten whiskers", "sounds/drum.wav": "drum beat loop",
              "docs/valentine.txt": "red heart love letter", "docs/pets.txt": "cat and dog",
              "docs/music.txt": "drum beat and violin note"}
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    return root
+    return write_texts(root, files)
 
 
 @pytest.fixture

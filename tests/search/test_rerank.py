@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.api.toy import loader, toy_encoders
-from tests.commands.test_commands import encoders, invoke  # noqa: F401 (fixture)
+from tests.commands.conftest import encoders  # noqa: F401 (fixture)
+from tests.commands.test_commands import invoke
 from xmodal.index import open_index
 from xmodal.index.ingest import ingest
 from xmodal.search.lead import lead_weight

@@ -108,7 +108,7 @@ from .segment_ingest import (
     store_segments,
 )
 from .segments import WINDOW, segment_window_s
-from .text_spaces import cross_modal, store_in_spaces
+from .text_spaces import cross_modal, read_documents, store_in_spaces
 from .validate import document_id
 from .video_ingest import VIDEO, probe_video_segments, store_videos, video_targets
 
@@ -363,14 +363,7 @@ def _store_batch(batch: list[CorpusFile], encoder: Any, modality: str, main: Col
     ``segmented``)."""
     texts: list[str] = []
     if modality == "text":
-        good = []
-        for f in batch:
-            try:
-                texts.append(f.path.read_text("utf-8"))
-                good.append(f)
-            except (OSError, UnicodeDecodeError) as exc:
-                failed.append(ItemProblem(index=len(failed), item=str(f.path),
-                                          reason=f"unreadable text: {exc}"))
+        good, texts = read_documents(batch, failed)
         if not good:
             return []
         report = encoder.encode_document(texts, errors="report")

@@ -48,7 +48,8 @@ from .protocols import Index
 from .quantization import Quantization
 from .validate import document_id
 
-__all__ = ["cross_modal", "load_spaces", "remove_model", "space_models", "store_in_spaces"]
+__all__ = ["cross_modal", "load_spaces", "read_documents", "remove_model", "space_models",
+           "store_in_spaces"]
 
 
 def _is_cross_modal(modalities: Iterable[str]) -> bool:
@@ -91,6 +92,21 @@ def load_spaces(collections: Iterable[Any], load: Callable[[str], Any]) -> list[
     return spaces
 
 
+def read_documents(files: Sequence[CorpusFile], failed: list[ItemProblem], *, where: str = ""
+                   ) -> tuple[list[CorpusFile], list[str]]:
+    """The text documents ``files`` that read as UTF-8, and their texts; each one that does
+    not is reported in ``failed`` (``unreadable text{where}: ...``) and left out."""
+    good, texts = [], []
+    for f in files:
+        try:
+            texts.append(f.path.read_text("utf-8"))
+            good.append(f)
+        except (OSError, UnicodeDecodeError) as exc:
+            failed.append(ItemProblem(index=len(failed), item=str(f.path),
+                                      reason=f"unreadable text{where}: {exc}"))
+    return good, texts
+
+
 def store_in_spaces(index: Index, files: Sequence[CorpusFile], spaces: Sequence[Any], *,
                     known: dict[str, dict[str, Any]], metas: Mapping[str, Mapping[str, Any]],
                     failed: list[ItemProblem], manifest_file: Path | None,
@@ -129,14 +145,7 @@ def store_in_spaces(index: Index, files: Sequence[CorpusFile], spaces: Sequence[
         todo = [f for f in todo if f not in set(adopted)]
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
-            good, texts = [], []
-            for f in batch:
-                try:
-                    texts.append(f.path.read_text("utf-8"))
-                    good.append(f)
-                except (OSError, UnicodeDecodeError) as exc:
-                    failed.append(ItemProblem(index=len(failed), item=str(f.path),
-                                              reason=f"unreadable text ({col.name}): {exc}"))
+            good, texts = read_documents(batch, failed, where=f" ({col.name})")
             report = space.encode_document(texts, errors="report") if good else None
             if report is not None:
                 for problem in report.failed:
