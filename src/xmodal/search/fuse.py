@@ -61,12 +61,12 @@ def _fuse(searched: SearchedLists, request: SearchRequest) -> FusedHits:
             return FusedHits(tuple(
                 Hit(h.id, h.score, None, h.raw_scores, h.ranks, calibrated=h.calibrated,
                     fused=True, payload=payloads[h.id]) for h in fused),
-                (f"fused {len(lists)} lists by calibrated probability (max)",))
+                (f"fused {_lists(len(lists))} by calibrated probability (max)",))
         trace.append(f"calibrated fusion unavailable: no calibration for {missing} "
                      f"({request.kind} queries); fusing by rank instead")
     fused = rrf_fuse(lists, k=request.rrf_k, limit=request.k)
     weighted = ", ".join(f"{r.name} ×{r.weight:g}" for r in lists if r.weight != 1.0)
-    trace.append(f"fused {len(lists)} lists with RRF (k={request.rrf_k:g}, 1-based ranks"
+    trace.append(f"fused {_lists(len(lists))} with RRF (k={request.rrf_k:g}, 1-based ranks"
                  + (f"; weights {weighted})" if weighted else ")"))
     return FusedHits(tuple(
         Hit(h.id, h.score, None, h.raw_scores, h.ranks,
@@ -79,3 +79,8 @@ def _probabilities(raw_scores: Mapping[str, float],
     """Calibrated probability per list that has a calibrator; None when none has."""
     probs = {n: float(cals[n](np.float64(s))) for n, s in raw_scores.items() if n in cals}
     return probs or None
+
+
+def _lists(n: int) -> str:
+    """``"1 list"``, ``"2 lists"``: a trace line's count."""
+    return f"{n} list" if n == 1 else f"{n} lists"

@@ -138,7 +138,7 @@ def search_lists(request: SearchRequest, modalities: Sequence[str],
     trace = [f"gap projection of the {request.kind} query applied to {', '.join(projected)} "
              "(no calibrated scores there)"] if projected else []
     trace.append("searched " + (", ".join(f"{s.ranked.name} ({len(s.ranked)})" for s in found)
-                                or "nothing"))
+                                or "no collection directly"))
     return SearchedLists(tuple(found), payloads, tuple(errors), tuple(trace))
 
 
