@@ -192,9 +192,6 @@ def _cell(q: str, d: str, cols: Sequence[CollectionInfo],
     if not embeds_q:
         return Reach(q, d, "none", reason=f"no model in this index embeds {q} queries",
                      add=(SUGGESTED[q],))
-    via = sorted({c.model for c in cols if c.modality == "text" and holds.get(c.name)
-                  and {q, "text"} <= _mods(c)})  # M_A: q and text, with texts stored
-    to = sorted({c.model for c in docs if {d, "text"} <= _mods(c)})  # M_B: d and text
     pairs = tuple(sorted({(r.source.model, r.target.model)  # the routes a search pivots on
                           for r in pivot_routes(cols, q, d)
                           if set(holds.get(r.source.name, ())) - {"text"}  # captions to go through
@@ -204,13 +201,15 @@ def _cell(q: str, d: str, cols: Sequence[CollectionInfo],
         return Reach(q, d, "pivot", tuple(sorted({m for p in pairs for m in p})),
                      pivots=pairs, reason=f"no model embeds both {q} and {d}; pivot through "
                      f"text: {shown}")
-    return _none(q, d, embeds_q, via, to, cols)
+    return _none(q, d, embeds_q, docs)
 
 
-def _none(q: str, d: str, embeds_q: Sequence[CollectionInfo], via: Sequence[str],
-          to: Sequence[str], cols: Sequence[CollectionInfo]) -> Reach:
-    """Why nothing reaches ``d`` documents from ``q`` queries, and what to add."""
+def _none(q: str, d: str, embeds_q: Sequence[CollectionInfo],
+          docs: Sequence[CollectionInfo]) -> Reach:
+    """Why nothing reaches ``d`` documents (held by ``docs``) from ``q`` queries, and what to
+    add."""
     q_text = sorted({c.model for c in embeds_q if "text" in _mods(c)})
+    to = [c for c in docs if {d, "text"} <= _mods(c)]  # M_B: d and text
     if d == "text":  # a q–text model whose text side holds the documents would reach them
         if q_text:
             return Reach(q, d, "none", reason=f"the text documents are not in the text "
