@@ -9,7 +9,8 @@ PY="${PYTHON:-.venv/bin/python}"
 mkdir -p runs
 # the fits each starter's card quotes (heads alone also give the training-free ConSE rows);
 # the other rows of the benchmark are its ablations: run it without --variants for them all
-declare -A ROWS=([image]="heads,bridge-trained w=0.5 p=0.5" [audio]="heads")
+declare -A ROWS=([image]="heads,bridge-trained w=0.5 p=0.5 + class prior + text class mix"
+                 [audio]="heads")
 for which in image audio; do
   "$PY" benchmarks/generalisation.py --modality "$which" --variants "${ROWS[$which]}" \
     --json "runs/generalisation-$which.json"

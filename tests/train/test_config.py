@@ -139,6 +139,7 @@ def test_absolute_paths_and_sources_stay(tmp_path):
     ({"lr": 0.0}, "lr"),
     ({"towers": ("minilm",)}, "towers"),
     ({"data_limit": 1}, "data_limit"),
+    ({"bridge_text": "words"}, "bridge_text must be one of"),
 ])
 def test_invalid_values_are_rejected(values, message):
     with pytest.raises(ValueError, match=message):

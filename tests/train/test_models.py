@@ -355,6 +355,38 @@ def test_lit_refuses_an_augmentation_of_the_other_modality(lit_setup):
         LiTTrainable(lit, augment=ImageAugment())
 
 
+def test_lit_training_fits_the_bridge_prior_to_the_training_images(tmp_path):
+    from xmodal.encoders.bridge import class_prior
+
+    config = LiTConfig(towers={"image": "efficientnet-lite0+classes", "text": "minilm"}, dim=8,
+                       bridge="imagenet", bridge_prior=True)
+    lit = LiTModel.build(config, load_tower=load_encoder, seed=0)
+    model = LiTTrainable(lit, cache=FeatureCache(tmp_path / "cache"))
+    images = _pngs(tmp_path / "png", n=6)
+    data = PairDataset(anchors=tuple(images), positives=tuple(CLIP_CAPTIONS), negatives=None,
+                       anchor_modality="image", name="noise")
+    result = _train(model, tmp_path / "run", data, steps=2, checkpoint_every=1)
+    probs = lit.tower_features("image", images)[:, 1280:]  # (6, 1000), stored p / |p|
+    bridge = lit.heads["image"].bridge
+    np.testing.assert_allclose(bridge.prior.numpy(), (probs / probs.sum(1, keepdims=True))
+                               .mean(0) / (probs / probs.sum(1, keepdims=True)).mean(0).sum(),
+                               rtol=1e-5)
+    assert float(bridge.prior.max()) > 10 * float(bridge.prior.min())  # not the uniform start
+    loaded = load_encoder(f"lit:{result.model_path}")
+    torch.testing.assert_close(loaded.model.heads["image"].bridge.prior, bridge.prior)
+    # a resumed run keeps its checkpoint's prior (fitted at step 0), even on other images
+    fitted = bridge.prior.clone()
+    others = _pngs(tmp_path / "others", n=6, seed=5)
+    other_data = PairDataset(anchors=tuple(others), positives=tuple(CLIP_CAPTIONS),
+                             negatives=None, anchor_modality="image", name="other noise")
+    again = LiTModel.build(config, load_tower=load_encoder, seed=0)
+    _train(LiTTrainable(again, cache=FeatureCache(tmp_path / "cache")), tmp_path / "run",
+           other_data, steps=3, checkpoint_every=1)
+    torch.testing.assert_close(again.heads["image"].bridge.prior, fitted)
+    refit = class_prior(lit.tower_features("image", others)[:, 1280:])
+    assert not torch.allclose(refit, fitted)  # a fresh fit would have given another
+
+
 def test_lit_refuses_a_model_without_a_text_tower():
     class Fake:
         config = LiTConfig(towers={"audio": "aisfx", "image": "efficientnet-lite0"})

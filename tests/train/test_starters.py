@@ -49,8 +49,15 @@ def test_image_card_lists_sources_and_both_figures(starter):
     assert figures["out-of-domain hit@10 image→text"] > 0.3  # chance ≈ 0.04 (300-item draws)
     assert figures["out-of-domain hit@10 text→image"] > 0.3
     assert figures["in-domain hit@10 image→text"] > 0.4  # chance 0.008 (2,197 held-out items)
-    assert _notes("image")["out_of_domain"]["row"] == "bridge-trained w=0.5 p=0.5"
-    assert starter.model.config.bridge_power == 0.5  # what the benchmark's row measured
+    assert (_notes("image")["out_of_domain"]["row"]
+            == "bridge-trained w=0.5 p=0.5 + class prior + text class mix")
+    config = starter.model.config  # what the benchmark's row measured
+    assert (config.bridge_power, config.bridge_prior, config.bridge_text) == (0.5, True, "classes")
+    prior = starter.model.heads["image"].bridge.prior  # fitted: the style classes weigh most
+    from xmodal.encoders.towers import imagenet_classes
+
+    top = {imagenet_classes()[i] for i in prior.topk(5).indices.tolist()}
+    assert top & {"hook", "plectrum", "digital clock", "envelope"}, top
 
 
 def test_retrieves_held_out_emoji_by_caption(starter):

@@ -72,6 +72,11 @@ class LiTConfig:
     bridge_weight: float = 0.5  # the bridge's share w of the cosine: (1-w)·heads + w·ConSE
     bridge_top_k: int = 10  # classes mixed per item
     bridge_power: float = 1.0  # class probabilities raised to this power before mixing
+    bridge_prior: bool = False  # rank classes by p(class|item) / the training items' mean
+    #                             (a buffer fitted with the heads; xmodal.encoders.bridge)
+    # the text side of the bridge: the text's own vector, or moved towards its nearest class
+    # names ("classes": bridge.TextClassMix, top 10, τ 0.1)
+    bridge_text: Literal["plain", "classes"] = "plain"
     notes: dict[str, Any] = field(default_factory=dict)  # free-form: training data, metrics…
 
     def __post_init__(self) -> None:
@@ -87,6 +92,8 @@ class LiTConfig:
             raise ValueError(f"head must be 'linear' or 'mlp', got {self.head!r}")
         if self.dim < 1 or self.hidden < 1:
             raise ValueError(f"dim and hidden must be >= 1, got {self.dim}, {self.hidden}")
+        if self.bridge_text not in ("plain", "classes"):
+            raise ValueError(f"bridge_text must be 'plain' or 'classes', got {self.bridge_text!r}")
         if self.bridge not in (None, "imagenet"):
             raise ValueError(f"bridge must be None or 'imagenet', got {self.bridge!r}")
         if self.bridge and ("text" not in towers or len(towers) != 2):
@@ -293,7 +300,7 @@ def _head_widths(config: LiTConfig, towers: dict[Modality, Encoder]) -> dict[Mod
 def _bridged(config: LiTConfig, towers: dict[Modality, Encoder], heads: nn.ModuleDict,
              class_embeddings: torch.Tensor | None) -> nn.ModuleDict:
     """Wrap the heads of a bridged model (see :mod:`xmodal.encoders.bridge`)."""
-    from .bridge import BridgedHead, ConseBridge
+    from .bridge import BridgedHead, ConseBridge, TextClassMix
     from .towers.efficientnet import CLASSES
 
     item = next(m for m in towers if m != "text")
@@ -301,12 +308,14 @@ def _bridged(config: LiTConfig, towers: dict[Modality, Encoder], heads: nn.Modul
     if class_embeddings is None:  # loading: the saved buffer replaces these zeros
         class_embeddings = torch.zeros(CLASSES, text_dim)
     w = config.bridge_weight
+    prior = torch.full((CLASSES,), 1.0 / CLASSES) if config.bridge_prior else None
     bridge = ConseBridge(class_embeddings, top_k=config.bridge_top_k,
-                         power=config.bridge_power)
+                         power=config.bridge_power, prior=prior)
     return nn.ModuleDict({
         item: BridgedHead(heads[item], split=towers[item].card.dim - CLASSES, weight=w,
                           bridge=bridge),
-        "text": BridgedHead(heads["text"], split=text_dim, weight=w),
+        "text": BridgedHead(heads["text"], split=text_dim, weight=w, bridge=(
+            TextClassMix(class_embeddings) if config.bridge_text == "classes" else None)),
     })
 
 

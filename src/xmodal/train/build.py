@@ -99,7 +99,9 @@ def build_model(config: TrainConfig, modality: str) -> DualModel:
                 LiTConfig(towers={modality: config.towers[0], "text": config.towers[1]},
                           dim=config.dim, head=config.head, bridge=bridge,
                           bridge_weight=config.bridge_weight,
-                          bridge_power=config.bridge_power),
+                          bridge_power=config.bridge_power,
+                          bridge_prior=config.bridge_prior,
+                          bridge_text=config.bridge_text),
                 load_tower=load_encoder, seed=config.seed, device=config.device)
         cache = FeatureCache(config.feature_cache) if config.feature_cache else None
         augment = _augmentation(config, modality)

@@ -34,6 +34,7 @@ NegativeSource = Literal["none", "data", "synthetic", "mined"]
 Schedule = Literal["cosine", "constant"]
 HeadKind = Literal["linear", "mlp"]
 Bridge = Literal["none", "imagenet"]
+BridgeText = Literal["plain", "classes"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ class TrainConfig:
     #                          (item tower efficientnet-lite0+classes; xmodal.encoders.bridge)
     bridge_weight: float = 0.5  # lit: the bridge's share w of the cosine
     bridge_power: float = 1.0  # lit: class probabilities ** power before the ConSE mix
+    bridge_prior: bool = False  # lit: rank classes by p(class|item) / the training items' mean
+    bridge_text: BridgeText = "plain"  # lit: "classes" moves texts towards their nearest class
+    #                                    names on the bridge's side (bridge.TextClassMix)
     freeze_layers: int = 0  # fine-tuning: freeze the first K layers of each tower
     feature_cache: str = "~/.cache/xmodal/features"  # lit: frozen-tower features, by content
     # --- loss
@@ -109,6 +113,7 @@ class TrainConfig:
         _check_choice("schedule", self.schedule, Schedule)
         _check_choice("head", self.head, HeadKind)
         _check_choice("bridge", self.bridge, Bridge)
+        _check_choice("bridge_text", self.bridge_text, BridgeText)
         if not 0.0 <= self.bridge_weight <= 1.0:
             raise ValueError(f"bridge_weight must be in [0, 1], got {self.bridge_weight}")
         if not self.bridge_power > 0:

@@ -227,6 +227,19 @@ class LiTTrainable:
         wave = load_audio(item, sample_rate=rate)
         return (self.augment(wave, sample_rate=rate, rng=rng), rate)
 
+    def adapt(self, items: Sequence[Any]) -> None:
+        """Fit what the model learns from the training items alone, before the first step: a
+        bridge's class prior (``LiTConfig.bridge_prior``), the mean class probabilities of the
+        items' un-augmented features."""
+        bridge = getattr(self.lit.heads[self.modalities[0]], "bridge", None)
+        if bridge is None or not bridge.has_prior:
+            return
+        from xmodal.encoders.bridge import class_prior
+
+        head = self.lit.heads[self.modalities[0]]
+        feats = self.tower_features(0, items)  # (n, t)
+        bridge.set_prior(class_prior(feats[:, head.split :]))
+
     def tower_features(self, side: int, items: Sequence[Any]) -> np.ndarray:
         """The frozen tower's ``(n, t)`` features of ``items`` (un-augmented), via the memo."""
         self.warm(side, items)

@@ -6,10 +6,12 @@ caption grouped, never each other's negatives), on every family of
 :mod:`xmodal.train.starter_data`: emoji, Sweet Home 3D, Cataclysm DDA, Scratch, GCompris and
 game-icons images; OpenTTD, Scratch, Widelands, GCompris, Minetest, LinCity-NG, Wesnoth, Flare
 and instrument sounds. Image–text: EfficientNet-Lite0 (+ its ImageNet class probabilities) and
-MiniLM, linear heads beside a ConSE label-space bridge (:mod:`xmodal.encoders.bridge`), trained
-through the bridged cosine. Audio–text: aisfx + MiniLM, linear heads. Pairs whose file does not
-decode are reported and skipped, near duplicates across families go, and captions are split by
-hash (10 % held out), so one caption never straddles the split. The held-out (in-domain)
+MiniLM, linear heads beside a ConSE label-space bridge (:mod:`xmodal.encoders.bridge`: classes
+ranked against their mean probability on the training images, captions moved towards their
+nearest class names), trained through the bridged cosine. Audio–text: aisfx + MiniLM, linear
+heads. Pairs whose file does not decode are reported and skipped, near duplicates across
+families go, and captions are split by hash (10 % held out), so one caption never straddles the
+split. The held-out (in-domain)
 figures, the training sources with their counts and, when given, the out-of-domain figures of
 ``benchmarks/generalisation.py`` go into the saved model's ``config.json`` (``notes``) and its
 model card.
@@ -101,6 +103,8 @@ class FitSettings:
     head: str = "linear"  # "linear" or "mlp"
     bridge_weight: float | None = None  # image: the ConSE bridge's share w; None: no bridge
     bridge_power: float = 1.0  # image: class probabilities ** power in the ConSE mix
+    bridge_prior: bool = False  # image: classes ranked by p(class|image) / the training mean
+    bridge_text: str = "plain"  # image: "classes" moves texts towards their nearest class names
     audio_augment: bool = False  # audio: train on 4 cached augmented variants per clip too
     image_augment: bool = False  # image: cached variants (crop, flip, background) per image
     augment_copies: int = 4  # augmented variants per item (audio_augment / image_augment)
@@ -117,7 +121,8 @@ PREVIOUS_SOURCES = {"image": ("openmoji", "emoji-datasource"),
                     "audio": ("sonic-pi", "freedesktop-sounds", "gm-instruments")}
 """What the starters were trained on before the everyday sources: their held-out figures are
 reported apart, to compare with the earlier starters'."""
-IMAGE_SETTINGS = FitSettings(bridge_weight=0.5, bridge_power=0.5)
+IMAGE_SETTINGS = FitSettings(bridge_weight=0.5, bridge_power=0.5, bridge_prior=True,
+                             bridge_text="classes")
 AUDIO_SETTINGS = FitSettings(steps=100, batch_size=256)
 
 
@@ -138,7 +143,9 @@ def build_trainable(modality: str, settings: FitSettings, *, cache: str | Path,
         data=f"starter-{modality}", towers=towers_for(modality, settings), dim=settings.dim,
         head=settings.head, bridge="imagenet" if bridged else "none",
         bridge_weight=settings.bridge_weight if bridged else 0.5,
-        bridge_power=settings.bridge_power, steps=settings.steps,
+        bridge_power=settings.bridge_power, bridge_prior=settings.bridge_prior,
+        bridge_text=settings.bridge_text,
+        steps=settings.steps,
         lr=settings.lr, weight_decay=settings.weight_decay, temperature=settings.temperature,
         batch_size=settings.batch_size, seed=settings.seed,
         audio_augment=settings.audio_augment, image_augment=settings.image_augment,

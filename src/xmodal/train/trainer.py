@@ -244,6 +244,9 @@ class Trainer:
         if warm is not None:
             warm(0, list(self.data.anchors))
             warm(1, [*self.data.positives, *(t for r in self.negatives or () for t in r)])
+        adapt = getattr(self.model, "adapt", None)  # statistics fitted to the data (LiT's prior)
+        if adapt is not None and start == 0:  # a resumed run keeps its checkpoint's
+            adapt(list(self.data.anchors))
         order = iter(BatchOrder(len(self.data), cfg.batch_size, seed=cfg.seed, start=position))
         losses: list[float] = []
         bar = _progress(cfg.progress and self.rank == 0, cfg.steps, start)
