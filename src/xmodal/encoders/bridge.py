@@ -44,6 +44,13 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _check_classes(class_embeddings: torch.Tensor, top_k: int) -> None:
+    """Refuse a class table that is not ``(C, d)`` with at least ``top_k`` classes."""
+    if class_embeddings.ndim != 2 or not 1 <= top_k <= class_embeddings.shape[0]:
+        raise ValueError(f"class_embeddings must be (C, d) with C >= top_k = {top_k}, got "
+                         f"{tuple(class_embeddings.shape)}")
+
+
 class ConseBridge(nn.Module):
     """Class probabilities ``(n, C)`` → unit vectors in the text space ``(n, d)``.
 
@@ -62,9 +69,7 @@ class ConseBridge(nn.Module):
     def __init__(self, class_embeddings: torch.Tensor, *, top_k: int = 10,
                  power: float = 1.0, prior: torch.Tensor | None = None) -> None:
         super().__init__()
-        if class_embeddings.ndim != 2 or not 1 <= top_k <= class_embeddings.shape[0]:
-            raise ValueError(f"class_embeddings must be (C, d) with C >= top_k = {top_k}, got "
-                             f"{tuple(class_embeddings.shape)}")
+        _check_classes(class_embeddings, top_k)
         if not power > 0:
             raise ValueError(f"power must be > 0, got {power}")
         self.register_buffer("classes", class_embeddings.float().contiguous())  # (C, d)
@@ -143,9 +148,7 @@ class TextClassMix(nn.Module):
     def __init__(self, class_embeddings: torch.Tensor, *, top_k: int = 10,
                  tau: float = 0.1) -> None:
         super().__init__()
-        if class_embeddings.ndim != 2 or not 1 <= top_k <= class_embeddings.shape[0]:
-            raise ValueError(f"class_embeddings must be (C, d) with C >= top_k = {top_k}, got "
-                             f"{tuple(class_embeddings.shape)}")
+        _check_classes(class_embeddings, top_k)
         if not tau > 0:
             raise ValueError(f"tau must be > 0, got {tau}")
         # its own copy: the item side's ConseBridge holds the same names (saved apart)
