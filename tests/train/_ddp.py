@@ -25,5 +25,9 @@ def rank_main(rank: int, world: int, init_file: str, out: str, overrides: dict) 
         state["log_scale"] = loss.logit_scale.log_scale.detach().clone()
         state["losses"] = torch.tensor(result.losses, dtype=torch.float64)
         safetensors.torch.save_file(state, f"{out}/rank{rank}.safetensors")
+        # both ranks done before either tears gloo down: a rank that destroys the group while
+        # the other's last collective is in flight aborts ("terminate called without an active
+        # exception", seen once in CI under load)
+        dist.barrier()
     finally:
         dist.destroy_process_group()

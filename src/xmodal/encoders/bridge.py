@@ -23,7 +23,9 @@ picture shows: on the starters' 21,615 training drawings, sprites and renders, *
 bridge ranks classes by ``p(class | image) / p̄(class)`` — pointwise mutual information, the
 usual correction for a shift in the label distribution — so the classes that are *specific* to
 this picture lead. On the leave-one-family-out benchmark this alone raised training-free
-ConSE's Hit@10 on every one of the six held-out families.
+ConSE's Hit@10 on every one of the six held-out families. The text side can meet the images
+there too: :class:`TextClassMix` moves each text towards its nearest class names (``text`` in
+the diagram above becomes ``TextClassMix(text)``); the starter-image model has both.
 
 Example:
     >>> import torch
