@@ -231,12 +231,12 @@ class LiTTrainable:
         """Fit what the model learns from the training items alone, before the first step: a
         bridge's class prior (``LiTConfig.bridge_prior``), the mean class probabilities of the
         items' un-augmented features."""
-        bridge = getattr(self.lit.heads[self.modalities[0]], "bridge", None)
+        head = self.lit.heads[self.modalities[0]]
+        bridge = getattr(head, "bridge", None)
         if bridge is None or not bridge.has_prior:
             return
         from xmodal.encoders.bridge import class_prior
 
-        head = self.lit.heads[self.modalities[0]]
         feats = self.tower_features(0, items)  # (n, t)
         bridge.set_prior(class_prior(feats[:, head.split :]))
 
