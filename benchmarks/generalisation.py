@@ -27,6 +27,9 @@ Rows (image):
   reads most clip art as *hook*, *plectrum*, *digital clock*, *envelope*…);
   ``… + text class mix``: the bridge's text side is each caption moved towards its 10 nearest
   class names (``xmodal.encoders.bridge.TextClassMix``); the shipped row has both;
+- ``shipped + …``: the shipped row with one change: ``family batches`` (every batch drawn from
+  one family, :class:`xmodal.data.batching.SourceBatchOrder`: in-batch negatives of the
+  positive's kind), a higher learning rate, or batches of 4,096 (4× the work per step);
 - ``bridge-trained p=0.5 …``: the ``p=0.5`` row with one optimisation setting changed (weight
   decay, steps, a fixed temperature) or the families' shares of the batches evened out
   (``family_power``: a family's share ∝ its size ** power, by repeating smaller families' pairs);
@@ -185,6 +188,10 @@ VARIANTS = {
               "bridge-trained w=0.5 p=0.5 + text class mix": _bridged(0.5, 0.5, text="classes"),
               "bridge-trained w=0.5 p=0.5 + class prior + text class mix": _bridged(
                   0.5, 0.5, prior=True, text="classes"),
+              **{f"shipped + {name}": _bridged(0.5, 0.5, prior=True, text="classes", **change)
+                 for name, change in (("family batches", {"family_batches": True}),
+                                      ("lr 1e-3", {"lr": 1e-3}),
+                                      ("batch 4096", {"batch_size": 4096}))},
               "bridge-trained + image augmentation": _bridged(0.5, 1.0, image_augment=True),
               "bridge-trained p=0.5 + image augmentation ×2": _bridged(
                   0.5, 0.5, image_augment=True, augment_copies=2),

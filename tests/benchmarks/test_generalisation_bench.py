@@ -14,6 +14,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SHIPPED = "bridge-trained w=0.5 p=0.5 + class prior + text class mix"
 IMAGE_ROWS = ("heads", "bridge-trained w=0.5", "bridge-trained w=0.5 p=0.5", SHIPPED,
+              "shipped + family batches",
               "bridge-trained + image augmentation",
               "bridge-trained + synthetic negatives 1:7", "bridge-trained + caption templates")
 

@@ -1,13 +1,21 @@
-"""Seeded batch order: determinism, coverage per epoch, resuming, sharding."""
+"""Seeded batch orders (mixed; one source per batch): determinism, coverage per epoch, resuming,
+sharding."""
 
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
 
-from xmodal.data.batching import BatchOrder, BatchPosition, epoch_permutation, shard
+from xmodal.data.batching import (
+    BatchOrder,
+    BatchPosition,
+    SourceBatchOrder,
+    epoch_permutation,
+    shard,
+)
 
 
 def test_permutation_is_deterministic_and_depends_on_seed_and_epoch():
@@ -117,3 +125,79 @@ def test_bad_arguments():
         BatchPosition.from_dict({"epoch": 1})
     with pytest.raises(ValueError, match=">= 0"):
         BatchPosition(-1, 0)
+
+
+# --- one source per batch
+
+SOURCES = ["emoji"] * 23 + ["photo"] * 7 + ["render"] * 11 + ["emoji"] * 4  # 27 / 7 / 11
+
+
+def _source_of(i: int) -> str:
+    return SOURCES[i]
+
+
+def test_each_batch_one_source_every_row_once_an_epoch():
+    order = SourceBatchOrder(SOURCES, 8, seed=5)
+    # hand count: emoji 27 rows -> 4 parts, photo 7 -> 1, render 11 -> 2
+    assert order.batches_per_epoch == 7
+    for epoch in range(3):
+        batches = order.epoch_batches(epoch)
+        assert len(batches) == 7
+        for b in batches:
+            assert len({_source_of(i) for i in b.tolist()}) == 1
+            assert 2 <= len(b) <= 8
+        seen = np.sort(np.concatenate(batches))
+        assert np.array_equal(seen, np.arange(len(SOURCES)))
+        sizes = sorted(len(b) for b in batches)
+        assert sizes == sorted([7, 7, 7, 6, 7, 6, 5])  # 27 = 7+7+7+6, 7, 11 = 6+5
+
+
+def test_share_of_batches_follows_each_source_size():
+    sources = ["a"] * 1000 + ["b"] * 100
+    order = SourceBatchOrder(sources, 100, seed=0)
+    firsts = [sources[int(b[0])] for b in order.epoch_batches(0)]
+    assert firsts.count("a") == math.ceil(1000 / 100) and firsts.count("b") == 1
+
+
+def test_seeded_and_epochs_differ():
+    a, b = SourceBatchOrder(SOURCES, 8, seed=1), SourceBatchOrder(SOURCES, 8, seed=1)
+    for x, y in zip(a.epoch_batches(2), b.epoch_batches(2), strict=True):
+        assert np.array_equal(x, y)
+    e0, e1 = a.epoch_batches(0), a.epoch_batches(1)
+    assert any(not np.array_equal(x, y) for x, y in zip(e0, e1, strict=True))
+    other = SourceBatchOrder(SOURCES, 8, seed=2).epoch_batches(0)
+    assert any(not np.array_equal(x, y) for x, y in zip(e0, other, strict=True))
+
+
+@pytest.mark.parametrize("stop", [1, 6, 7, 9])
+def test_source_order_resumes_like_an_uninterrupted_run(stop):
+    uninterrupted = SourceBatchOrder(SOURCES, 8, seed=3).take(stop + 10)
+    batches = iter(SourceBatchOrder(SOURCES, 8, seed=3))
+    for _ in range(stop):
+        next(batches)
+    saved = json.loads(json.dumps(batches.position.to_dict()))
+    resumed = SourceBatchOrder(SOURCES, 8, seed=3,
+                               start=BatchPosition.from_dict(saved)).take(10)
+    for (p1, i1), (p2, i2) in zip(uninterrupted[stop:], resumed, strict=True):
+        assert p1 == p2 and np.array_equal(i1, i2)
+
+
+def test_multiple_cuts_batches_for_the_ranks():
+    order = SourceBatchOrder(SOURCES, 8, seed=0, multiple=4)
+    for b in order.epoch_batches(0):
+        assert len(b) % 4 == 0 and len(b) >= 4
+        parts = [shard(b, rank=r, world_size=4) for r in range(4)]
+        assert np.array_equal(np.concatenate(parts), b)
+
+
+def test_source_order_bad_arguments():
+    with pytest.raises(ValueError, match=r"fewer than 2 rows.*'lonely': 1"):
+        SourceBatchOrder(["a", "a", "lonely"], 4, seed=0)
+    with pytest.raises(ValueError, match=r"fewer than 4 rows.*'photo': 3"):
+        SourceBatchOrder(["e"] * 8 + ["photo"] * 3, 4, seed=0, multiple=4)
+    with pytest.raises(ValueError, match="empty"):
+        SourceBatchOrder([], 4, seed=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        SourceBatchOrder(["a", "a"], 0, seed=0)
+    with pytest.raises(ValueError, match="past the end"):
+        SourceBatchOrder(["a"] * 4, 2, seed=0, start=BatchPosition(0, 2))

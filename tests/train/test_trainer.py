@@ -176,3 +176,50 @@ def test_curriculum_trains_on_random_negatives_first(tmp_path):
     without, _, _ = _fit(tmp_path / "n", steps=3)
     np.testing.assert_allclose(with_negs.losses[:2], without.losses[:2], rtol=1e-6)
     assert abs(with_negs.losses[2] - without.losses[2]) > 1e-4
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_sources_give_one_source_batches_and_resume_in_place(tmp_path):
+    sources = ["a"] * 40 + ["b"] * 56  # batches of ≤ 32: a in 2 parts, b in 2 parts
+    model, seen = toy_model(), []
+    prepare = model.prepare
+
+    def recording(side, items, **kw):
+        if side == 0:
+            seen.append(sorted(int(i) for i in items))
+        return prepare(side, items, **kw)
+
+    model.prepare = recording
+    cfg = toy_config(tmp_path / "whole", steps=8, checkpoint_every=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = Trainer(model, make_loss(cfg), cfg, data=toy_data(), sources=sources).fit()
+    assert len(seen) == 8
+    for rows in seen:
+        assert len({sources[i] for i in rows}) == 1 and 20 <= len(rows) <= 32
+    assert sorted(i for rows in seen[:4] for i in rows) == list(range(96))  # an epoch
+
+    def stop(step, loss):
+        if step == 4:
+            raise _Stop
+
+    cfg = toy_config(tmp_path / "stopped", steps=8, checkpoint_every=4)
+    with warnings.catch_warnings(), pytest.raises(_Stop):
+        warnings.simplefilter("ignore")
+        Trainer(toy_model(), make_loss(cfg), cfg, data=toy_data(), sources=sources,
+                callbacks=[stop]).fit()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        resumed = Trainer(toy_model(), make_loss(cfg), cfg, data=toy_data(),
+                          sources=sources).fit()
+    assert resumed.first_step == 4
+    np.testing.assert_array_equal(resumed.losses, whole.losses[4:])
+
+
+def test_sources_of_the_wrong_length_are_refused(tmp_path):
+    cfg = toy_config(tmp_path)
+    with pytest.raises(ValueError, match="sources has 3 labels for 96 training pairs"):
+        Trainer(toy_model(), make_loss(cfg), cfg, data=toy_data(), sources=["a", "b", "c"])

@@ -13,7 +13,7 @@ from .audio import (
     windows,
 )
 from .augment import AudioAugment, AugmentDraw
-from .batching import BatchOrder, BatchPosition, epoch_permutation, shard
+from .batching import BatchOrder, BatchPosition, SourceBatchOrder, epoch_permutation, shard
 from .content import content_hash
 from .corpus import CorpusFile, CorpusScan, scan_corpus
 from .dedup import DedupResult, Removal, dedup_pairs
@@ -64,6 +64,7 @@ __all__ = [
     "PairDataset",
     "Removal",
     "SegmentConfig",
+    "SourceBatchOrder",
     "SubtitleError",
     "TimedText",
     "VideoDecodeError",

@@ -1,4 +1,5 @@
-"""Deterministic, resumable batch order, and sharding of a global batch over data-parallel ranks.
+"""Deterministic, resumable batch orders (mixed, or one source per batch), and sharding of a
+global batch over data-parallel ranks.
 
 Why not a shuffling ``DataLoader``: a contrastive run must be reproducible and resumable. The
 order of batch ``b`` in epoch ``e`` is a pure function of ``(seed, e, b)``, so a checkpoint only
@@ -18,7 +19,7 @@ Example:
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,29 +93,75 @@ class BatchPosition:
 class BatchIterator(Iterator[tuple[BatchPosition, np.ndarray]]):
     """Yields ``(position, indices)`` forever; ``.position`` is where it would resume.
 
-    Store ``.position`` in a checkpoint after the yielded batch has been trained on; a
-    :class:`BatchOrder` started there yields the same following batches.
+    Store ``.position`` in a checkpoint after the yielded batch has been trained on; the same
+    order (:class:`BatchOrder`, :class:`SourceBatchOrder`) started there yields the same
+    following batches.
     """
 
-    def __init__(self, order: BatchOrder, start: BatchPosition) -> None:
+    def __init__(self, order: _Order, start: BatchPosition) -> None:
         self._order = order
         self.position = start
         self._epoch = -1
-        self._perm = np.empty(0, dtype=np.int64)  # (n,) order of the cached epoch
+        self._batches: list[np.ndarray] = []  # the cached epoch's batches
 
     def __next__(self) -> tuple[BatchPosition, np.ndarray]:
         position = self.position
         if position.epoch != self._epoch:
-            self._perm = epoch_permutation(self._order.n, seed=self._order.seed,
-                                           epoch=position.epoch)
+            self._batches = self._order.epoch_batches(position.epoch)
             self._epoch = position.epoch
-        size = self._order.batch_size
-        indices = self._perm[position.batch * size:(position.batch + 1) * size].copy()  # (<=B,)
+        indices = self._batches[position.batch].copy()  # (<=B,)
         self.position = self._order.next_position(position)
         return position, indices
 
 
-class BatchOrder:
+class _Order:
+    """What the batch orders share: positions, single batches, iteration."""
+
+    start: BatchPosition
+
+    @property
+    def batches_per_epoch(self) -> int:
+        raise NotImplementedError
+
+    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
+        """Every batch of ``epoch``, in order (int64 index arrays)."""
+        raise NotImplementedError
+
+    def _check_start(self, start: BatchPosition) -> BatchPosition:
+        if not isinstance(start, BatchPosition):
+            raise TypeError(f"start must be a BatchPosition, got {type(start).__name__}")
+        if start.batch >= self.batches_per_epoch:
+            raise ValueError(
+                f"start batch {start.batch} is past the end of an epoch "
+                f"({self.batches_per_epoch} batches)"
+            )
+        return start
+
+    def next_position(self, position: BatchPosition) -> BatchPosition:
+        """The position after ``position``: the next batch, or batch 0 of the next epoch."""
+        if position.batch + 1 < self.batches_per_epoch:
+            return BatchPosition(position.epoch, position.batch + 1)
+        return BatchPosition(position.epoch + 1, 0)
+
+    def batch(self, position: BatchPosition) -> np.ndarray:
+        """The int64 indices at ``position``."""
+        if position.batch >= self.batches_per_epoch:
+            raise ValueError(
+                f"batch {position.batch} is past the end of an epoch "
+                f"({self.batches_per_epoch} batches)"
+            )
+        return next(BatchIterator(self, position))[1]
+
+    def take(self, count: int) -> list[tuple[BatchPosition, np.ndarray]]:
+        """The first ``count`` ``(position, indices)`` pairs from ``start``."""
+        batches = iter(self)
+        return [next(batches) for _ in range(_nonnegative_int(count, "count"))]
+
+    def __iter__(self) -> BatchIterator:
+        return BatchIterator(self, self.start)
+
+
+class BatchOrder(_Order):
     """Seeded batches of example indices, epoch after epoch, resumable from a position.
 
     Args:
@@ -155,14 +202,7 @@ class BatchOrder:
                 f"batch_size {self.batch_size} > n {self.n} with drop_last=True: every batch "
                 "would be dropped (use a smaller batch or drop_last=False)"
             )
-        if not isinstance(start, BatchPosition):
-            raise TypeError(f"start must be a BatchPosition, got {type(start).__name__}")
-        if start.batch >= self.batches_per_epoch:
-            raise ValueError(
-                f"start batch {start.batch} is past the end of an epoch "
-                f"({self.batches_per_epoch} batches)"
-            )
-        self.start = start
+        self.start = self._check_start(start)
 
     @property
     def batches_per_epoch(self) -> int:
@@ -171,32 +211,94 @@ class BatchOrder:
             return self.n // self.batch_size
         return -(-self.n // self.batch_size)
 
-    def next_position(self, position: BatchPosition) -> BatchPosition:
-        """The position after ``position``: the next batch, or batch 0 of the next epoch."""
-        if position.batch + 1 < self.batches_per_epoch:
-            return BatchPosition(position.epoch, position.batch + 1)
-        return BatchPosition(position.epoch + 1, 0)
-
-    def batch(self, position: BatchPosition) -> np.ndarray:
-        """The (batch_size,) int64 indices at ``position`` (shorter only for a kept last batch)."""
-        if position.batch >= self.batches_per_epoch:
-            raise ValueError(
-                f"batch {position.batch} is past the end of an epoch "
-                f"({self.batches_per_epoch} batches)"
-            )
-        return next(BatchIterator(self, position))[1]
-
-    def take(self, count: int) -> list[tuple[BatchPosition, np.ndarray]]:
-        """The first ``count`` ``(position, indices)`` pairs from ``start``."""
-        batches = iter(self)
-        return [next(batches) for _ in range(_nonnegative_int(count, "count"))]
-
-    def __iter__(self) -> BatchIterator:
-        return BatchIterator(self, self.start)
+    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
+        """Every batch of ``epoch``: consecutive slices of :func:`epoch_permutation`."""
+        perm = epoch_permutation(self.n, seed=self.seed, epoch=epoch)  # (n,)
+        size = self.batch_size
+        return [perm[b * size:(b + 1) * size] for b in range(self.batches_per_epoch)]
 
     def __repr__(self) -> str:
         return (f"BatchOrder(n={self.n}, batch_size={self.batch_size}, seed={self.seed}, "
                 f"drop_last={self.drop_last}, start={self.start})")
+
+
+class SourceBatchOrder(_Order):
+    """Seeded batches that each hold rows of one source only, resumable like :class:`BatchOrder`.
+
+    A contrastive batch mixing sources (emoji, furniture renders, photos) is easy: most of its
+    negatives differ from the positive in style alone. Drawn from one source, every negative is
+    of the same kind, so the loss pays for telling apart what searches of that source must
+    tell apart. Each epoch, every source's rows are shuffled and cut into
+    ``ceil(rows / batch_size)`` near-equal batches (a source smaller than ``batch_size`` is one
+    batch; none is larger), and the batches of all sources are shuffled together: a source's
+    share of the steps follows its size, and every row is seen once an epoch.
+
+    Args:
+        sources: (n,) each row's source (any hashable labels); every source needs 2 rows or more
+            (a batch of one row has no negatives).
+        batch_size: the largest batch.
+        seed: the run's seed.
+        multiple: every batch's size is cut down to a multiple of this (the data-parallel world
+            size, so that :func:`shard` splits it evenly); a source of fewer rows is an error.
+        start: the first position to yield (a checkpoint's ``position``).
+
+    Example:
+        >>> order = SourceBatchOrder(["a"] * 5 + ["b"] * 3, 4, seed=0)
+        >>> order.batches_per_epoch
+        3
+        >>> sorted(len(b) for b in order.epoch_batches(0))
+        [2, 3, 3]
+        >>> [sorted({"a" if i < 5 else "b" for i in b.tolist()}) for b in order.epoch_batches(0)]
+        [['b'], ['a'], ['a']]
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[Hashable] | np.ndarray,
+        batch_size: int,
+        *,
+        seed: int,
+        multiple: int = 1,
+        start: BatchPosition = BatchPosition(0, 0),
+    ) -> None:
+        labels = list(sources)
+        self.n = len(labels)
+        self.batch_size = _nonnegative_int(batch_size, "batch_size")
+        self.seed = _nonnegative_int(seed, "seed")
+        self.multiple = _nonnegative_int(multiple, "multiple")
+        if self.n == 0:
+            raise ValueError("sources is empty: there are no examples to batch")
+        if self.batch_size == 0 or self.multiple == 0:
+            raise ValueError("batch_size and multiple must be >= 1")
+        rows: dict[Hashable, list[int]] = {}
+        for i, label in enumerate(labels):
+            rows.setdefault(label, []).append(i)
+        least = max(2, self.multiple)
+        small = {str(k): len(v) for k, v in rows.items() if len(v) < least}
+        if small:
+            raise ValueError(f"sources with fewer than {least} rows cannot fill a batch: {small}")
+        self.members = [np.asarray(v, np.int64) for v in rows.values()]  # first-seen order
+        self.splits = [-(-len(m) // self.batch_size) for m in self.members]
+        self.start = self._check_start(start)
+
+    @property
+    def batches_per_epoch(self) -> int:
+        """Batches in one epoch: ``ceil(rows / batch_size)`` summed over the sources."""
+        return sum(self.splits)
+
+    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
+        """Every batch of ``epoch``: each source's shuffled rows in near-equal parts, the parts
+        of all sources shuffled; from ``np.random.default_rng([seed, epoch, 1])``."""
+        rng = np.random.default_rng([self.seed, _nonnegative_int(epoch, "epoch"), 1])
+        parts: list[np.ndarray] = []
+        for members, k in zip(self.members, self.splits, strict=True):
+            for part in np.array_split(members[rng.permutation(len(members))], k):
+                parts.append(part[: len(part) - len(part) % self.multiple])  # (<=B,)
+        return [parts[i] for i in rng.permutation(len(parts))]
+
+    def __repr__(self) -> str:
+        return (f"SourceBatchOrder(n={self.n}, sources={len(self.members)}, "
+                f"batch_size={self.batch_size}, seed={self.seed}, start={self.start})")
 
 
 def shard(indices: np.ndarray, *, rank: int, world_size: int) -> np.ndarray:

@@ -112,6 +112,7 @@ class FitSettings:
     caption_templates: tuple[str, ...] = ()  # e.g. ("{}", "a picture of {}"): one per pair
     family_power: float = 1.0  # a family's share of the batches ∝ its size ** power (1: as is;
     #                            0: every family alike), by repeating the smaller families' pairs
+    family_batches: bool = False  # every batch from one family (in-batch negatives of its kind)
     image_tower: str = "efficientnet-lite0"  # image: the frozen tower ("efficientnet-lite2")
     text_tower: str = "minilm"  # the frozen text tower ("mpnet")
     seed: int = 0
@@ -153,7 +154,8 @@ def build_trainable(modality: str, settings: FitSettings, *, cache: str | Path,
         hard_negatives="synthetic" if settings.synthetic_negatives else "none",
         hard_negative_ratio=1 / 7,
         extra={"caption_templates": list(settings.caption_templates),
-               "family_power": settings.family_power},
+               "family_power": settings.family_power,
+               "family_batches": settings.family_batches},
         feature_cache=str(cache), out=str(run_dir), log_every=25,
         checkpoint_every=settings.steps, resume=False, progress=False,
     )
@@ -216,6 +218,7 @@ def fit(trainable: Any, config: TrainConfig, pairs: Sequence[StarterPair], name:
     captions, so two renderings of one caption are never each other's negatives. With
     ``config.hard_negatives == "synthetic"``, each row gets an attribute-swapped caption
     (:func:`~xmodal.train.build.build_negatives`) weighted 1:7 against in-batch negatives.
+    With ``config.extra["family_batches"]``, every batch holds one family's pairs.
     """
     from .build import build_negatives
 
@@ -229,8 +232,10 @@ def fit(trainable: Any, config: TrainConfig, pairs: Sequence[StarterPair], name:
         data, groups = data.subset(rows), groups[rows]
     config = dataclasses.replace(config, batch_size=min(config.batch_size, len(data)))
     negatives = build_negatives(config, data, groups)
+    sources = ([family_of[a] for a in data.anchors]
+               if config.extra.get("family_batches", False) else None)
     result = Trainer(trainable, make_loss(config), config, data=data, negatives=negatives,
-                     group_ids=groups).fit()
+                     group_ids=groups, sources=sources).fit()
     return result, dedup
 
 

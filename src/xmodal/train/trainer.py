@@ -3,7 +3,8 @@
 A step, read top to bottom (``Trainer._step``):
 
 1. the global batch's indices come from a seeded :class:`~xmodal.data.batching.BatchOrder`
-   (resumable by position); under ``torch.distributed`` each rank takes its contiguous shard;
+   (resumable by position; with ``sources``, a :class:`~xmodal.data.batching.SourceBatchOrder`:
+   one source per batch); under ``torch.distributed`` each rank takes its contiguous shard;
 2. the model *prepares* each side on the CPU (decode, tokenise, tower features) and, with hard
    negatives, a third side of ``M`` negative captions per row;
 3. the loss (CLIP, SigLIP or InfoNCE from :mod:`xmodal.losses`; distributed: every rank's
@@ -42,7 +43,7 @@ import logging
 import math
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from xmodal.data.batching import BatchOrder, BatchPosition, shard
+from xmodal.data.batching import BatchOrder, BatchPosition, SourceBatchOrder, shard
 from xmodal.data.dedup import normalize_caption
 from xmodal.data.pairs import PairDataset
 from xmodal.losses import (
@@ -147,6 +148,9 @@ class Trainer:
             (mined or synthetic ones; see :mod:`xmodal.train.build`).
         group_ids: Rows sharing a group are never each other's negatives; default: rows with
             the same normalised caption share a group.
+        sources: Each row's source (a dataset, a family of images): when given, every batch
+            holds rows of one source only (:class:`~xmodal.data.batching.SourceBatchOrder`,
+            at most ``batch_size`` rows), so in-batch negatives are of the positive's kind.
         callbacks: Called as ``fn(step, loss)`` after each step (``step`` = steps done).
     """
 
@@ -159,6 +163,7 @@ class Trainer:
         data: PairDataset,
         negatives: Sequence[Sequence[str]] | None = None,
         group_ids: Sequence[int] | np.ndarray | None = None,
+        sources: Sequence[Hashable] | None = None,
         callbacks: Sequence[Callable[[int, float], None]] = (),
     ) -> None:
         self.model, self.loss, self.config, self.data = model, loss, config, data
@@ -182,6 +187,9 @@ class Trainer:
             group_ids = [keys.setdefault(normalize_caption(p), len(keys))
                          for p in data.positives]
         self.group_ids = torch.tensor(np.array(group_ids, dtype=np.int64))  # (n,)
+        if sources is not None and len(sources) != len(data):
+            raise ValueError(f"sources has {len(sources)} labels for {len(data)} training pairs")
+        self.sources = None if sources is None else list(sources)
         self.callbacks = list(callbacks)
         self.out = Path(config.out).expanduser()
         self.guard_messages = check_guards(
@@ -216,6 +224,13 @@ class Trainer:
                   {"params": rest, "weight_decay": 0.0}]
         return torch.optim.AdamW([g for g in groups if g["params"]], lr=self.config.lr)
 
+    def _order(self, start: BatchPosition) -> BatchOrder | SourceBatchOrder:
+        cfg = self.config
+        if self.sources is None:
+            return BatchOrder(len(self.data), cfg.batch_size, seed=cfg.seed, start=start)
+        return SourceBatchOrder(self.sources, cfg.batch_size, seed=cfg.seed,
+                                multiple=self.world, start=start)
+
     def _lr_factor(self, step: int) -> float:
         cfg = self.config
         if step < cfg.warmup_steps:
@@ -247,7 +262,7 @@ class Trainer:
         adapt = getattr(self.model, "adapt", None)  # statistics fitted to the data (LiT's prior)
         if adapt is not None and start == 0:  # a resumed run keeps its checkpoint's
             adapt(list(self.data.anchors))
-        order = iter(BatchOrder(len(self.data), cfg.batch_size, seed=cfg.seed, start=position))
+        order = iter(self._order(position))
         losses: list[float] = []
         bar = _progress(cfg.progress and self.rank == 0, cfg.steps, start)
         began = time.perf_counter()
