@@ -184,10 +184,18 @@ def test_source_order_resumes_like_an_uninterrupted_run(stop):
 
 def test_multiple_cuts_batches_for_the_ranks():
     order = SourceBatchOrder(SOURCES, 8, seed=0, multiple=4)
-    for b in order.epoch_batches(0):
-        assert len(b) % 4 == 0 and len(b) >= 4
+    batches = order.epoch_batches(0)
+    # hand count: emoji 27 -> 24 rows in 3 batches of 8, photo 7 -> 4, render 11 -> 8
+    assert sorted(len(b) for b in batches) == [4, 8, 8, 8, 8]
+    for b in batches:
+        assert len({_source_of(i) for i in b.tolist()}) == 1
         parts = [shard(b, rank=r, world_size=4) for r in range(4)]
         assert np.array_equal(np.concatenate(parts), b)
+    seen = np.concatenate(batches)
+    assert len(np.unique(seen)) == len(seen) == 24 + 4 + 8  # < 4 rows a source wait an epoch
+    # a source just above the multiple: one batch, never an empty one
+    assert [len(b) for b in SourceBatchOrder(["a"] * 5, 4, seed=0, multiple=4)
+            .epoch_batches(0)] == [4]
 
 
 def test_source_order_bad_arguments():
@@ -199,5 +207,7 @@ def test_source_order_bad_arguments():
         SourceBatchOrder([], 4, seed=0)
     with pytest.raises(ValueError, match="batch_size"):
         SourceBatchOrder(["a", "a"], 0, seed=0)
+    with pytest.raises(ValueError, match="batch_size 6 is not a multiple of 4"):
+        SourceBatchOrder(["a"] * 8, 6, seed=0, multiple=4)
     with pytest.raises(ValueError, match="past the end"):
         SourceBatchOrder(["a"] * 4, 2, seed=0, start=BatchPosition(0, 2))

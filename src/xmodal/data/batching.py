@@ -127,14 +127,16 @@ class _Order:
         """Every batch of ``epoch``, in order (int64 index arrays)."""
         raise NotImplementedError
 
+    def _check_batch(self, batch: int, what: str) -> None:
+        if batch >= self.batches_per_epoch:
+            raise ValueError(
+                f"{what} {batch} is past the end of an epoch ({self.batches_per_epoch} batches)"
+            )
+
     def _check_start(self, start: BatchPosition) -> BatchPosition:
         if not isinstance(start, BatchPosition):
             raise TypeError(f"start must be a BatchPosition, got {type(start).__name__}")
-        if start.batch >= self.batches_per_epoch:
-            raise ValueError(
-                f"start batch {start.batch} is past the end of an epoch "
-                f"({self.batches_per_epoch} batches)"
-            )
+        self._check_batch(start.batch, "start batch")
         return start
 
     def next_position(self, position: BatchPosition) -> BatchPosition:
@@ -145,11 +147,7 @@ class _Order:
 
     def batch(self, position: BatchPosition) -> np.ndarray:
         """The int64 indices at ``position``."""
-        if position.batch >= self.batches_per_epoch:
-            raise ValueError(
-                f"batch {position.batch} is past the end of an epoch "
-                f"({self.batches_per_epoch} batches)"
-            )
+        self._check_batch(position.batch, "batch")
         return next(BatchIterator(self, position))[1]
 
     def take(self, count: int) -> list[tuple[BatchPosition, np.ndarray]]:
@@ -238,8 +236,10 @@ class SourceBatchOrder(_Order):
             (a batch of one row has no negatives).
         batch_size: the largest batch.
         seed: the run's seed.
-        multiple: every batch's size is cut down to a multiple of this (the data-parallel world
-            size, so that :func:`shard` splits it evenly); a source of fewer rows is an error.
+        multiple: every batch's size is a multiple of this (the data-parallel world size, so
+            that :func:`shard` splits it evenly; ``batch_size`` must be one too): each epoch a
+            source's last ``rows % multiple`` shuffled rows wait for a later epoch, the rest is
+            cut into parts of whole multiples. A source of fewer rows is an error.
         start: the first position to yield (a checkpoint's ``position``).
 
     Example:
@@ -270,6 +270,8 @@ class SourceBatchOrder(_Order):
             raise ValueError("sources is empty: there are no examples to batch")
         if self.batch_size == 0 or self.multiple == 0:
             raise ValueError("batch_size and multiple must be >= 1")
+        if self.batch_size % self.multiple:
+            raise ValueError(f"batch_size {self.batch_size} is not a multiple of {self.multiple}")
         rows: dict[Hashable, list[int]] = {}
         for i, label in enumerate(labels):
             rows.setdefault(label, []).append(i)
@@ -278,12 +280,14 @@ class SourceBatchOrder(_Order):
         if small:
             raise ValueError(f"sources with fewer than {least} rows cannot fill a batch: {small}")
         self.members = [np.asarray(v, np.int64) for v in rows.values()]  # first-seen order
-        self.splits = [-(-len(m) // self.batch_size) for m in self.members]
+        units = self.batch_size // self.multiple  # whole multiples per full batch
+        self.splits = [-(-(len(m) // self.multiple) // units) for m in self.members]
         self.start = self._check_start(start)
 
     @property
     def batches_per_epoch(self) -> int:
-        """Batches in one epoch: ``ceil(rows / batch_size)`` summed over the sources."""
+        """Batches in one epoch: ``ceil(rows / batch_size)`` summed over the sources (rows
+        counted down to a multiple of ``multiple``)."""
         return sum(self.splits)
 
     def epoch_batches(self, epoch: int) -> list[np.ndarray]:
@@ -291,9 +295,11 @@ class SourceBatchOrder(_Order):
         of all sources shuffled; from ``np.random.default_rng([seed, epoch, 1])``."""
         rng = np.random.default_rng([self.seed, _nonnegative_int(epoch, "epoch"), 1])
         parts: list[np.ndarray] = []
+        m = self.multiple
         for members, k in zip(self.members, self.splits, strict=True):
-            for part in np.array_split(members[rng.permutation(len(members))], k):
-                parts.append(part[: len(part) - len(part) % self.multiple])  # (<=B,)
+            rows = members[rng.permutation(len(members))]  # (r,)
+            units = rows[: len(rows) - len(rows) % m].reshape(-1, m)  # (r // m, m)
+            parts += [u.reshape(-1) for u in np.array_split(units, k)]  # (<=B,) each
         return [parts[i] for i in rng.permutation(len(parts))]
 
     def __repr__(self) -> str:
