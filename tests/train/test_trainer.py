@@ -219,7 +219,10 @@ def test_sources_give_one_source_batches_and_resume_in_place(tmp_path):
     np.testing.assert_array_equal(resumed.losses, whole.losses[4:])
 
 
-def test_sources_of_the_wrong_length_are_refused(tmp_path):
+def test_sources_that_cannot_be_batched_are_refused_at_once(tmp_path):
     cfg = toy_config(tmp_path)
     with pytest.raises(ValueError, match="sources has 3 labels for 96 training pairs"):
         Trainer(toy_model(), make_loss(cfg), cfg, data=toy_data(), sources=["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"fewer than 2 rows.*'lonely': 1"):
+        Trainer(toy_model(), make_loss(cfg), cfg, data=toy_data(),
+                sources=["a"] * 95 + ["lonely"])

@@ -53,7 +53,7 @@ from xmodal.encoders.lit import LiTEncoder
 from xmodal.eval import DEFAULT_TEMPLATES, ZeroShotResult, zero_shot_classify
 
 from .build import build_model
-from .config import TrainConfig
+from .config import BridgeText, HeadKind, TrainConfig
 from .evaluate import RetrievalFigures, retrieval_figures
 from .starter_data import StarterPair, caption_key, dedup_across, load_families
 from .trainer import Trainer, TrainResult, make_loss
@@ -100,11 +100,12 @@ class FitSettings:
     weight_decay: float = 0.01  # AdamW, on the heads' weight matrices
     temperature: float | None = None  # a fixed softmax temperature; None: learnt from 0.07
     dim: int = 512  # width of the trained heads' space
-    head: str = "linear"  # "linear" or "mlp"
+    head: HeadKind = "linear"  # "linear" or "mlp"
     bridge_weight: float | None = None  # image: the ConSE bridge's share w; None: no bridge
     bridge_power: float = 1.0  # image: class probabilities ** power in the ConSE mix
     bridge_prior: bool = False  # image: classes ranked by p(class|image) / the training mean
-    bridge_text: str = "plain"  # image: "classes" moves texts towards their nearest class names
+    bridge_text: BridgeText = "plain"  # image: "classes" moves texts towards their nearest
+    #                                    class names
     audio_augment: bool = False  # audio: train on 4 cached augmented variants per clip too
     image_augment: bool = False  # image: cached variants (crop, flip, background) per image
     augment_copies: int = 4  # augmented variants per item (audio_augment / image_augment)

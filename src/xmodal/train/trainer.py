@@ -190,6 +190,8 @@ class Trainer:
         if sources is not None and len(sources) != len(data):
             raise ValueError(f"sources has {len(sources)} labels for {len(data)} training pairs")
         self.sources = None if sources is None else list(sources)
+        if self.sources is not None:
+            self._order(BatchPosition(0, 0))  # a source too small to batch fails here
         self.callbacks = list(callbacks)
         self.out = Path(config.out).expanduser()
         self.guard_messages = check_guards(
