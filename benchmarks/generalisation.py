@@ -13,7 +13,7 @@ out by hash across all families (the split the shipped starters report), the res
 
 Rows (image):
 - ``conse``: training-free ConSE (the ImageNet classifier's top-10 class names, embedded by
-  MiniLM and mixed by probability; Norouzi et al. 2014) against MiniLM captions;
+  the text tower and mixed by probability; Norouzi et al. 2014) against the captions' embeddings;
 - ``heads``: linear LiT heads alone (trained without the bridge);
 - ``bridge w=…``: the same heads, scores mixed with ConSE inside one vector
   ((1-w)·cos_heads + w·cos_ConSE, what a bridged model's cosine is);
@@ -29,7 +29,12 @@ Rows (image):
   class names (``xmodal.encoders.bridge.TextClassMix``); the shipped row has both;
 - ``shipped + …``: the shipped row with one change: ``family batches`` (every batch drawn from
   one family, :class:`xmodal.data.batching.SourceBatchOrder`: in-batch negatives of the
-  positive's kind), a higher learning rate, or batches of 4,096 (4× the work per step);
+  positive's kind), batches of 4,096 (4× the work per step), the emoji family once an epoch
+  instead of twice, the earlier learning rate 5e-4, or all three of the previous starter's
+  settings (MiniLM text tower, lr 5e-4, emoji once);
+Every row starts from the shipped settings (``IMAGE_SETTINGS``: MPNet text tower, lr 1e-3, the
+emoji family twice an epoch) and changes what it names; ``--text-tower``/``--image-tower``
+override the tower of every row that does not name its own.
 - ``bridge-trained p=0.5 …``: the ``p=0.5`` row with one optimisation setting changed (weight
   decay, steps, a fixed temperature) or the families' shares of the batches evened out
   (``family_power``: a family's share ∝ its size ** power, by repeating smaller families' pairs);
@@ -96,7 +101,7 @@ def parts(trainable, items: list[str], captions: list[str]) -> dict[str, np.ndar
     lit = trainable.lit
     item_mod = trainable.modalities[0]
     x = torch.from_numpy(trainable.tower_features(0, items)).float()  # (n, t)
-    t = torch.from_numpy(trainable.tower_features(1, captions)).float()  # (m, 384)
+    t = torch.from_numpy(trainable.tower_features(1, captions)).float()  # (m, d_text)
     head_i, head_t = lit.heads[item_mod], lit.heads["text"]
     norm = torch.nn.functional.normalize
     out = {}
@@ -190,8 +195,12 @@ VARIANTS = {
                   0.5, 0.5, prior=True, text="classes"),
               **{f"shipped + {name}": _bridged(0.5, 0.5, prior=True, text="classes", **change)
                  for name, change in (("family batches", {"family_batches": True}),
-                                      ("lr 1e-3", {"lr": 1e-3}),
-                                      ("batch 4096", {"batch_size": 4096}))},
+                                      ("batch 4096", {"batch_size": 4096}),
+                                      ("emoji ×1", {"family_repeat": ()}),
+                                      ("lr 5e-4", {"lr": 5e-4}),
+                                      ("MiniLM + lr 5e-4 + emoji ×1 (the previous starter)",
+                                       {"text_tower": "minilm", "lr": 5e-4,
+                                        "family_repeat": ()}))},
               "bridge-trained + image augmentation": _bridged(0.5, 1.0, image_augment=True),
               "bridge-trained p=0.5 + image augmentation ×2": _bridged(
                   0.5, 0.5, image_augment=True, augment_copies=2),
@@ -230,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="first N pairs of each family (a quick smoke run)")
     ap.add_argument("--steps", type=int, default=None, help="override the fitting steps")
     ap.add_argument("--image-tower", default=None, help="e.g. efficientnet-lite2")
-    ap.add_argument("--text-tower", default=None, help="e.g. mpnet")
+    ap.add_argument("--text-tower", default=None, help="e.g. minilm")
     ap.add_argument("--json", default="", help="write the figures here")
     ap.add_argument("--cache", default=CACHE, help="frozen-tower feature cache folder")
     ap.add_argument("--report", default="", help="print the tables of a --json file and stop")

@@ -15,6 +15,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 SHIPPED = "bridge-trained w=0.5 p=0.5 + class prior + text class mix"
 IMAGE_ROWS = ("heads", "bridge-trained w=0.5", "bridge-trained w=0.5 p=0.5", SHIPPED,
               "shipped + family batches",
+              "shipped + MiniLM + lr 5e-4 + emoji ×1 (the previous starter)",
               "bridge-trained + image augmentation",
               "bridge-trained + synthetic negatives 1:7", "bridge-trained + caption templates")
 

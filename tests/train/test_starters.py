@@ -39,7 +39,8 @@ def _top5(items, captions, encode_items, encoder):
 
 def test_image_card_lists_sources_and_both_figures(starter):
     card = starter.card
-    assert card.family == "lit" and card.dim == 512 + 384  # heads beside the ConSE bridge
+    assert card.family == "lit" and card.dim == 512 + 768  # heads beside the ConSE bridge (MPNet)
+    assert _notes("image")["settings"]["family_repeat"] == [["emoji", 2]]
     assert set(card.modalities) == {"image", "text"}
     sources = dict(card.training_sources)
     assert {"sweethome3d", "cataclysm-dda", "scratch-images", "gcompris-images", "game-icons",
@@ -119,3 +120,25 @@ def test_family_repeats_give_shares_proportional_to_size_to_the_power(power):
     for f, n in sizes.items():  # share_f / share_big == (n / 400) ** power, exactly here
         assert share[f] / share["big"] == pytest.approx((n / 400) ** power)
     assert sorted(set(rows.tolist())) == list(range(len(families)))  # every row kept
+
+
+def test_family_repeat_multiplies_a_familys_rows_after_the_power():
+    from xmodal.train.starters import family_repeats
+
+    families = ["big"] * 400 + ["small"] * 25
+    rows = family_repeats(families, 0.5, {"small": 3, "left-out": 5}).tolist()
+    counts = {f: sum(families[i] == f for i in rows) for f in ("big", "small")}
+    # big: once each; small: round((400 / 25) ** 0.5) = 4 copies, times 3 = 12 (by hand)
+    assert counts == {"big": 400, "small": 25 * 12}
+    assert rows == sorted(rows)  # each row's copies stay together, in order
+    assert family_repeats(families, 1.0, {"big": 2}).tolist().count(0) == 2
+
+
+@pytest.mark.parametrize(("power", "repeat", "message"), [
+    (1.5, None, "family_power must be in"), (-0.1, None, "family_power must be in"),
+    (1.0, {"big": 0}, "must be ≥ 1")])
+def test_family_repeats_refuse_what_would_drop_rows(power, repeat, message):
+    from xmodal.train.starters import family_repeats
+
+    with pytest.raises(ValueError, match=message):
+        family_repeats(["big", "big", "small"], power, repeat)

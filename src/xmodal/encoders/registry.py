@@ -27,7 +27,7 @@ PACKAGED = {
     "efficientnet-lite2": "EfficientNet-Lite2 ImageNet features (1280-d image, 260 px), from PyPI",
     "efficientnet-lite2+classes": "EfficientNet-Lite2 features + ImageNet class probabilities",
     "aisfx": "aisfx sound-effect embeddings (512-d audio), from the PyPI package aisfx",
-    "starter-image": "xmodal's image–text starter: EfficientNet-Lite0 + MiniLM + trained heads",
+    "starter-image": "xmodal's image–text starter: EfficientNet-Lite0 + MPNet + trained heads",
     "starter-audio": "xmodal's audio–text starter: aisfx + MiniLM + trained heads",
 }
 STARTERS = Path(__file__).resolve().parent.parent / "starters"

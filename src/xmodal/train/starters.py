@@ -113,6 +113,8 @@ class FitSettings:
     caption_templates: tuple[str, ...] = ()  # e.g. ("{}", "a picture of {}"): one per pair
     family_power: float = 1.0  # a family's share of the batches ∝ its size ** power (1: as is;
     #                            0: every family alike), by repeating the smaller families' pairs
+    family_repeat: tuple[tuple[str, int], ...] = ()  # e.g. (("emoji", 2),): those families'
+    #                            pairs k times more (after family_power)
     family_batches: bool = False  # every batch from one family (in-batch negatives of its kind)
     image_tower: str = "efficientnet-lite0"  # image: the frozen tower ("efficientnet-lite2")
     text_tower: str = "minilm"  # the frozen text tower ("mpnet")
@@ -124,7 +126,10 @@ PREVIOUS_SOURCES = {"image": ("openmoji", "emoji-datasource"),
 """What the starters were trained on before the everyday sources: their held-out figures are
 reported apart, to compare with the earlier starters'."""
 IMAGE_SETTINGS = FitSettings(bridge_weight=0.5, bridge_power=0.5, bridge_prior=True,
-                             bridge_text="classes")
+                             bridge_text="classes", text_tower="mpnet", lr=1e-3,
+                             family_repeat=(("emoji", 2),))
+"""The shipped image starter's settings: the bridge with both corrections, MPNet as the text
+tower, and the emoji family (the earlier starter's whole domain) twice in every epoch."""
 AUDIO_SETTINGS = FitSettings(steps=100, batch_size=256)
 
 
@@ -156,6 +161,7 @@ def build_trainable(modality: str, settings: FitSettings, *, cache: str | Path,
         hard_negative_ratio=1 / 7,
         extra={"caption_templates": list(settings.caption_templates),
                "family_power": settings.family_power,
+               "family_repeat": [list(fr) for fr in settings.family_repeat],
                "family_batches": settings.family_batches},
         feature_cache=str(cache), out=str(run_dir), log_every=25,
         checkpoint_every=settings.steps, resume=False, progress=False,
@@ -228,8 +234,9 @@ def fit(trainable: Any, config: TrainConfig, pairs: Sequence[StarterPair], name:
                                 templates=tuple(config.extra.get("caption_templates", ())))
     groups = np.asarray(dedup.group_ids)
     power = float(config.extra.get("family_power", 1.0))
-    if power != 1.0:
-        rows = family_repeats([family_of[a] for a in data.anchors], power)
+    repeat = {str(f): int(k) for f, k in config.extra.get("family_repeat", ())}
+    if power != 1.0 or repeat:
+        rows = family_repeats([family_of[a] for a in data.anchors], power, repeat)
         data, groups = data.subset(rows), groups[rows]
     config = dataclasses.replace(config, batch_size=min(config.batch_size, len(data)))
     negatives = build_negatives(config, data, groups)
@@ -240,19 +247,35 @@ def fit(trainable: Any, config: TrainConfig, pairs: Sequence[StarterPair], name:
     return result, dedup
 
 
-def family_repeats(families: Sequence[str], power: float) -> np.ndarray:
+def family_repeats(families: Sequence[str], power: float,
+                   repeat: dict[str, int] | None = None) -> np.ndarray:
     """Row indices that give each family a share of the rows ∝ ``size ** power``: every row of
     the largest family once, the others' rows repeated ``round((largest / size) ** (1 - power))``
-    times (at least once).
+    times (at least once); a family named in ``repeat`` has that count multiplied by its value
+    (one absent from ``families``, e.g. left out of a fold, is ignored).
+
+    ``power`` above 1 would need rows dropped (shares are made by repeating, never by
+    discarding data): name the families to favour in ``repeat`` instead.
 
     Example:
         >>> family_repeats(["a"] * 4 + ["b"], 0.0).tolist()
         [0, 1, 2, 3, 4, 4, 4, 4]
+        >>> family_repeats(["a", "b", "b"], 1.0, {"a": 3}).tolist()
+        [0, 0, 0, 1, 2]
     """
+    if not 0.0 <= power <= 1.0:
+        raise ValueError(f"family_power must be in [0, 1], got {power}: shares are made by "
+                         "repeating smaller families' pairs; to favour a family, repeat it "
+                         "with family_repeat")
+    repeat = repeat or {}
     names, counts = np.unique(np.asarray(families), return_counts=True)
     size = dict(zip(names.tolist(), counts.tolist(), strict=True))
+    for f, k in repeat.items():
+        if k < 1:
+            raise ValueError(f"family_repeat {f!r}: {k}: a repeat count must be ≥ 1")
     largest = max(size.values())
-    reps = {f: max(1, round((largest / n) ** (1.0 - power))) for f, n in size.items()}
+    reps = {f: max(1, round((largest / n) ** (1.0 - power))) * repeat.get(f, 1)
+            for f, n in size.items()}
     return np.asarray([i for i, f in enumerate(families) for _ in range(reps[f])], np.int64)
 
 
