@@ -134,6 +134,16 @@ def test_family_repeat_multiplies_a_familys_rows_after_the_power():
     assert family_repeats(families, 1.0, {"big": 2}).tolist().count(0) == 2
 
 
+def test_a_misspelt_family_to_repeat_is_refused_before_any_training(tmp_path):
+    import dataclasses
+
+    from xmodal.train.starters import IMAGE_SETTINGS, build_trainable
+
+    settings = dataclasses.replace(IMAGE_SETTINGS, family_repeat=(("emojis", 2),))
+    with pytest.raises(ValueError, match=r"family_repeat names \['emojis'\].*'emoji'"):
+        build_trainable("image", settings, cache=tmp_path / "c", run_dir=tmp_path / "r")
+
+
 @pytest.mark.parametrize(("power", "repeat", "message"), [
     (1.5, None, "family_power must be in"), (-0.1, None, "family_power must be in"),
     (1.0, {"big": 0}, "must be ≥ 1")])

@@ -55,7 +55,14 @@ from xmodal.eval import DEFAULT_TEMPLATES, ZeroShotResult, zero_shot_classify
 from .build import build_model
 from .config import BridgeText, HeadKind, TrainConfig
 from .evaluate import RetrievalFigures, retrieval_figures
-from .starter_data import StarterPair, caption_key, dedup_across, load_families
+from .starter_data import (
+    AUDIO_FAMILIES,
+    IMAGE_FAMILIES,
+    StarterPair,
+    caption_key,
+    dedup_across,
+    load_families,
+)
 from .trainer import Trainer, TrainResult, make_loss
 
 HELD_OUT_BUCKET = 1  # captions whose hash % 10 is this are held out (bucket 0 chose the settings)
@@ -145,6 +152,11 @@ def build_trainable(modality: str, settings: FitSettings, *, cache: str | Path,
                     run_dir: str | Path) -> tuple[Any, TrainConfig]:
     """A fresh :class:`~xmodal.train.LiTTrainable` and the run's config (batch size to be
     capped by :func:`fit` once the data is known)."""
+    known = IMAGE_FAMILIES if modality == "image" else AUDIO_FAMILIES
+    unknown = sorted({f for f, _ in settings.family_repeat} - set(known))
+    if unknown:  # a misspelt family would be repeated nowhere, silently
+        raise ValueError(f"family_repeat names {unknown}: no {modality} family of that name "
+                         f"(have {sorted(known)})")
     bridged = settings.bridge_weight is not None
     config = TrainConfig(
         data=f"starter-{modality}", towers=towers_for(modality, settings), dim=settings.dim,
